@@ -1,0 +1,120 @@
+//! Data sets: IDX files, MNIST (from a data directory, the embedded subset, or a download),
+//! validation splits and seeded per-epoch shuffling.
+
+pub mod batches;
+pub mod fetch;
+pub mod idx;
+pub mod mnist;
+
+pub use mnist::{load_mnist, Mnist};
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Labelled samples: `images` holds `len()` samples of `sample_shape`, row-major, in [0, 1].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub images: Vec<f32>,
+    /// Per-sample shape, e.g. [1, 28, 28].
+    pub sample_shape: Vec<usize>,
+    pub labels: Vec<u8>,
+    /// Number of classes (10 for MNIST).
+    pub classes: usize,
+}
+
+impl Dataset {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Values per sample.
+    pub fn sample_len(&self) -> usize {
+        self.sample_shape.iter().product()
+    }
+
+    /// Samples `range` as a new data set.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Dataset {
+        let d = self.sample_len();
+        Dataset {
+            images: self.images[range.start * d..range.end * d].to_vec(),
+            sample_shape: self.sample_shape.clone(),
+            labels: self.labels[range].to_vec(),
+            classes: self.classes,
+        }
+    }
+
+    /// Splits off the last `fraction` as a validation set, as Keras' `validation_split` does
+    /// (before any shuffling).
+    pub fn split_last(&self, fraction: f64) -> Result<(Dataset, Dataset)> {
+        if !(0.0..1.0).contains(&fraction) {
+            return Err(Error::InvalidArgument(format!(
+                "validation split {fraction}: must be in [0, 1), e.g. 0.2 keeps the last 20% for validation"
+            )));
+        }
+        let n_val = (self.len() as f64 * fraction).round() as usize;
+        let n_fit = self.len() - n_val;
+        if n_fit == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "validation split {fraction} leaves no training samples out of {}",
+                self.len()
+            )));
+        }
+        Ok((self.slice(0..n_fit), self.slice(n_fit..self.len())))
+    }
+}
+
+/// Where data comes from, after applying the data-directory rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataSource {
+    /// A directory holding `mnist/...` files.
+    Dir(PathBuf),
+    /// The subset compiled into dropkit (`data/mnist-mini`).
+    Embedded,
+}
+
+impl std::fmt::Display for DataSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSource::Dir(d) => write!(f, "{}", d.display()),
+            DataSource::Embedded => write!(f, "embedded"),
+        }
+    }
+}
+
+/// The default cache directory: `$XDG_CACHE_HOME/dropkit` or `~/.cache/dropkit`.
+pub fn cache_dir() -> Option<PathBuf> {
+    match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        Some(x) => Some(PathBuf::from(x).join("dropkit")),
+        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("dropkit")),
+    }
+}
+
+/// Applies the data-directory rules for data set `name` (e.g. "mnist"):
+/// `flag` > env `DROPKIT_DATA` > the cache directory > the embedded subset. A directory given
+/// explicitly (flag or env) must exist; the cache is used only if it holds the data set.
+pub fn resolve_source(flag: Option<&Path>, name: &str) -> Result<DataSource> {
+    let explicit = flag.map(|p| (p.to_path_buf(), "--data")).or_else(|| {
+        std::env::var_os("DROPKIT_DATA")
+            .filter(|v| !v.is_empty())
+            .map(|v| (PathBuf::from(v), "DROPKIT_DATA"))
+    });
+    if let Some((dir, how)) = explicit {
+        if !dir.is_dir() {
+            return Err(Error::DataNotFound(format!(
+                "data directory {} (from {how}) does not exist; create it and run `dropkit data fetch {name} --data {}`, or point {how} at a directory holding {name}/",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        return Ok(DataSource::Dir(dir));
+    }
+    match cache_dir() {
+        Some(dir) if mnist::has_files(&dir.join(name)) => Ok(DataSource::Dir(dir)),
+        _ => Ok(DataSource::Embedded),
+    }
+}

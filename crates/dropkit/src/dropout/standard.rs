@@ -1,0 +1,158 @@
+//! Standard dropout (Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov, "Dropout: a
+//! simple way to prevent neural networks from overfitting", JMLR 2014,
+//! <https://jmlr.org/papers/v15/srivastava14a.html>).
+//!
+//! Drops: individual units, each independently, `m_i ~ Bernoulli(1 - p)`.
+//! - Inverted (default, PyTorch/Keras): train `y = x * m / (1 - p)`; eval `y = x`.
+//! - Classic (the paper's form): train `y = x * m`; eval `y = x * (1 - p)` (weight scaling).
+//!
+//! Backward: `dx = dy * m * scale`, the mask regenerated from its key. Monte Carlo: a fresh
+//! mask per sample, scaled as in training. `p = 1` gives zeros and zero gradient.
+
+use super::{effective_mode, mask_key, validate_p};
+use crate::error::Result;
+use crate::kernels::mask;
+use crate::layer::{Ctx, Layer, Mode};
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+
+/// Where dropout puts its `1 / (1 - p)` correction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scaling {
+    /// Scale kept units by `1 / (1 - p)` in training; identity at eval.
+    Inverted,
+    /// No scaling in training; multiply by `1 - p` at eval.
+    Classic,
+}
+
+/// Dropout of individual units.
+///
+/// Args: `p`, the drop probability in [0, 1]; `scaling`, inverted (default) or classic.
+/// Shape: any; the output has the input's shape.
+///
+/// ```
+/// use dropkit::dropout::{Dropout, Scaling};
+/// let layer = Dropout::new(0.5, Scaling::Inverted).unwrap();
+/// assert!(Dropout::new(1.5, Scaling::Inverted).is_err());
+/// ```
+pub struct Dropout {
+    p: f32,
+    scaling: Scaling,
+    id: u32,
+    mode_override: Option<Mode>,
+    y: Tensor,
+    dx: Tensor,
+}
+
+impl Dropout {
+    /// Dropout with drop probability `p`.
+    pub fn new(p: f64, scaling: Scaling) -> Result<Self> {
+        let name = if scaling == Scaling::Classic {
+            "classic_dropout"
+        } else {
+            "dropout"
+        };
+        let p = validate_p(name, p)?;
+        Ok(Dropout {
+            p,
+            scaling,
+            id: 0,
+            mode_override: None,
+            y: Tensor::default(),
+            dx: Tensor::default(),
+        })
+    }
+
+    /// The drop probability.
+    pub fn p(&self) -> f32 {
+        self.p
+    }
+
+    /// The factor applied to kept units in a stochastic pass.
+    fn keep_scale(&self) -> f32 {
+        match self.scaling {
+            Scaling::Inverted if self.p < 1.0 => 1.0 / (1.0 - self.p),
+            Scaling::Inverted => 0.0,
+            Scaling::Classic => 1.0,
+        }
+    }
+
+    /// The factor applied to every unit in eval mode.
+    fn eval_scale(&self) -> f32 {
+        match self.scaling {
+            Scaling::Inverted => 1.0,
+            Scaling::Classic => 1.0 - self.p,
+        }
+    }
+
+    /// `out = src * mask * scale` (stochastic) or `out = src * eval_scale` (eval).
+    fn apply(&self, out: &mut Tensor, src: &Tensor, ctx: &Ctx) {
+        out.resize(src.shape());
+        let mode = effective_mode(ctx, self.mode_override);
+        match mask_key(ctx, mode, self.id, 1.0 - self.p as f64) {
+            Some(key) if self.p > 0.0 => {
+                mask::apply(out.data_mut(), src.data(), &key, self.keep_scale())
+            }
+            _ => {
+                let s = if mode == Mode::Eval {
+                    self.eval_scale()
+                } else {
+                    1.0
+                };
+                out.data_mut()
+                    .iter_mut()
+                    .zip(src.data())
+                    .for_each(|(o, &x)| *o = x * s);
+            }
+        }
+    }
+}
+
+impl Layer for Dropout {
+    fn spec(&self) -> String {
+        match self.scaling {
+            Scaling::Inverted => format!("dropout({})", self.p),
+            Scaling::Classic => format!("classic_dropout({})", self.p),
+        }
+    }
+
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+
+    fn input_grad(&self) -> &Tensor {
+        &self.dx
+    }
+
+    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+        self.id = id;
+        Ok(input.to_vec())
+    }
+
+    // x: (B, ...) -> y: (B, ...)
+    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        let mut y = std::mem::take(&mut self.y);
+        self.apply(&mut y, x, ctx);
+        self.y = y;
+        Ok(&self.y)
+    }
+
+    // dx = dy * m * scale, the same mask as the forward pass (same key and step).
+    fn backward(&mut self, _x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        if ctx.input_grad {
+            let mut dx = std::mem::take(&mut self.dx);
+            self.apply(&mut dx, dy, ctx);
+            self.dx = dx;
+        }
+        Ok(&self.dx)
+    }
+
+    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
+        self.mode_override = mode;
+        true
+    }
+
+    fn is_stochastic(&self) -> bool {
+        self.p > 0.0
+    }
+}

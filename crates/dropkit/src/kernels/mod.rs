@@ -1,0 +1,61 @@
+//! The only place that knows about threads, SIMD and GEMM. Kernels see slices, not layers.
+//!
+//! Work is split into fixed-size chunks whose boundaries depend only on the data length, and
+//! random numbers are derived from element indices, never thread ids: results are the same
+//! for any thread count.
+
+pub mod gemm;
+pub mod mask;
+
+use rayon::prelude::*;
+
+/// Elements per parallel chunk: large enough to amortise scheduling, a multiple of 16 so
+/// chunks start on Philox block and SIMD boundaries.
+pub const CHUNK: usize = 1 << 14;
+
+/// Applies `f(dst_chunk, src_chunk, first_index)` over matching chunks in parallel.
+pub fn par_zip(dst: &mut [f32], src: &[f32], f: impl Fn(&mut [f32], &[f32], usize) + Sync) {
+    debug_assert_eq!(dst.len(), src.len());
+    if dst.len() <= CHUNK {
+        f(dst, src, 0);
+        return;
+    }
+    dst.par_chunks_mut(CHUNK)
+        .zip(src.par_chunks(CHUNK))
+        .enumerate()
+        .for_each(|(i, (d, s))| f(d, s, i * CHUNK));
+}
+
+/// Applies `f(chunk, first_index)` over chunks of `dst` in parallel.
+pub fn par_each(dst: &mut [f32], f: impl Fn(&mut [f32], usize) + Sync) {
+    if dst.len() <= CHUNK {
+        f(dst, 0);
+        return;
+    }
+    dst.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(i, d)| f(d, i * CHUNK));
+}
+
+/// Column sums of a row-major (rows, cols) matrix into `out` (overwritten), in f32 with a
+/// fixed summation order (row by row), parallel over column blocks: thread-count invariant.
+pub fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    debug_assert_eq!(m.len(), rows * cols);
+    debug_assert_eq!(out.len(), cols);
+    const COLS_PER_TASK: usize = 256;
+    let work = |(block, o): (usize, &mut [f32])| {
+        let c0 = block * COLS_PER_TASK;
+        o.fill(0.0);
+        for r in 0..rows {
+            let row = &m[r * cols + c0..r * cols + c0 + o.len()];
+            for (acc, v) in o.iter_mut().zip(row) {
+                *acc += v;
+            }
+        }
+    };
+    if rows * cols < CHUNK {
+        out.chunks_mut(COLS_PER_TASK).enumerate().for_each(work);
+    } else {
+        out.par_chunks_mut(COLS_PER_TASK).enumerate().for_each(work);
+    }
+}

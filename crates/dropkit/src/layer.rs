@@ -1,0 +1,116 @@
+//! The `Layer` trait every layer and dropout variant implements, and the context of a pass.
+
+use crate::error::Result;
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+
+/// What a pass is for. Explicit, never inferred.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Mode {
+    /// Training: fresh masks every step, gradients flow.
+    #[default]
+    Train,
+    /// Inference: deterministic; dropout applies its eval rule.
+    Eval,
+    /// Monte Carlo inference: masks on, independent per `sample`, no gradients.
+    MonteCarlo { sample: u64 },
+}
+
+/// Per-pass context shared by all layers.
+#[derive(Clone, Copy, Debug)]
+pub struct Ctx {
+    /// The model's mode; a layer may override it.
+    pub mode: Mode,
+    /// The run seed: with the layer id it keys every mask.
+    pub seed: u64,
+    /// The optimizer step (training) that picks this pass's masks.
+    pub step: u64,
+    /// Whether the backward pass must produce the gradient of the input (false for the first
+    /// layer that has parameters: nothing upstream needs it).
+    pub input_grad: bool,
+}
+
+impl Ctx {
+    /// A context for `mode` at `step` of run `seed`.
+    pub fn new(mode: Mode, seed: u64, step: u64) -> Self {
+        Ctx {
+            mode,
+            seed,
+            step,
+            input_grad: true,
+        }
+    }
+}
+
+/// How the optimizer treats a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A weight matrix (out, in...): L2 decay and max-norm on each row (a unit's fan-in).
+    Weight,
+    /// A bias or other vector: no decay, no constraint.
+    Bias,
+}
+
+/// A trainable tensor and its gradient.
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub value: Tensor,
+    pub grad: Tensor,
+    pub kind: ParamKind,
+}
+
+impl Param {
+    /// A zero parameter of `shape`.
+    pub fn zeros(shape: &[usize], kind: ParamKind) -> Self {
+        Param {
+            value: Tensor::zeros(shape),
+            grad: Tensor::zeros(shape),
+            kind,
+        }
+    }
+}
+
+/// A network layer with an explicit forward and backward pass.
+///
+/// A layer owns its output and input-gradient buffers; they are allocated on the first pass
+/// and reused (resized within capacity when the batch shrinks), so steps do not allocate.
+pub trait Layer: Send {
+    /// The layer in model-spec syntax, e.g. `dense(512)` or `dropout(0.2)`.
+    fn spec(&self) -> String;
+
+    /// Fixes the per-sample input shape, allocates and initialises parameters from `init`,
+    /// and returns the per-sample output shape. `id` keys the layer's random streams.
+    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>>;
+
+    /// `x: (B, input...) -> y: (B, output...)`.
+    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor>;
+
+    /// The output of the last forward pass.
+    fn output(&self) -> &Tensor;
+
+    /// The input gradient of the last backward pass.
+    fn input_grad(&self) -> &Tensor;
+
+    /// Given the forward input `x` and `dy = dL/dy`, stores parameter gradients and returns
+    /// `dL/dx` (left stale when `ctx.input_grad` is false).
+    fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor>;
+
+    /// Visits the parameters in a fixed order with their PyTorch-style names.
+    fn visit_params(&mut self, _f: &mut dyn FnMut(&str, &mut Param)) {}
+
+    /// Overrides the model's mode for this layer (e.g. MC only on the last dropout).
+    /// Returns false for layers whose behaviour does not depend on the mode.
+    fn set_mode_override(&mut self, _mode: Option<Mode>) -> bool {
+        false
+    }
+
+    /// True for a final softmax, which training fuses into the cross-entropy loss.
+    fn is_softmax(&self) -> bool {
+        false
+    }
+
+    /// True when the output depends on random masks in Train/MonteCarlo mode.
+    fn is_stochastic(&self) -> bool {
+        false
+    }
+}

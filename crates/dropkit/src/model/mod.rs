@@ -1,0 +1,247 @@
+//! `Sequential`: layers in order, with an explicit forward and backward pass over them.
+
+pub mod spec;
+
+use crate::error::{Error, Result};
+use crate::layer::{Ctx, Layer, Mode, Param};
+use crate::rng::{streams, Stream};
+use crate::tensor::Tensor;
+
+/// A stack of layers trained end to end.
+pub struct Sequential {
+    layers: Vec<Box<dyn Layer>>,
+    input_shape: Vec<usize>,
+    output_shape: Vec<usize>,
+    seed: u64,
+}
+
+/// A named parameter tensor, as in a PyTorch `state_dict` (`layers.0.weight`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl Sequential {
+    /// Builds `layers` for samples of `input_shape`, initialising parameters from `seed`.
+    pub fn new(mut layers: Vec<Box<dyn Layer>>, input_shape: &[usize], seed: u64) -> Result<Self> {
+        if layers.is_empty() {
+            return Err(Error::Spec(
+                "the model has no layers; try \"dense(512) relu dropout(0.2) dense(10)\"".into(),
+            ));
+        }
+        let mut init = Stream::new(seed, streams::INIT, 0);
+        let mut shape = input_shape.to_vec();
+        for (id, layer) in layers.iter_mut().enumerate() {
+            shape = layer.build(&shape, id as u32, &mut init)?;
+        }
+        Ok(Sequential {
+            layers,
+            input_shape: input_shape.to_vec(),
+            output_shape: shape,
+            seed,
+        })
+    }
+
+    /// Parses `spec` (see [`spec`]) and builds it.
+    pub fn from_spec(spec_text: &str, input_shape: &[usize], seed: u64) -> Result<Self> {
+        Self::new(spec::parse(spec_text)?, input_shape, seed)
+    }
+
+    /// The model in spec syntax.
+    pub fn spec(&self) -> String {
+        self.layers
+            .iter()
+            .map(|l| l.spec())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The run seed that keys masks.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Per-sample input shape.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// Per-sample output shape.
+    pub fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> &[Box<dyn Layer>] {
+        &self.layers
+    }
+
+    /// Where the logits are: before a final softmax, which the loss absorbs.
+    fn logits_end(&self) -> usize {
+        match self.layers.last() {
+            Some(l) if l.is_softmax() => self.layers.len() - 1,
+            _ => self.layers.len(),
+        }
+    }
+
+    fn check_input(&self, x: &Tensor) -> Result<()> {
+        let want: usize = self.input_shape.iter().product();
+        if x.shape().is_empty() || x.cols() != want {
+            return Err(Error::Shape {
+                context: "model input".into(),
+                got: x.shape().to_vec(),
+                expected: format!(
+                    "(batch, {}) samples",
+                    self.input_shape
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn forward_to<'a>(&'a mut self, x: &'a Tensor, ctx: &Ctx, end: usize) -> Result<&'a Tensor> {
+        self.check_input(x)?;
+        let mut cur = x;
+        for layer in self.layers[..end].iter_mut() {
+            cur = layer.forward(cur, ctx)?;
+        }
+        Ok(cur)
+    }
+
+    /// The whole model: `x: (B, input...) -> (B, output...)`.
+    pub fn forward<'a>(&'a mut self, x: &'a Tensor, ctx: &Ctx) -> Result<&'a Tensor> {
+        let n = self.layers.len();
+        self.forward_to(x, ctx, n)
+    }
+
+    /// The model up to its logits (a final softmax left out, for the loss).
+    pub fn forward_logits<'a>(&'a mut self, x: &'a Tensor, ctx: &Ctx) -> Result<&'a Tensor> {
+        let end = self.logits_end();
+        self.forward_to(x, ctx, end)
+    }
+
+    /// Backpropagates `dlogits` (the gradient at [`Sequential::forward_logits`]'s output)
+    /// through the layers, storing every parameter's gradient. Call after `forward_logits` on
+    /// the same `x` and `ctx`.
+    pub fn backward(&mut self, x: &Tensor, dlogits: &Tensor, ctx: &Ctx) -> Result<()> {
+        let end = self.logits_end();
+        // Layers before the first parameter need no gradient at all.
+        let first = match self.layers[..end]
+            .iter_mut()
+            .position(|l| has_params(l.as_mut()))
+        {
+            Some(i) => i,
+            None => return Ok(()),
+        };
+        for i in (first..end).rev() {
+            let (before, rest) = self.layers.split_at_mut(i);
+            let (layer, after) = rest.split_first_mut().expect("i < end <= len");
+            let dy = if i + 1 == end {
+                dlogits
+            } else {
+                after[0].input_grad()
+            };
+            let input = if i == 0 { x } else { before[i - 1].output() };
+            let layer_ctx = Ctx {
+                input_grad: i > first,
+                ..*ctx
+            };
+            layer.backward(input, dy, &layer_ctx)?;
+        }
+        Ok(())
+    }
+
+    /// Visits every parameter as (`layers.{i}.{name}`, param), in a fixed order.
+    pub fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
+        let mut name = String::new();
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.visit_params(&mut |local, p| {
+                name.clear();
+                use std::fmt::Write;
+                let _ = write!(name, "layers.{i}.{local}");
+                f(&name, p)
+            });
+        }
+    }
+
+    /// Total number of trainable scalars.
+    pub fn num_params(&mut self) -> usize {
+        let mut n = 0;
+        self.visit_params(&mut |_, p| n += p.value.len());
+        n
+    }
+
+    /// Overrides the mode of layer `index` (e.g. Monte Carlo on the last dropout only).
+    pub fn set_layer_mode(&mut self, index: usize, mode: Option<Mode>) -> Result<()> {
+        let n = self.layers.len();
+        let layer = self.layers.get_mut(index).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "layer {index} does not exist; the model has {n} layers (0..{n})"
+            ))
+        })?;
+        if !layer.set_mode_override(mode) {
+            return Err(Error::InvalidArgument(format!(
+                "layer {index} ({}) does not depend on the mode; pick a dropout layer",
+                layer.spec()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The parameters by PyTorch `state_dict` names.
+    pub fn state_dict(&mut self) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        self.visit_params(&mut |name, p| {
+            out.push(NamedTensor {
+                name: name.to_string(),
+                shape: p.value.shape().to_vec(),
+                data: p.value.data().to_vec(),
+            })
+        });
+        out
+    }
+
+    /// Loads parameters by name; every parameter must be present with its exact shape.
+    pub fn load_state_dict(&mut self, tensors: &[NamedTensor]) -> Result<()> {
+        let mut missing = Vec::new();
+        let mut error = None;
+        self.visit_params(
+            &mut |name, p| match tensors.iter().find(|t| t.name == name) {
+                None => missing.push(name.to_string()),
+                Some(t) if t.shape != p.value.shape() || t.data.len() != p.value.len() => {
+                    error.get_or_insert_with(|| Error::Shape {
+                        context: format!("loading {name}"),
+                        got: t.shape.clone(),
+                        expected: format!(
+                            "{:?} (the model spec must match the saved model)",
+                            p.value.shape()
+                        ),
+                    });
+                }
+                Some(t) => p.value.data_mut().copy_from_slice(&t.data),
+            },
+        );
+        if let Some(e) = error {
+            return Err(e);
+        }
+        if !missing.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "saved weights lack {}; were they written for a different model spec?",
+                missing.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn has_params(layer: &mut dyn Layer) -> bool {
+    let mut any = false;
+    layer.visit_params(&mut |_, _| any = true);
+    any
+}

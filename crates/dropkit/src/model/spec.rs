@@ -1,0 +1,237 @@
+//! The model spec grammar: layers separated by spaces, each `name` or `name(arg, ...)`.
+//!
+//! ```text
+//! spec   := layer { layer }
+//! layer  := name [ "(" arg { "," arg } ")" ]
+//! ```
+//! Layers: `dense(units[, activation])` (alias `linear`), `relu`, `sigmoid`, `tanh`, `softmax`,
+//! `dropout(p)` (inverted), `classic_dropout(p)` (scaled at test time). The input size comes
+//! from the data, e.g. `"dense(512) relu dropout(0.2) dense(10)"`.
+
+use crate::dropout::{Dropout, Scaling};
+use crate::error::{Error, Result};
+use crate::layer::Layer;
+use crate::nn::{Activation, ActivationKind, Linear, Softmax};
+
+/// Every layer name the parser knows, for messages and suggestions.
+pub const LAYER_NAMES: &[&str] = &[
+    "dense",
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "dropout",
+    "classic_dropout",
+];
+
+/// One parsed `name(args)` item.
+#[derive(Debug, PartialEq)]
+struct Item<'a> {
+    name: &'a str,
+    args: Vec<&'a str>,
+}
+
+/// Parses a spec into unbuilt layers.
+pub fn parse(spec: &str) -> Result<Vec<Box<dyn Layer>>> {
+    let items = tokenize(spec)?;
+    if items.is_empty() {
+        return Err(Error::Spec(
+            "empty; try \"dense(512) relu dropout(0.2) dense(10)\"".into(),
+        ));
+    }
+    let mut layers = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        layers.extend(make(item, i + 1)?);
+    }
+    Ok(layers)
+}
+
+fn tokenize(spec: &str) -> Result<Vec<Item<'_>>> {
+    let mut items = Vec::new();
+    let mut rest = spec.trim_start();
+    while !rest.is_empty() {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if end == 0 {
+            let c = rest.chars().next().unwrap_or(' ');
+            return Err(Error::Spec(format!(
+                "unexpected '{c}' at \"{}\"; layers look like dense(512) or relu",
+                preview(rest)
+            )));
+        }
+        let name = &rest[..end];
+        rest = rest[end..].trim_start();
+        let mut args = Vec::new();
+        if let Some(inner) = rest.strip_prefix('(') {
+            let close = inner
+                .find(')')
+                .ok_or_else(|| Error::Spec(format!("'{name}(' is missing its closing ')'")))?;
+            args = inner[..close].split(',').map(str::trim).collect();
+            if args == [""] {
+                args.clear();
+            }
+            rest = inner[close + 1..].trim_start();
+        }
+        rest = rest.strip_prefix("->").unwrap_or(rest).trim_start();
+        items.push(Item { name, args });
+    }
+    Ok(items)
+}
+
+fn preview(s: &str) -> String {
+    s.chars().take(20).collect()
+}
+
+fn make(item: &Item, position: usize) -> Result<Vec<Box<dyn Layer>>> {
+    let name = item.name.to_ascii_lowercase();
+    let call = format!("{}({})", item.name, item.args.join(", "));
+    let n_args = |min: usize, max: usize, usage: &str| -> Result<()> {
+        if item.args.len() < min || item.args.len() > max {
+            return Err(Error::Spec(format!("{call}: expected {usage}")));
+        }
+        Ok(())
+    };
+    let prob = |arg: &str| -> Result<f64> {
+        arg.parse::<f64>()
+            .ok()
+            .filter(|p| !p.is_nan())
+            .ok_or_else(|| {
+                Error::Spec(format!(
+                    "{call}: '{arg}' is not a number; p is a drop probability such as 0.5"
+                ))
+            })
+    };
+    let layer: Box<dyn Layer> = match name.as_str() {
+        "dense" | "linear" => {
+            n_args(
+                1,
+                2,
+                "dense(units) or dense(units, activation), e.g. dense(512, relu)",
+            )?;
+            let units = item.args[0]
+                .parse::<usize>()
+                .ok()
+                .filter(|&u| u > 0)
+                .ok_or_else(|| {
+                    Error::Spec(format!(
+                        "{call}: units must be a positive integer, got '{}'",
+                        item.args[0]
+                    ))
+                })?;
+            let dense: Box<dyn Layer> = Box::new(Linear::new(units)?);
+            return match item.args.get(1) {
+                None => Ok(vec![dense]),
+                Some(act) => {
+                    let mut v = vec![dense];
+                    v.extend(make(
+                        &Item {
+                            name: act,
+                            args: vec![],
+                        },
+                        position,
+                    )?);
+                    Ok(v)
+                }
+            };
+        }
+        "relu" | "sigmoid" | "tanh" | "softmax" => {
+            n_args(0, 0, &format!("no arguments: {name}"))?;
+            match name.as_str() {
+                "relu" => Box::new(Activation::new(ActivationKind::Relu)),
+                "sigmoid" => Box::new(Activation::new(ActivationKind::Sigmoid)),
+                "tanh" => Box::new(Activation::new(ActivationKind::Tanh)),
+                _ => Box::new(Softmax::new()),
+            }
+        }
+        "dropout" | "classic_dropout" => {
+            n_args(
+                1,
+                1,
+                &format!("{name}(p) with p the drop probability, e.g. {name}(0.5)"),
+            )?;
+            let scaling = if name == "dropout" {
+                Scaling::Inverted
+            } else {
+                Scaling::Classic
+            };
+            Box::new(Dropout::new(prob(item.args[0])?, scaling)?)
+        }
+        _ => return Err(unknown(item.name, position)),
+    };
+    Ok(vec![layer])
+}
+
+fn unknown(name: &str, position: usize) -> Error {
+    let best = LAYER_NAMES
+        .iter()
+        .min_by_key(|k| edit_distance(&name.to_ascii_lowercase(), k))
+        .copied();
+    let hint = match best {
+        Some(b) if edit_distance(&name.to_ascii_lowercase(), b) <= 3 => {
+            format!("did you mean '{b}'? ")
+        }
+        _ => String::new(),
+    };
+    Error::Spec(format!(
+        "unknown layer '{name}' (item {position}); {hint}known layers: {}",
+        LAYER_NAMES.join(", ")
+    ))
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + (ca != cb) as usize)
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn specs(s: &str) -> Vec<String> {
+        parse(s).unwrap().iter().map(|l| l.spec()).collect()
+    }
+
+    #[test]
+    fn parses_layers_and_dense_activation_shorthand() {
+        assert_eq!(
+            specs("dense(512) relu dropout(0.2) dense(10)"),
+            ["dense(512)", "relu", "dropout(0.2)", "dense(10)"]
+        );
+        assert_eq!(
+            specs("dense(64, tanh) -> classic_dropout(0.5) -> dense(10, softmax)"),
+            [
+                "dense(64)",
+                "tanh",
+                "classic_dropout(0.5)",
+                "dense(10)",
+                "softmax"
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let msg = |s: &str| parse(s).err().expect(s).to_string();
+        assert!(msg("denze(512) relu").contains("did you mean 'dense'"));
+        assert!(msg("dense(512) dropout(1.5)").contains("dropout(1.5): p must be in [0, 1]"));
+        assert!(msg("dropout(abc)").contains("'abc' is not a number"));
+        assert!(msg("dense(-3)").contains("positive integer"));
+        assert!(msg("dense(3").contains("closing ')'"));
+        assert!(msg("dropout(nan)").contains("not a number"));
+        assert!(msg("").contains("empty"));
+        assert!(msg("relu(2)").contains("no arguments"));
+    }
+}

@@ -1,0 +1,99 @@
+//! Elementwise activations. Backward uses the saved output `y`:
+//! ReLU `dx = dy * [y > 0]`; sigmoid `dx = dy * y (1 - y)`; tanh `dx = dy * (1 - y^2)`.
+
+use crate::error::Result;
+use crate::kernels::{par_each, par_zip};
+use crate::layer::{Ctx, Layer};
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+
+/// Which elementwise nonlinearity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivationKind {
+    Relu,
+    Sigmoid,
+    Tanh,
+}
+
+impl ActivationKind {
+    fn name(self) -> &'static str {
+        match self {
+            ActivationKind::Relu => "relu",
+            ActivationKind::Sigmoid => "sigmoid",
+            ActivationKind::Tanh => "tanh",
+        }
+    }
+}
+
+/// An elementwise activation layer.
+pub struct Activation {
+    kind: ActivationKind,
+    y: Tensor,
+    dx: Tensor,
+}
+
+impl Activation {
+    pub fn new(kind: ActivationKind) -> Self {
+        Activation {
+            kind,
+            y: Tensor::default(),
+            dx: Tensor::default(),
+        }
+    }
+}
+
+impl Layer for Activation {
+    fn spec(&self) -> String {
+        self.kind.name().to_string()
+    }
+
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+
+    fn input_grad(&self) -> &Tensor {
+        &self.dx
+    }
+
+    fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+
+    // x: (B, ...) -> y: (B, ...)
+    fn forward(&mut self, x: &Tensor, _ctx: &Ctx) -> Result<&Tensor> {
+        self.y.resize(x.shape());
+        let kind = self.kind;
+        par_zip(self.y.data_mut(), x.data(), |y, x, _| match kind {
+            ActivationKind::Relu => y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.max(0.0)),
+            ActivationKind::Sigmoid => y
+                .iter_mut()
+                .zip(x)
+                .for_each(|(y, &x)| *y = 1.0 / (1.0 + (-x).exp())),
+            ActivationKind::Tanh => y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.tanh()),
+        });
+        Ok(&self.y)
+    }
+
+    fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        if !ctx.input_grad {
+            return Ok(&self.dx);
+        }
+        self.dx.resize(x.shape());
+        self.dx.data_mut().copy_from_slice(dy.data());
+        let (kind, y) = (self.kind, self.y.data());
+        par_each(self.dx.data_mut(), |dx, first| {
+            let y = &y[first..first + dx.len()];
+            match kind {
+                ActivationKind::Relu => dx
+                    .iter_mut()
+                    .zip(y)
+                    .for_each(|(d, &y)| *d = if y > 0.0 { *d } else { 0.0 }),
+                ActivationKind::Sigmoid => {
+                    dx.iter_mut().zip(y).for_each(|(d, &y)| *d *= y * (1.0 - y))
+                }
+                ActivationKind::Tanh => dx.iter_mut().zip(y).for_each(|(d, &y)| *d *= 1.0 - y * y),
+            }
+        });
+        Ok(&self.dx)
+    }
+}

@@ -1,0 +1,116 @@
+//! Fully connected layer: `y = x W^T + b`, PyTorch's `nn.Linear` layout (weight (out, in)).
+//!
+//! Backward: `dW = dy^T x`, `db = sum_rows(dy)`, `dx = dy W`
+//! (<https://cs231n.github.io/optimization-2/#mat>).
+
+use super::check_input;
+use crate::error::{Error, Result};
+use crate::kernels::column_sums;
+use crate::kernels::gemm::{matmul, MatRef};
+use crate::layer::{Ctx, Layer, Param, ParamKind};
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+
+/// Dense layer with `units` outputs; input features are the product of the input shape.
+pub struct Linear {
+    units: usize,
+    in_features: usize,
+    weight: Param, // (units, in_features)
+    bias: Param,   // (units)
+    y: Tensor,     // (B, units)
+    dx: Tensor,    // (B, in_features)
+}
+
+impl Linear {
+    /// A dense layer with `units` outputs (built later, when the input size is known).
+    pub fn new(units: usize) -> Result<Self> {
+        if units == 0 {
+            return Err(Error::InvalidArgument(
+                "dense(0): units must be at least 1".into(),
+            ));
+        }
+        Ok(Linear {
+            units,
+            in_features: 0,
+            weight: Param::zeros(&[0], ParamKind::Weight),
+            bias: Param::zeros(&[0], ParamKind::Bias),
+            y: Tensor::default(),
+            dx: Tensor::default(),
+        })
+    }
+
+    /// The weight (units, in_features).
+    pub fn weight(&self) -> &Param {
+        &self.weight
+    }
+}
+
+impl Layer for Linear {
+    fn spec(&self) -> String {
+        format!("dense({})", self.units)
+    }
+
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+
+    fn input_grad(&self) -> &Tensor {
+        &self.dx
+    }
+
+    fn build(&mut self, input: &[usize], _id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+        self.in_features = input.iter().product();
+        self.weight = Param::zeros(&[self.units, self.in_features], ParamKind::Weight);
+        self.bias = Param::zeros(&[self.units], ParamKind::Bias);
+        // Glorot/Xavier uniform (Keras' default): U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
+        let a = (6.0 / (self.in_features + self.units) as f64).sqrt() as f32;
+        for w in self.weight.value.data_mut() {
+            *w = (2.0 * init.uniform() - 1.0) * a;
+        }
+        Ok(vec![self.units])
+    }
+
+    // x: (B, in) -> y: (B, units)
+    fn forward(&mut self, x: &Tensor, _ctx: &Ctx) -> Result<&Tensor> {
+        check_input(x, self.in_features, &self.spec())?;
+        let b = x.rows();
+        self.y.resize(&[b, self.units]);
+        let bias = self.bias.value.data();
+        for row in self.y.data_mut().chunks_exact_mut(self.units) {
+            row.copy_from_slice(bias);
+        }
+        let w = MatRef::new(self.weight.value.data(), self.units, self.in_features);
+        matmul(
+            self.y.data_mut(),
+            MatRef::new(x.data(), b, self.in_features),
+            w.t(),
+            true,
+        );
+        Ok(&self.y)
+    }
+
+    // dy: (B, units) -> dx: (B, in); dW: (units, in); db: (units)
+    fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        check_input(dy, self.units, &format!("{} backward", self.spec()))?;
+        let b = x.rows();
+        let dy_m = MatRef::new(dy.data(), b, self.units);
+        matmul(
+            self.weight.grad.data_mut(),
+            dy_m.t(),
+            MatRef::new(x.data(), b, self.in_features),
+            false,
+        );
+        column_sums(dy.data(), b, self.units, self.bias.grad.data_mut());
+        if ctx.input_grad {
+            self.dx.resize(x.shape());
+            let w = MatRef::new(self.weight.value.data(), self.units, self.in_features);
+            matmul(self.dx.data_mut(), dy_m, w, false);
+        }
+        Ok(&self.dx)
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
+        f("weight", &mut self.weight);
+        f("bias", &mut self.bias);
+    }
+}

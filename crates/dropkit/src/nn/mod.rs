@@ -1,0 +1,25 @@
+//! Layers: dense, activations, softmax. Each file keeps a layer's forward and backward side by
+//! side, with the shape of every buffer.
+
+pub mod activation;
+pub mod linear;
+pub mod softmax;
+
+pub use activation::{Activation, ActivationKind};
+pub use linear::Linear;
+pub use softmax::Softmax;
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// Checks that `x` has the per-sample shape a layer was built for.
+pub(crate) fn check_input(x: &Tensor, features: usize, layer: &str) -> Result<()> {
+    if x.shape().is_empty() || x.cols() != features {
+        return Err(Error::Shape {
+            context: layer.to_string(),
+            got: x.shape().to_vec(),
+            expected: format!("(batch, {features}) or a shape with {features} features per sample"),
+        });
+    }
+    Ok(())
+}

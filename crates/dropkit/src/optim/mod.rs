@@ -1,0 +1,208 @@
+//! Optimizers (SGD with momentum and Nesterov, Adam, AdamW), L2 weight decay, the max-norm
+//! constraint and learning-rate schedules. Updates are elementwise and run in parallel over
+//! fixed chunks, so they are identical for any thread count.
+
+pub mod adam;
+pub mod max_norm;
+pub mod schedule;
+pub mod sgd;
+
+pub use schedule::Schedule;
+
+use crate::error::{Error, Result};
+use crate::layer::ParamKind;
+use crate::model::Sequential;
+use serde::{Deserialize, Serialize};
+
+/// Which update rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+    AdamW,
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "sgd" => Ok(OptimizerKind::Sgd),
+            "adam" => Ok(OptimizerKind::Adam),
+            "adamw" => Ok(OptimizerKind::AdamW),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown optimizer '{s}'; use sgd, adam or adamw"
+            ))),
+        }
+    }
+}
+
+/// Everything an optimizer needs; serialised into a run's `config.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OptimizerConfig {
+    pub kind: OptimizerKind,
+    /// Base learning rate (before the schedule).
+    pub lr: f32,
+    /// SGD momentum (0 = plain SGD).
+    pub momentum: f32,
+    /// Nesterov momentum (SGD only).
+    pub nesterov: bool,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    /// L2 penalty on weights (not biases): added to the gradient for SGD and Adam, decoupled
+    /// (`w -= lr * decay * w`) for AdamW.
+    pub weight_decay: f32,
+    /// Max-norm constraint: each unit's incoming weight vector is rescaled to norm <= c.
+    pub max_norm: Option<f32>,
+    pub schedule: Schedule,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        OptimizerConfig {
+            kind: OptimizerKind::Adam,
+            lr: 1e-3,
+            momentum: 0.0,
+            nesterov: false,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-7,
+            weight_decay: 0.0,
+            max_norm: None,
+            schedule: Schedule::Constant,
+        }
+    }
+}
+
+impl OptimizerConfig {
+    /// Checks every field, naming the bad one.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str, v: f32, want: &str| {
+            Err(Error::InvalidArgument(format!(
+                "optimizer {what} = {v}: {want}"
+            )))
+        };
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(
+                "lr",
+                self.lr,
+                "the learning rate must be a positive number, e.g. 0.001",
+            );
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("momentum", self.momentum, "must be in [0, 1), e.g. 0.9");
+        }
+        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
+            return bad(
+                "beta",
+                self.beta1.max(self.beta2),
+                "betas must be in [0, 1)",
+            );
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad("eps", self.eps, "must be positive");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("weight_decay", self.weight_decay, "must be >= 0");
+        }
+        if let Some(c) = self.max_norm {
+            if !(c.is_finite() && c > 0.0) {
+                return bad("max_norm", c, "must be positive, e.g. 3.0");
+            }
+        }
+        if self.nesterov && (self.kind != OptimizerKind::Sgd || self.momentum == 0.0) {
+            return Err(Error::InvalidArgument(
+                "nesterov needs the sgd optimizer with momentum > 0".into(),
+            ));
+        }
+        self.schedule.validate()
+    }
+}
+
+/// Per-parameter optimizer state (momentum buffer, Adam moments).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Slot {
+    pub m: Vec<f32>,
+    pub v: Vec<f32>,
+}
+
+/// An optimizer bound to a config, holding per-parameter state in `visit_params` order.
+#[derive(Clone, Debug)]
+pub struct Optimizer {
+    config: OptimizerConfig,
+    slots: Vec<Slot>,
+    steps: u64,
+}
+
+impl Optimizer {
+    pub fn new(config: OptimizerConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Optimizer {
+            config,
+            slots: Vec::new(),
+            steps: 0,
+        })
+    }
+
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.config
+    }
+
+    /// Updates taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The learning rate the schedule gives for `epoch` (0-based).
+    pub fn lr_at(&self, epoch: usize) -> f32 {
+        self.config.schedule.lr(self.config.lr, epoch)
+    }
+
+    /// One update of every parameter of `model` from its stored gradients, at rate `lr`.
+    pub fn step(&mut self, model: &mut Sequential, lr: f32) {
+        self.steps += 1;
+        let (cfg, t) = (&self.config, self.steps);
+        let slots = &mut self.slots;
+        let mut index = 0;
+        model.visit_params(&mut |_, p| {
+            if slots.len() <= index {
+                let n = p.value.len();
+                let second = if cfg.kind == OptimizerKind::Sgd { 0 } else { n };
+                slots.push(Slot {
+                    m: vec![0.0; n],
+                    v: vec![0.0; second],
+                });
+            }
+            let slot = &mut slots[index];
+            let decay = if p.kind == ParamKind::Weight {
+                cfg.weight_decay
+            } else {
+                0.0
+            };
+            let (w, g) = (p.value.data_mut(), p.grad.data());
+            match cfg.kind {
+                OptimizerKind::Sgd => sgd::update(w, g, &mut slot.m, cfg, lr, decay, t),
+                OptimizerKind::Adam => adam::update(w, g, slot, cfg, lr, decay, false, t),
+                OptimizerKind::AdamW => adam::update(w, g, slot, cfg, lr, decay, true, t),
+            }
+            if let (Some(c), ParamKind::Weight) = (cfg.max_norm, p.kind) {
+                let rows = p.value.rows();
+                max_norm::constrain_rows(p.value.data_mut(), rows, c);
+            }
+            index += 1;
+        });
+    }
+
+    /// The state, for checkpoints: (steps, slots).
+    pub fn state(&self) -> (u64, &[Slot]) {
+        (self.steps, &self.slots)
+    }
+
+    /// Restores state saved by [`Optimizer::state`].
+    pub fn set_state(&mut self, steps: u64, slots: Vec<Slot>) {
+        self.steps = steps;
+        self.slots = slots;
+    }
+}

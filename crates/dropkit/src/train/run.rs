@@ -1,0 +1,172 @@
+//! Run directories: train from a [`RunConfig`] and write `config.toml`, `history.jsonl`,
+//! `metrics.json` and `model.safetensors` (each atomically); evaluate a saved run.
+
+use super::{evaluate, fit, weights, FitOptions, History, Progress, RunConfig};
+use crate::data::{DataSource, Dataset, Mnist};
+use crate::error::{Error, Result};
+use crate::fsio::write_atomic;
+use crate::layer::Mode;
+use crate::model::Sequential;
+use crate::optim::Optimizer;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Instant;
+
+/// The figures of a finished run (`metrics.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub test_accuracy: f64,
+    pub test_loss: f64,
+    /// Accuracy and loss on the training set with dropout off, after training.
+    pub train_accuracy: f64,
+    pub train_loss: f64,
+    pub val_accuracy: Option<f64>,
+    pub val_loss: Option<f64>,
+    /// `train_accuracy - val_accuracy`: how much the model overfits.
+    pub generalization_gap: Option<f64>,
+    pub epochs: usize,
+    pub parameters: usize,
+    pub train_seconds: f64,
+    pub seconds_per_epoch: f64,
+    pub data: String,
+}
+
+/// A finished run in memory.
+pub struct RunOutcome {
+    pub model: Sequential,
+    pub history: History,
+    pub metrics: Metrics,
+}
+
+/// Builds the model a config describes, for samples of `sample_shape`.
+pub fn build_model(config: &RunConfig, sample_shape: &[usize]) -> Result<Sequential> {
+    Sequential::from_spec(&config.model, sample_shape, config.seed)
+}
+
+/// Trains as `config` says on `data` (validation split from the end of the training set),
+/// evaluates on the test set, and writes the run directory `out` when given.
+pub fn train_run(
+    config: &RunConfig,
+    data: &Mnist,
+    out: Option<&Path>,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<RunOutcome> {
+    config.validate()?;
+    let (fit_set, val_set) = data.train.split_last(config.validation_split)?;
+    let mut model = build_model(config, &data.train.sample_shape)?;
+    let mut optimizer = Optimizer::new(config.optimizer.clone())?;
+    let options = FitOptions {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        seed: config.seed,
+    };
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        write_atomic(&dir.join("config.toml"), config.to_toml()?.as_bytes())?;
+    }
+    let started = Instant::now();
+    let val = (!val_set.is_empty()).then_some(&val_set);
+    let history = fit(
+        &mut model,
+        &mut optimizer,
+        &fit_set,
+        val,
+        &options,
+        on_progress,
+    )?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    let metrics = measure(
+        &mut model,
+        &fit_set,
+        val,
+        &data.test,
+        &history,
+        train_seconds,
+        &data.source,
+    )?;
+    if let Some(dir) = out {
+        write_run(dir, &mut model, &history, &metrics)?;
+    }
+    Ok(RunOutcome {
+        model,
+        history,
+        metrics,
+    })
+}
+
+fn measure(
+    model: &mut Sequential,
+    fit_set: &Dataset,
+    val: Option<&Dataset>,
+    test: &Dataset,
+    history: &History,
+    train_seconds: f64,
+    source: &DataSource,
+) -> Result<Metrics> {
+    let test_stats = evaluate(model, test, Mode::Eval)?;
+    let train_stats = evaluate(model, fit_set, Mode::Eval)?;
+    let last = history.epochs.last();
+    let val_accuracy = last.and_then(|r| r.val_accuracy);
+    let _ = val;
+    let epochs = history.epochs.len();
+    Ok(Metrics {
+        test_accuracy: test_stats.accuracy(),
+        test_loss: test_stats.loss(),
+        train_accuracy: train_stats.accuracy(),
+        train_loss: train_stats.loss(),
+        val_accuracy,
+        val_loss: last.and_then(|r| r.val_loss),
+        generalization_gap: val_accuracy.map(|v| train_stats.accuracy() - v),
+        epochs,
+        parameters: model.num_params(),
+        train_seconds,
+        seconds_per_epoch: history.epochs.iter().map(|r| r.seconds).sum::<f64>()
+            / epochs.max(1) as f64,
+        data: source.to_string(),
+    })
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| Error::InvalidArgument(format!("cannot encode JSON: {e}")))
+}
+
+/// Writes history, metrics and weights into the run directory.
+pub fn write_run(
+    dir: &Path,
+    model: &mut Sequential,
+    history: &History,
+    metrics: &Metrics,
+) -> Result<()> {
+    let mut lines = String::new();
+    for r in &history.epochs {
+        lines.push_str(&json(r)?);
+        lines.push('\n');
+    }
+    write_atomic(&dir.join("history.jsonl"), lines.as_bytes())?;
+    let pretty =
+        serde_json::to_string_pretty(metrics).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    write_atomic(&dir.join("metrics.json"), pretty.as_bytes())?;
+    weights::save(model, &dir.join("model.safetensors"))
+}
+
+/// Reads a run directory's `config.toml`.
+pub fn load_config(dir: &Path) -> Result<RunConfig> {
+    if !dir.is_dir() {
+        return Err(Error::DataNotFound(format!(
+            "run directory {} does not exist",
+            dir.display()
+        )));
+    }
+    let path = dir.join("config.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    RunConfig::from_toml(&text, &path.display().to_string())
+}
+
+/// Rebuilds a saved run's model with its trained weights.
+pub fn load_model(dir: &Path, sample_shape: &[usize]) -> Result<(RunConfig, Sequential)> {
+    let config = load_config(dir)?;
+    let mut model = build_model(&config, sample_shape)?;
+    weights::load(&mut model, &dir.join("model.safetensors"))?;
+    Ok((config, model))
+}
