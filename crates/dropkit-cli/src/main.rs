@@ -1,1 +1,56 @@
-fn main() {}
+//! The `dropkit` command: parses arguments, calls the library, prints and draws.
+
+mod cmd;
+mod output;
+mod report;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Neural networks with every kind of dropout, on a fast CPU engine.
+#[derive(Parser)]
+#[command(name = "dropkit", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model (from --model, --preset or --config) and write a run directory.
+    Train(cmd::train::Args),
+    /// Evaluate a saved run on its test set.
+    Eval(cmd::eval::Args),
+    /// Train one network with and without dropout on the embedded data and compare them.
+    Demo(cmd::demo::Args),
+    /// Data sets: fetch MNIST.
+    Data(cmd::data::Args),
+    /// List the presets.
+    Presets,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Train(a) => cmd::train::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Data(a) => cmd::data::run(a),
+        Command::Presets => cmd::presets(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::from(if cmd::is_usage_error(&e) { 2 } else { 1 })
+        }
+    }
+}

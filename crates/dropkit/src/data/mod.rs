@@ -94,6 +94,21 @@ pub fn cache_dir() -> Option<PathBuf> {
     }
 }
 
+/// The directory data would be fetched into: `flag` > env `DROPKIT_DATA` > the cache
+/// directory. Unlike [`resolve_source`] it need not exist yet.
+pub fn data_root(flag: Option<&Path>) -> Result<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| {
+            std::env::var_os("DROPKIT_DATA")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(cache_dir)
+        .ok_or_else(|| {
+            Error::DataNotFound("no data directory: pass --data DIR or set DROPKIT_DATA".into())
+        })
+}
+
 /// Applies the data-directory rules for data set `name` (e.g. "mnist"):
 /// `flag` > env `DROPKIT_DATA` > the cache directory > the embedded subset. A directory given
 /// explicitly (flag or env) must exist; the cache is used only if it holds the data set.

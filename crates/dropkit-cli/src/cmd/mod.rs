@@ -1,0 +1,26 @@
+//! One file per subcommand.
+
+pub mod data;
+pub mod demo;
+pub mod eval;
+pub mod train;
+
+use crate::output::say;
+
+/// Errors that come from what the user typed (exit code 2) rather than from a failure.
+pub fn is_usage_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<dropkit::Error>(),
+            Some(dropkit::Error::InvalidArgument(_) | dropkit::Error::Spec(_))
+        )
+    })
+}
+
+/// `dropkit presets`
+pub fn presets() -> anyhow::Result<()> {
+    for p in dropkit::train::presets::PRESETS {
+        say(format!("{:<14} {}", p.name, p.description))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Plots and reports drawn from library results.
+
+pub mod plot;

@@ -1,0 +1,138 @@
+//! Line charts as SVG and PNG (plotters), with an embedded font so they render the same
+//! everywhere. Files are drawn to a temporary name and renamed into place.
+
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+/// DejaVu Sans (see assets/DejaVuSans-LICENSE.txt).
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// Tableau 10: colours that stay distinguishable, also for common colour-vision deficiencies.
+const COLOURS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// One labelled line.
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A chart's text.
+pub struct Chart<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Draws `series` to `stem.svg` and `stem.png`; returns the two paths.
+pub fn line_chart(stem: &Path, chart: &Chart, series: &[Series]) -> Result<Vec<PathBuf>> {
+    register_font();
+    let size = (900, 560);
+    let svg_path = stem.with_extension("svg");
+    let mut svg = String::new();
+    draw(
+        SVGBackend::with_string(&mut svg, size).into_drawing_area(),
+        chart,
+        series,
+    )?;
+    dropkit::fsio::write_atomic(&svg_path, svg.as_bytes())?;
+
+    let png_path = stem.with_extension("png");
+    let tmp = stem.with_extension("tmp.png");
+    draw(
+        BitMapBackend::new(&tmp, size).into_drawing_area(),
+        chart,
+        series,
+    )?;
+    std::fs::rename(&tmp, &png_path).with_context(|| format!("writing {}", png_path.display()))?;
+    Ok(vec![svg_path, png_path])
+}
+
+fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
+    let pts = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in pts {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if x0 > x1 {
+        return ((0.0, 1.0), (0.0, 1.0));
+    }
+    let pad = ((y1 - y0) * 0.08).max(1e-3);
+    let xpad = if x1 > x0 { 0.0 } else { 0.5 };
+    ((x0 - xpad, x1 + xpad), (y0 - pad, y1 + pad))
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    chart: &Chart,
+    series: &[Series],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e:?}", chart.title);
+    root.fill(&WHITE).map_err(err)?;
+    let ((x0, x1), (y0, y1)) = bounds(series);
+    let mut ctx = ChartBuilder::on(&root)
+        .caption(chart.title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    ctx.configure_mesh()
+        .x_desc(chart.x_label)
+        .y_desc(chart.y_label)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)?;
+    for (i, s) in series.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let style = ShapeStyle::from(&colour).stroke_width(2);
+        ctx.draw_series(LineSeries::new(s.points.iter().copied(), style))
+            .map_err(err)?
+            .label(s.label.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(
+                    vec![(x, y), (x + 24, y)],
+                    ShapeStyle::from(&colour).stroke_width(3),
+                )
+            });
+        ctx.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+            .map_err(err)?;
+    }
+    ctx.configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
