@@ -59,7 +59,7 @@ pub fn run(args: Args) -> Result<()> {
             mirror,
             reason,
         } => {
-            eprintln!("{name}: {mirror} failed ({reason}); trying the next mirror")
+            eprintln!("warning: {name}: {mirror} failed ({reason})")
         }
     })?;
     for l in lines {

@@ -1,0 +1,333 @@
+//! The `dropkit` binary as a user runs it: runs on the embedded data, bit-identical weights for
+//! 1 and 2 threads, and one-line errors with a non-zero exit (never a panic) for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn dropkit(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropkit"));
+    cmd.args(args)
+        .env_remove("DROPKIT_DATA")
+        .env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("dropkit runs")
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dropkit-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Fails the test unless the command failed with exactly one line on stderr containing `want`.
+fn assert_clean_error(out: &Output, code: i32, want: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        err.trim_end()
+            .lines()
+            .filter(|l| !l.starts_with("note:"))
+            .count(),
+        1,
+        "one line: {err}"
+    );
+    assert!(err.contains(want), "expected '{want}' in: {err}");
+}
+
+const SMALL: &str = "dropout(0.2) dense(64, relu) dropout(0.5) dense(10)";
+
+fn train(out: &Path, threads: &str) -> Output {
+    dropkit(
+        &[
+            "train",
+            "--model",
+            SMALL,
+            "--epochs",
+            "2",
+            "--batch-size",
+            "64",
+            "--seed",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("RAYON_NUM_THREADS", threads)],
+    )
+}
+
+#[test]
+fn train_writes_a_run_that_eval_reads_and_threads_do_not_change_the_weights() {
+    let (a, b) = (temp("run1"), temp("run2"));
+    let out = train(&a, "1");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Epoch 1/2 - ") && stdout.contains("val_accuracy: "),
+        "{stdout}"
+    );
+    assert!(text(&out.stderr).contains("embedded MNIST subset"));
+    for f in [
+        "config.toml",
+        "history.jsonl",
+        "metrics.json",
+        "model.safetensors",
+    ] {
+        assert!(a.join(f).is_file(), "{f} missing");
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("metrics.json")).unwrap()).unwrap();
+    let acc = metrics["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.85, "2 epochs on 9,000 images reach {acc}");
+    assert!(metrics["test_loss"].as_f64().is_some());
+    assert_eq!(
+        std::fs::read_to_string(a.join("history.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+
+    assert!(train(&b, "2").status.success());
+    assert_eq!(
+        std::fs::read(a.join("model.safetensors")).unwrap(),
+        std::fs::read(b.join("model.safetensors")).unwrap()
+    );
+
+    let eval = dropkit(&["eval", a.to_str().unwrap()], &[]);
+    assert!(eval.status.success(), "{}", text(&eval.stderr));
+    assert!(
+        text(&eval.stdout).contains(&format!("test_accuracy: {acc:.4}")),
+        "{}",
+        text(&eval.stdout)
+    );
+
+    // Rerunning from config.toml reproduces the run.
+    let c = temp("run3");
+    let rerun = dropkit(
+        &[
+            "train",
+            "--config",
+            a.join("config.toml").to_str().unwrap(),
+            "--out",
+            c.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(rerun.status.success(), "{}", text(&rerun.stderr));
+    assert_eq!(
+        std::fs::read(a.join("model.safetensors")).unwrap(),
+        std::fs::read(c.join("model.safetensors")).unwrap()
+    );
+
+    // A finished run is never overwritten.
+    assert_clean_error(&train(&a, "1"), 2, "already holds a finished run");
+    for d in [a, b, c] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn bad_specs_and_flags_get_one_line_errors() {
+    let out = temp("bad");
+    let o = out.to_str().unwrap();
+    assert_clean_error(
+        &dropkit(
+            &[
+                "train",
+                "--model",
+                "dense(64) dropout(1.5) dense(10)",
+                "--out",
+                o,
+            ],
+            &[],
+        ),
+        2,
+        "dropout(1.5): p must be in [0, 1]",
+    );
+    assert_clean_error(
+        &dropkit(
+            &[
+                "train",
+                "--model",
+                "dense(64) relu dense(10) sofmax",
+                "--out",
+                o,
+            ],
+            &[],
+        ),
+        2,
+        "did you mean 'softmax'",
+    );
+    assert_clean_error(
+        &dropkit(&["train", "--preset", "keras-mnsit", "--out", o], &[]),
+        2,
+        "unknown preset 'keras-mnsit'",
+    );
+    assert_clean_error(
+        &dropkit(&["train", "--model", SMALL, "--lr=-1", "--out", o], &[]),
+        2,
+        "lr = -1",
+    );
+    assert_clean_error(
+        &dropkit(
+            &["train", "--model", "dense(5)", "--epochs", "1", "--out", o],
+            &[],
+        ),
+        2,
+        "data has 10 classes",
+    );
+    assert_clean_error(
+        &dropkit(&["train", "--out", o], &[]),
+        2,
+        "give --model SPEC",
+    );
+    assert_clean_error(
+        &dropkit(&["eval", "/nonexistent/run"], &[]),
+        1,
+        "does not exist",
+    );
+    let bad = dropkit(&["train", "--epochs", "abc"], &[]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn data_problems_get_one_line_errors() {
+    let o = temp("data-out");
+    let o = o.to_str().unwrap();
+    assert_clean_error(
+        &dropkit(
+            &[
+                "train",
+                "--model",
+                SMALL,
+                "--data",
+                "/nonexistent/data",
+                "--out",
+                o,
+            ],
+            &[],
+        ),
+        1,
+        "data directory /nonexistent/data (from --data) does not exist",
+    );
+    assert_clean_error(
+        &dropkit(
+            &["train", "--model", SMALL, "--out", o],
+            &[("DROPKIT_DATA", "/nonexistent/env")],
+        ),
+        1,
+        "from DROPKIT_DATA",
+    );
+    // A data directory with a truncated and then a wrong-magic image file.
+    let root = temp("idx");
+    let dir = root.join("mnist");
+    std::fs::create_dir_all(&dir).unwrap();
+    let header = |magic: u32, dims: &[u32]| {
+        let mut v = magic.to_be_bytes().to_vec();
+        dims.iter().for_each(|d| v.extend(d.to_be_bytes()));
+        v
+    };
+    let mut images = header(0x803, &[2, 28, 28]);
+    images.extend(vec![0u8; 2 * 784]);
+    let mut labels = header(0x801, &[2]);
+    labels.extend([1, 2]);
+    for split in ["train", "t10k"] {
+        std::fs::write(dir.join(format!("{split}-images-idx3-ubyte")), &images).unwrap();
+        std::fs::write(dir.join(format!("{split}-labels-idx1-ubyte")), &labels).unwrap();
+    }
+    std::fs::write(dir.join("train-images-idx3-ubyte"), &images[..1000]).unwrap();
+    let r = root.to_str().unwrap();
+    assert_clean_error(
+        &dropkit(&["train", "--model", SMALL, "--data", r, "--out", o], &[]),
+        1,
+        "truncated",
+    );
+    std::fs::write(dir.join("train-images-idx3-ubyte"), &labels).unwrap();
+    assert_clean_error(
+        &dropkit(&["train", "--model", SMALL, "--data", r, "--out", o], &[]),
+        1,
+        "magic 0x00000801 is not an IDX3 image file (expected 0x00000803)",
+    );
+    // Each failed mirror is reported as it happens; the last line is the error.
+    let fetch = dropkit(
+        &[
+            "data",
+            "fetch",
+            "mnist",
+            "--data",
+            r,
+            "--mirror",
+            "http://127.0.0.1:9/",
+        ],
+        &[],
+    );
+    let err = text(&fetch.stderr);
+    assert_eq!(fetch.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"));
+    assert!(
+        err.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("every mirror failed"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn demo_compares_with_and_without_dropout_and_draws_both_curves() {
+    let out = temp("demo");
+    let run = dropkit(
+        &["demo", "--epochs", "2", "--out", out.to_str().unwrap()],
+        &[],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let stdout = text(&run.stdout);
+    assert!(
+        stdout.contains("without dropout")
+            && stdout.contains("with dropout")
+            && stdout.contains("train - val gap"),
+        "{stdout}"
+    );
+    for f in [
+        "val_accuracy.svg",
+        "val_accuracy.png",
+        "with_dropout/metrics.json",
+        "without_dropout/metrics.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let svg = std::fs::read_to_string(out.join("val_accuracy.svg")).unwrap();
+    assert!(svg.contains("validation accuracy") && svg.contains("with dropout"));
+    assert!(std::fs::read(out.join("val_accuracy.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_not_an_error() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dropkit"))
+        .arg("presets")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}

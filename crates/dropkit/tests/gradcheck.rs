@@ -1,0 +1,202 @@
+//! Finite-difference gradient checks of every layer, the loss and a whole model
+//! (central differences in f64 around f32 parameters).
+
+use dropkit::dropout::{Dropout, Scaling};
+use dropkit::layer::{Ctx, Layer, Mode};
+use dropkit::loss::CrossEntropy;
+use dropkit::model::Sequential;
+use dropkit::nn::{Activation, ActivationKind, Linear, Softmax};
+use dropkit::rng::Stream;
+use dropkit::tensor::Tensor;
+
+const B: usize = 4;
+const D: usize = 6;
+
+fn random(shape: &[usize], seed: u64) -> Tensor {
+    let mut s = Stream::new(seed, 0, 0);
+    Tensor::from_vec(
+        (0..shape.iter().product())
+            .map(|_| s.uniform() * 2.0 - 1.0)
+            .collect(),
+        shape,
+    )
+    .unwrap()
+}
+
+fn ctx() -> Ctx {
+    Ctx::new(Mode::Train, 77, 3)
+}
+
+/// L = sum(y * r) for a fixed random r, so dL/dy = r.
+fn objective(layer: &mut dyn Layer, x: &Tensor, r: &Tensor) -> f64 {
+    let y = layer.forward(x, &ctx()).unwrap();
+    y.data()
+        .iter()
+        .zip(r.data())
+        .map(|(a, b)| *a as f64 * *b as f64)
+        .sum()
+}
+
+fn close(analytic: f32, numeric: f64, what: &str) {
+    let err = (analytic as f64 - numeric).abs() / (1e-2 + analytic.abs() as f64 + numeric.abs());
+    assert!(
+        err < 2e-2,
+        "{what}: analytic {analytic} vs numeric {numeric}"
+    );
+}
+
+fn check_layer(mut layer: Box<dyn Layer>, name: &str) {
+    let out = layer.build(&[D], 1, &mut Stream::new(5, 1, 0)).unwrap();
+    let x = random(&[B, D], 1);
+    let r = random(&[B, out.iter().product()], 2);
+    layer.forward(&x, &ctx()).unwrap();
+    let dx = layer.backward(&x, &r, &ctx()).unwrap().clone();
+    let eps = 1e-2f32;
+    for i in 0..x.len() {
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp.data_mut()[i] += eps;
+        xm.data_mut()[i] -= eps;
+        let num = (objective(layer.as_mut(), &xp, &r) - objective(layer.as_mut(), &xm, &r))
+            / (2.0 * eps as f64);
+        close(dx.data()[i], num, &format!("{name} dx[{i}]"));
+    }
+    // Parameter gradients: recompute analytic ones at x, then perturb each parameter.
+    layer.forward(&x, &ctx()).unwrap();
+    layer.backward(&x, &r, &ctx()).unwrap();
+    let mut grads = Vec::new();
+    layer.visit_params(&mut |n, p| grads.push((n.to_string(), p.grad.data().to_vec())));
+    for (pi, (pname, grad)) in grads.iter().enumerate() {
+        for (j, &g) in grad.iter().enumerate() {
+            let shift = |delta: f32, layer: &mut dyn Layer| {
+                let mut k = 0;
+                layer.visit_params(&mut |_, p| {
+                    if k == pi {
+                        p.value.data_mut()[j] += delta;
+                    }
+                    k += 1;
+                });
+            };
+            shift(eps, layer.as_mut());
+            let lp = objective(layer.as_mut(), &x, &r);
+            shift(-2.0 * eps, layer.as_mut());
+            let lm = objective(layer.as_mut(), &x, &r);
+            shift(eps, layer.as_mut());
+            close(
+                g,
+                (lp - lm) / (2.0 * eps as f64),
+                &format!("{name} {pname}[{j}]"),
+            );
+        }
+    }
+}
+
+#[test]
+fn linear_gradients() {
+    check_layer(Box::new(Linear::new(5).unwrap()), "dense");
+}
+
+#[test]
+fn activation_gradients() {
+    // ReLU's kink: inputs are uniform in [-1, 1], none within eps of 0 for this seed.
+    check_layer(Box::new(Activation::new(ActivationKind::Relu)), "relu");
+    check_layer(
+        Box::new(Activation::new(ActivationKind::Sigmoid)),
+        "sigmoid",
+    );
+    check_layer(Box::new(Activation::new(ActivationKind::Tanh)), "tanh");
+}
+
+#[test]
+fn softmax_gradients() {
+    check_layer(Box::new(Softmax::new()), "softmax");
+}
+
+#[test]
+fn dropout_gradients() {
+    check_layer(
+        Box::new(Dropout::new(0.4, Scaling::Inverted).unwrap()),
+        "dropout",
+    );
+    check_layer(
+        Box::new(Dropout::new(0.4, Scaling::Classic).unwrap()),
+        "classic_dropout",
+    );
+}
+
+#[test]
+fn cross_entropy_gradient_and_value() {
+    let logits = random(&[B, 5], 3);
+    let labels = [0u8, 3, 4, 1];
+    let mut ce = CrossEntropy::new();
+    let stats = ce.compute(&logits, &labels, true).unwrap();
+    // Reference in f64.
+    let mut want = 0.0;
+    for b in 0..B {
+        let row: Vec<f64> = logits.row(b).iter().map(|&v| v as f64).collect();
+        let lse = row.iter().map(|v| v.exp()).sum::<f64>().ln();
+        want += lse - row[labels[b] as usize];
+    }
+    assert!(
+        (stats.loss_sum - want).abs() < 1e-5,
+        "{} vs {want}",
+        stats.loss_sum
+    );
+    let grad = ce.grad().clone();
+    let eps = 1e-2;
+    for i in 0..logits.len() {
+        let (mut lp, mut lm) = (logits.clone(), logits.clone());
+        lp.data_mut()[i] += eps;
+        lm.data_mut()[i] -= eps;
+        let f = |t: &Tensor| {
+            CrossEntropy::new()
+                .compute(t, &labels, false)
+                .unwrap()
+                .loss()
+        };
+        close(
+            grad.data()[i],
+            (f(&lp) - f(&lm)) / (2.0 * eps as f64),
+            &format!("dlogits[{i}]"),
+        );
+    }
+}
+
+#[test]
+fn whole_model_gradient() {
+    let spec =
+        "dense(7, tanh) dropout(0.3) dense(5) sigmoid classic_dropout(0.2) dense(3, softmax)";
+    let mut model = Sequential::from_spec(spec, &[D], 11).unwrap();
+    let x = random(&[B, D], 4);
+    let labels = [0u8, 2, 1, 2];
+    let loss = |m: &mut Sequential| {
+        let logits = m.forward_logits(&x, &ctx()).unwrap().clone();
+        CrossEntropy::new()
+            .compute(&logits, &labels, false)
+            .unwrap()
+            .loss()
+    };
+    let logits = model.forward_logits(&x, &ctx()).unwrap().clone();
+    let mut ce = CrossEntropy::new();
+    ce.compute(&logits, &labels, true).unwrap();
+    model.backward(&x, ce.grad(), &ctx()).unwrap();
+    let mut grads = Vec::new();
+    model.visit_params(&mut |n, p| grads.push((n.to_string(), p.grad.data().to_vec())));
+    let eps = 1e-2f32;
+    for (name, grad) in &grads {
+        for (j, &g) in grad.iter().enumerate() {
+            let shift = |delta: f32, m: &mut Sequential| {
+                m.visit_params(&mut |n, p| {
+                    if n == name {
+                        p.value.data_mut()[j] += delta;
+                    }
+                })
+            };
+            shift(eps, &mut model);
+            let lp = loss(&mut model);
+            shift(-2.0 * eps, &mut model);
+            let lm = loss(&mut model);
+            shift(eps, &mut model);
+            close(g, (lp - lm) / (2.0 * eps as f64), &format!("{name}[{j}]"));
+        }
+    }
+}
