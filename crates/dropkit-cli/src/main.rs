@@ -27,6 +27,8 @@ enum Command {
     Data(cmd::data::Args),
     /// List the presets.
     Presets,
+    /// Time fixed workloads (release build), optionally next to PyTorch.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Data(a) => cmd::data::run(a),
         Command::Presets => cmd::presets(),
+        Command::Bench(a) => cmd::bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,6 +20,7 @@
 //! `p` is the drop probability everywhere. Masks come from Philox4x32-10 keyed by
 //! (seed, layer, step or Monte Carlo sample, element), so runs reproduce bit for bit.
 
+pub mod bench;
 pub mod data;
 pub mod dropout;
 pub mod error;

@@ -1,0 +1,210 @@
+//! Benchmark workloads with fixed shapes, matching `bench/torch_reference.py`: the paper MLP
+//! epoch, its GEMM-only floor, the dropout op against a plain copy, and Monte Carlo inference.
+//! Each returns raw timings; callers summarise them with [`Summary`].
+
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::kernels::gemm::{matmul, MatRef};
+use crate::kernels::mask::{keep_threshold, MaskKey};
+use crate::layer::{Ctx, Mode};
+use crate::model::Sequential;
+use crate::nn::softmax::softmax_row;
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+use crate::train::{fit, FitOptions};
+use std::time::Instant;
+
+/// The paper MLP of the benchmarks: 784-1024-1024-10, dropout 0.2 on the input, 0.5 hidden.
+pub const PAPER_MLP: &str =
+    "dropout(0.2) dense(1024, relu) dropout(0.5) dense(1024, relu) dropout(0.5) dense(10)";
+/// The Keras tutorial MLP.
+pub const KERAS_MLP: &str = "dense(512, relu) dropout(0.2) dense(10, softmax)";
+
+/// Minimum, median and maximum of some measurements.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Summary {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+impl Summary {
+    pub fn of(values: &[f64]) -> Summary {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => Summary {
+                min: f64::NAN,
+                median: f64::NAN,
+                max: f64::NAN,
+            },
+            n => Summary {
+                min: v[0],
+                median: v[n / 2],
+                max: v[n - 1],
+            },
+        }
+    }
+}
+
+/// `n` samples of 784 uniform inputs with uniform labels, like the PyTorch reference's data.
+pub fn synthetic_mnist(n: usize, seed: u64) -> Dataset {
+    let mut s = Stream::new(seed, 0xBE4C, 0);
+    Dataset {
+        images: (0..n * 784).map(|_| s.uniform()).collect(),
+        sample_shape: vec![1, 28, 28],
+        labels: (0..n).map(|_| s.below(10) as u8).collect(),
+        classes: 10,
+    }
+}
+
+/// Seconds per epoch of training `spec` with Adam on `data` (`epochs` timed epochs after a
+/// short warm-up).
+pub fn train_epochs(
+    spec: &str,
+    data: &Dataset,
+    batch_size: usize,
+    epochs: usize,
+) -> Result<Vec<f64>> {
+    let mut model = Sequential::from_spec(spec, &data.sample_shape, 0)?;
+    let mut opt = Optimizer::new(OptimizerConfig::default())?;
+    let warm = data.slice(0..(20 * batch_size).min(data.len()));
+    fit(
+        &mut model,
+        &mut opt,
+        &warm,
+        None,
+        &FitOptions {
+            epochs: 1,
+            batch_size,
+            seed: 0,
+        },
+        &mut |_| {},
+    )?;
+    let history = fit(
+        &mut model,
+        &mut opt,
+        data,
+        None,
+        &FitOptions {
+            epochs,
+            batch_size,
+            seed: 0,
+        },
+        &mut |_| {},
+    )?;
+    Ok(history.epochs.iter().map(|r| r.seconds).collect())
+}
+
+/// Seconds per epoch spent in the GEMMs alone of an MLP with layer widths `dims` (input
+/// first): forward, weight gradient and input gradient (none for the first layer), with the
+/// same strided layouts as the layers use.
+pub fn gemm_floor_epochs(dims: &[usize], samples: usize, batch: usize, epochs: usize) -> Vec<f64> {
+    let mut s = Stream::new(3, 0, 0);
+    let mut rand = |n: usize| (0..n).map(|_| s.uniform() - 0.5).collect::<Vec<f32>>();
+    let layers = dims.len() - 1;
+    let weights: Vec<Vec<f32>> = (0..layers).map(|l| rand(dims[l] * dims[l + 1])).collect();
+    let mut grads: Vec<Vec<f32>> = (0..layers)
+        .map(|l| vec![0.0; dims[l] * dims[l + 1]])
+        .collect();
+    let acts: Vec<Vec<f32>> = dims.iter().map(|&d| rand(batch * d)).collect();
+    let mut outs: Vec<Vec<f32>> = dims.iter().map(|&d| vec![0.0; batch * d]).collect();
+    let steps = samples.div_ceil(batch);
+    let mut step = |b: usize| {
+        for l in 0..layers {
+            let (i, o) = (dims[l], dims[l + 1]);
+            let w = MatRef::new(&weights[l], o, i);
+            matmul(
+                &mut outs[l + 1][..b * o],
+                MatRef::new(&acts[l], b, i),
+                w.t(),
+                false,
+            );
+        }
+        for l in (0..layers).rev() {
+            let (i, o) = (dims[l], dims[l + 1]);
+            let dy = MatRef::new(&acts[l + 1], b, o);
+            matmul(&mut grads[l], dy.t(), MatRef::new(&acts[l], b, i), false);
+            if l > 0 {
+                matmul(
+                    &mut outs[l][..b * i],
+                    dy,
+                    MatRef::new(&weights[l], o, i),
+                    false,
+                );
+            }
+        }
+    };
+    (0..20).for_each(|_| step(batch));
+    (0..epochs)
+        .map(|_| {
+            let t = Instant::now();
+            for k in 0..steps {
+                step(batch.min(samples - k * batch));
+            }
+            t.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
+/// GB/s (bytes read + written) of inverted dropout p = 0.5 over an `n x n` f32 tensor, and of a
+/// parallel copy of the same buffer, `reps` times each.
+pub fn dropout_and_copy_bandwidth(n: usize, reps: usize) -> (Vec<f64>, Vec<f64>) {
+    let src: Vec<f32> = (0..n * n).map(|i| (i % 1000) as f32).collect();
+    let mut dst = vec![0.0f32; n * n];
+    let bytes = (n * n * 8) as f64;
+    let mask = MaskKey {
+        key: [1, 2],
+        step: 0,
+        threshold: keep_threshold(0.5),
+    };
+    let mut time = |f: &mut dyn FnMut(&mut [f32])| {
+        f(&mut dst);
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                f(&mut dst);
+                bytes / t.elapsed().as_secs_f64() / 1e9
+            })
+            .collect::<Vec<f64>>()
+    };
+    let dropout = time(&mut |d| crate::kernels::mask::apply(d, &src, &mask, 2.0));
+    let copy = time(&mut |d| crate::kernels::par_zip(d, &src, |d, s, _| d.copy_from_slice(s)));
+    (dropout, copy)
+}
+
+/// Seconds for Monte Carlo dropout inference: `samples` stochastic passes of the paper MLP over
+/// `inputs` random inputs in chunks of 1000, averaging softmax outputs (as the reference does).
+pub fn mc_inference(inputs: usize, samples: u64, reps: usize) -> Result<Vec<f64>> {
+    let data = synthetic_mnist(inputs, 1);
+    let mut model = Sequential::from_spec(PAPER_MLP, &data.sample_shape, 0)?;
+    let mut probs = vec![0.0f32; inputs * 10];
+    let mut x = Tensor::default();
+    let mut run = || -> Result<f64> {
+        let t = Instant::now();
+        probs.fill(0.0);
+        for sample in 0..samples {
+            let ctx = Ctx::new(Mode::MonteCarlo { sample }, 0, 0);
+            for start in (0..inputs).step_by(1000) {
+                let end = (start + 1000).min(inputs);
+                x.resize_batch(end - start, &data.sample_shape);
+                x.data_mut()
+                    .copy_from_slice(&data.images[start * 784..end * 784]);
+                let out = model.forward(&x, &ctx)?;
+                for (row, acc) in out
+                    .data()
+                    .chunks_exact(10)
+                    .zip(probs[start * 10..end * 10].chunks_exact_mut(10))
+                {
+                    let mut p = [0.0f32; 10];
+                    p.copy_from_slice(row);
+                    softmax_row(&mut p);
+                    acc.iter_mut().zip(p).for_each(|(a, v)| *a += v);
+                }
+            }
+        }
+        Ok(t.elapsed().as_secs_f64())
+    };
+    (0..reps).map(|_| run()).collect()
+}
