@@ -4,7 +4,7 @@
 //! `w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`.
 //! Adam adds the L2 term to `g`; AdamW decays the weight directly: `w -= lr * wd * w`.
 
-use super::{OptimizerConfig, Slot};
+use super::{flush, OptimizerConfig, Slot};
 use crate::kernels::CHUNK;
 use rayon::prelude::*;
 
@@ -36,8 +36,8 @@ pub(crate) fn update(
         .for_each(|(((w, g), m), v)| {
             for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
                 let g = g + l2 * *w;
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
+                *m = flush(b1 * *m + (1.0 - b1) * g);
+                *v = flush(b2 * *v + (1.0 - b2) * g * g);
                 *w = *w * shrink - step * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
             }
         });

@@ -121,6 +121,18 @@ impl OptimizerConfig {
     }
 }
 
+/// Zero for subnormal values. Optimizer state of units that stop receiving gradient decays
+/// geometrically into the subnormal range, where x86 arithmetic is many times slower; flushing
+/// it changes nothing measurable (|x| < 1.2e-38) and keeps every step at full speed.
+#[inline(always)]
+pub(crate) fn flush(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE {
+        0.0
+    } else {
+        x
+    }
+}
+
 /// Per-parameter optimizer state (momentum buffer, Adam moments).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Slot {

@@ -2,7 +2,7 @@
 //! (<https://pytorch.org/docs/stable/generated/torch.optim.SGD.html>):
 //! `g += wd * w; b = mu * b + g (b = g at step 1); g = nesterov ? g + mu * b : b; w -= lr * g`.
 
-use super::OptimizerConfig;
+use super::{flush, OptimizerConfig};
 use crate::kernels::CHUNK;
 use rayon::prelude::*;
 
@@ -24,7 +24,7 @@ pub(crate) fn update(
             for ((w, &g), b) in w.iter_mut().zip(g).zip(b) {
                 let mut d = g + decay * *w;
                 if mu > 0.0 {
-                    *b = if first { d } else { mu * *b + d };
+                    *b = flush(if first { d } else { mu * *b + d });
                     d = if nesterov { d + mu * *b } else { *b };
                 }
                 *w -= lr * d;
