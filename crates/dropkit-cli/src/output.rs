@@ -15,18 +15,13 @@ pub fn say(line: impl AsRef<str>) -> anyhow::Result<()> {
 
 /// True when `e` is a write to a closed pipe (`dropkit ... | head`).
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 /// The Keras-style epoch line.
 pub fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
-    let mut s = format!(
-        "Epoch {}/{} - {:.1}s - loss: {:.4} - accuracy: {:.4}",
-        r.epoch, epochs, r.seconds, r.loss, r.accuracy
-    );
+    let mut s =
+        format!("Epoch {}/{} - {:.1}s - loss: {:.4} - accuracy: {:.4}", r.epoch, epochs, r.seconds, r.loss, r.accuracy);
     if let (Some(vl), Some(va)) = (r.val_loss, r.val_accuracy) {
         s.push_str(&format!(" - val_loss: {vl:.4} - val_accuracy: {va:.4}"));
     }
@@ -52,23 +47,13 @@ impl ProgressView {
             );
             bar
         });
-        ProgressView {
-            bar,
-            epochs,
-            label: label.to_string(),
-            failed: None,
-        }
+        ProgressView { bar, epochs, label: label.to_string(), failed: None }
     }
 
     /// Handles one progress event from `fit`.
     pub fn update(&mut self, p: Progress) {
         match p {
-            Progress::Batch {
-                epoch,
-                batch,
-                batches,
-                loss,
-            } => {
+            Progress::Batch { epoch, batch, batches, loss } => {
                 if let Some(bar) = &self.bar {
                     bar.set_length(batches as u64);
                     bar.set_position(batch as u64);
@@ -82,8 +67,7 @@ impl ProgressView {
                     Some(bar) => bar.println(line),
                     None => {
                         if let Err(e) = say(&line) {
-                            self.failed
-                                .get_or_insert(std::io::Error::other(e.to_string()));
+                            self.failed.get_or_insert(std::io::Error::other(e.to_string()));
                         }
                     }
                 }

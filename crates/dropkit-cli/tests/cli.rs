@@ -6,9 +6,7 @@ use std::process::{Command, Output};
 
 fn dropkit(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropkit"));
-    cmd.args(args)
-        .env_remove("DROPKIT_DATA")
-        .env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache");
+    cmd.args(args).env_remove("DROPKIT_DATA").env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -30,14 +28,7 @@ fn assert_clean_error(out: &Output, code: i32, want: &str) {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "stderr: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(
-        err.trim_end()
-            .lines()
-            .filter(|l| !l.starts_with("note:"))
-            .count(),
-        1,
-        "one line: {err}"
-    );
+    assert_eq!(err.trim_end().lines().filter(|l| !l.starts_with("note:")).count(), 1, "one line: {err}");
     assert!(err.contains(want), "expected '{want}' in: {err}");
 }
 
@@ -68,31 +59,16 @@ fn train_writes_a_run_that_eval_reads_and_threads_do_not_change_the_weights() {
     let out = train(&a, "1");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(
-        stdout.contains("Epoch 1/2 - ") && stdout.contains("val_accuracy: "),
-        "{stdout}"
-    );
+    assert!(stdout.contains("Epoch 1/2 - ") && stdout.contains("val_accuracy: "), "{stdout}");
     assert!(text(&out.stderr).contains("embedded MNIST subset"));
-    for f in [
-        "config.toml",
-        "history.jsonl",
-        "metrics.json",
-        "model.safetensors",
-    ] {
+    for f in ["config.toml", "history.jsonl", "metrics.json", "model.safetensors"] {
         assert!(a.join(f).is_file(), "{f} missing");
     }
-    let metrics: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(a.join("metrics.json")).unwrap()).unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("metrics.json")).unwrap()).unwrap();
     let acc = metrics["test_accuracy"].as_f64().unwrap();
     assert!(acc > 0.85, "2 epochs on 9,000 images reach {acc}");
     assert!(metrics["test_loss"].as_f64().is_some());
-    assert_eq!(
-        std::fs::read_to_string(a.join("history.jsonl"))
-            .unwrap()
-            .lines()
-            .count(),
-        2
-    );
+    assert_eq!(std::fs::read_to_string(a.join("history.jsonl")).unwrap().lines().count(), 2);
 
     assert!(train(&b, "2").status.success());
     assert_eq!(
@@ -102,24 +78,12 @@ fn train_writes_a_run_that_eval_reads_and_threads_do_not_change_the_weights() {
 
     let eval = dropkit(&["eval", a.to_str().unwrap()], &[]);
     assert!(eval.status.success(), "{}", text(&eval.stderr));
-    assert!(
-        text(&eval.stdout).contains(&format!("test_accuracy: {acc:.4}")),
-        "{}",
-        text(&eval.stdout)
-    );
+    assert!(text(&eval.stdout).contains(&format!("test_accuracy: {acc:.4}")), "{}", text(&eval.stdout));
 
     // Rerunning from config.toml reproduces the run.
     let c = temp("run3");
-    let rerun = dropkit(
-        &[
-            "train",
-            "--config",
-            a.join("config.toml").to_str().unwrap(),
-            "--out",
-            c.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let rerun =
+        dropkit(&["train", "--config", a.join("config.toml").to_str().unwrap(), "--out", c.to_str().unwrap()], &[]);
     assert!(rerun.status.success(), "{}", text(&rerun.stderr));
     assert_eq!(
         std::fs::read(a.join("model.safetensors")).unwrap(),
@@ -138,30 +102,12 @@ fn bad_specs_and_flags_get_one_line_errors() {
     let out = temp("bad");
     let o = out.to_str().unwrap();
     assert_clean_error(
-        &dropkit(
-            &[
-                "train",
-                "--model",
-                "dense(64) dropout(1.5) dense(10)",
-                "--out",
-                o,
-            ],
-            &[],
-        ),
+        &dropkit(&["train", "--model", "dense(64) dropout(1.5) dense(10)", "--out", o], &[]),
         2,
         "dropout(1.5): p must be in [0, 1]",
     );
     assert_clean_error(
-        &dropkit(
-            &[
-                "train",
-                "--model",
-                "dense(64) relu dense(10) sofmax",
-                "--out",
-                o,
-            ],
-            &[],
-        ),
+        &dropkit(&["train", "--model", "dense(64) relu dense(10) sofmax", "--out", o], &[]),
         2,
         "did you mean 'softmax'",
     );
@@ -170,29 +116,14 @@ fn bad_specs_and_flags_get_one_line_errors() {
         2,
         "unknown preset 'keras-mnsit'",
     );
+    assert_clean_error(&dropkit(&["train", "--model", SMALL, "--lr=-1", "--out", o], &[]), 2, "lr = -1");
     assert_clean_error(
-        &dropkit(&["train", "--model", SMALL, "--lr=-1", "--out", o], &[]),
-        2,
-        "lr = -1",
-    );
-    assert_clean_error(
-        &dropkit(
-            &["train", "--model", "dense(5)", "--epochs", "1", "--out", o],
-            &[],
-        ),
+        &dropkit(&["train", "--model", "dense(5)", "--epochs", "1", "--out", o], &[]),
         2,
         "data has 10 classes",
     );
-    assert_clean_error(
-        &dropkit(&["train", "--out", o], &[]),
-        2,
-        "give --model SPEC",
-    );
-    assert_clean_error(
-        &dropkit(&["eval", "/nonexistent/run"], &[]),
-        1,
-        "does not exist",
-    );
+    assert_clean_error(&dropkit(&["train", "--out", o], &[]), 2, "give --model SPEC");
+    assert_clean_error(&dropkit(&["eval", "/nonexistent/run"], &[]), 1, "does not exist");
     let bad = dropkit(&["train", "--epochs", "abc"], &[]);
     assert_eq!(bad.status.code(), Some(2));
 }
@@ -202,26 +133,12 @@ fn data_problems_get_one_line_errors() {
     let o = temp("data-out");
     let o = o.to_str().unwrap();
     assert_clean_error(
-        &dropkit(
-            &[
-                "train",
-                "--model",
-                SMALL,
-                "--data",
-                "/nonexistent/data",
-                "--out",
-                o,
-            ],
-            &[],
-        ),
+        &dropkit(&["train", "--model", SMALL, "--data", "/nonexistent/data", "--out", o], &[]),
         1,
         "data directory /nonexistent/data (from --data) does not exist",
     );
     assert_clean_error(
-        &dropkit(
-            &["train", "--model", SMALL, "--out", o],
-            &[("DROPKIT_DATA", "/nonexistent/env")],
-        ),
+        &dropkit(&["train", "--model", SMALL, "--out", o], &[("DROPKIT_DATA", "/nonexistent/env")]),
         1,
         "from DROPKIT_DATA",
     );
@@ -244,11 +161,7 @@ fn data_problems_get_one_line_errors() {
     }
     std::fs::write(dir.join("train-images-idx3-ubyte"), &images[..1000]).unwrap();
     let r = root.to_str().unwrap();
-    assert_clean_error(
-        &dropkit(&["train", "--model", SMALL, "--data", r, "--out", o], &[]),
-        1,
-        "truncated",
-    );
+    assert_clean_error(&dropkit(&["train", "--model", SMALL, "--data", r, "--out", o], &[]), 1, "truncated");
     std::fs::write(dir.join("train-images-idx3-ubyte"), &labels).unwrap();
     assert_clean_error(
         &dropkit(&["train", "--model", SMALL, "--data", r, "--out", o], &[]),
@@ -256,60 +169,30 @@ fn data_problems_get_one_line_errors() {
         "magic 0x00000801 is not an IDX3 image file (expected 0x00000803)",
     );
     // Each failed mirror is reported as it happens; the last line is the error.
-    let fetch = dropkit(
-        &[
-            "data",
-            "fetch",
-            "mnist",
-            "--data",
-            r,
-            "--mirror",
-            "http://127.0.0.1:9/",
-        ],
-        &[],
-    );
+    let fetch = dropkit(&["data", "fetch", "mnist", "--data", r, "--mirror", "http://127.0.0.1:9/"], &[]);
     let err = text(&fetch.stderr);
     assert_eq!(fetch.status.code(), Some(1), "{err}");
     assert!(!err.contains("panicked"));
-    assert!(
-        err.trim_end()
-            .lines()
-            .last()
-            .unwrap()
-            .contains("every mirror failed"),
-        "{err}"
-    );
+    assert!(err.trim_end().lines().last().unwrap().contains("every mirror failed"), "{err}");
     let _ = std::fs::remove_dir_all(root);
 }
 
 #[test]
 fn demo_compares_with_and_without_dropout_and_draws_both_curves() {
     let out = temp("demo");
-    let run = dropkit(
-        &["demo", "--epochs", "2", "--out", out.to_str().unwrap()],
-        &[],
-    );
+    let run = dropkit(&["demo", "--epochs", "2", "--out", out.to_str().unwrap()], &[]);
     assert!(run.status.success(), "{}", text(&run.stderr));
     let stdout = text(&run.stdout);
     assert!(
-        stdout.contains("without dropout")
-            && stdout.contains("with dropout")
-            && stdout.contains("train - val gap"),
+        stdout.contains("without dropout") && stdout.contains("with dropout") && stdout.contains("train - val gap"),
         "{stdout}"
     );
-    for f in [
-        "val_accuracy.svg",
-        "val_accuracy.png",
-        "with_dropout/metrics.json",
-        "without_dropout/metrics.json",
-    ] {
+    for f in ["val_accuracy.svg", "val_accuracy.png", "with_dropout/metrics.json", "without_dropout/metrics.json"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let svg = std::fs::read_to_string(out.join("val_accuracy.svg")).unwrap();
     assert!(svg.contains("validation accuracy") && svg.contains("with dropout"));
-    assert!(std::fs::read(out.join("val_accuracy.png"))
-        .unwrap()
-        .starts_with(b"\x89PNG"));
+    assert!(std::fs::read(out.join("val_accuracy.png")).unwrap().starts_with(b"\x89PNG"));
     let _ = std::fs::remove_dir_all(out);
 }
 
@@ -324,10 +207,6 @@ fn a_closed_stdout_pipe_is_not_an_error() {
         .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert!(
-        !text(&out.stderr).contains("panicked"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
     assert_eq!(out.status.code(), Some(0));
 }

@@ -23,9 +23,7 @@ fn main() -> dropkit::Result<()> {
     let mut init = Stream::new(1, 0, 0);
     // W1: (D, H), W2: (H, C), NumPy-style layout, small Gaussian initialisation.
     let mut w1: Vec<f32> = (0..d * HIDDEN).map(|_| init.normal() * 0.01).collect();
-    let mut w2: Vec<f32> = (0..HIDDEN * CLASSES)
-        .map(|_| init.normal() * 0.01)
-        .collect();
+    let mut w2: Vec<f32> = (0..HIDDEN * CLASSES).map(|_| init.normal() * 0.01).collect();
     let (mut b1, mut b2) = (vec![0.0f32; HIDDEN], vec![0.0f32; CLASSES]);
     let mut dropout = Dropout::new(0.5, Scaling::Inverted)?;
     dropout.build(&[HIDDEN], 0, &mut init)?;
@@ -44,47 +42,21 @@ fn main() -> dropkit::Result<()> {
             let ctx = Ctx::new(Mode::Train, seed, step);
             // Forward.
             let mut h = Tensor::zeros(&[b, HIDDEN]);
-            h.data_mut()
-                .chunks_exact_mut(HIDDEN)
-                .for_each(|r| r.copy_from_slice(&b1));
-            matmul(
-                h.data_mut(),
-                MatRef::new(x.data(), b, d),
-                MatRef::new(&w1, d, HIDDEN),
-                true,
-            );
+            h.data_mut().chunks_exact_mut(HIDDEN).for_each(|r| r.copy_from_slice(&b1));
+            matmul(h.data_mut(), MatRef::new(x.data(), b, d), MatRef::new(&w1, d, HIDDEN), true);
             h.data_mut().iter_mut().for_each(|v| *v = v.max(0.0));
             let hd = dropout.forward(&h, &ctx)?.clone();
             let mut s = Tensor::zeros(&[b, CLASSES]);
-            s.data_mut()
-                .chunks_exact_mut(CLASSES)
-                .for_each(|r| r.copy_from_slice(&b2));
-            matmul(
-                s.data_mut(),
-                MatRef::new(hd.data(), b, HIDDEN),
-                MatRef::new(&w2, HIDDEN, CLASSES),
-                true,
-            );
+            s.data_mut().chunks_exact_mut(CLASSES).for_each(|r| r.copy_from_slice(&b2));
+            matmul(s.data_mut(), MatRef::new(hd.data(), b, HIDDEN), MatRef::new(&w2, HIDDEN, CLASSES), true);
             total += loss.compute(&s, &labels, true)?.loss_sum;
             let ds = loss.grad();
             // Backward.
             let mut dw2 = vec![0.0; HIDDEN * CLASSES];
-            matmul(
-                &mut dw2,
-                MatRef::new(hd.data(), b, HIDDEN).t(),
-                MatRef::new(ds.data(), b, CLASSES),
-                false,
-            );
-            let db2: Vec<f32> = (0..CLASSES)
-                .map(|c| ds.data().iter().skip(c).step_by(CLASSES).sum())
-                .collect();
+            matmul(&mut dw2, MatRef::new(hd.data(), b, HIDDEN).t(), MatRef::new(ds.data(), b, CLASSES), false);
+            let db2: Vec<f32> = (0..CLASSES).map(|c| ds.data().iter().skip(c).step_by(CLASSES).sum()).collect();
             let mut dhd = Tensor::zeros(&[b, HIDDEN]);
-            matmul(
-                dhd.data_mut(),
-                MatRef::new(ds.data(), b, CLASSES),
-                MatRef::new(&w2, HIDDEN, CLASSES).t(),
-                false,
-            );
+            matmul(dhd.data_mut(), MatRef::new(ds.data(), b, CLASSES), MatRef::new(&w2, HIDDEN, CLASSES).t(), false);
             let mut dh = dropout.backward(&h, &dhd, &ctx)?.clone();
             dh.data_mut().iter_mut().zip(h.data()).for_each(|(g, &a)| {
                 if a <= 0.0 {
@@ -92,15 +64,8 @@ fn main() -> dropkit::Result<()> {
                 }
             });
             let mut dw1 = vec![0.0; d * HIDDEN];
-            matmul(
-                &mut dw1,
-                MatRef::new(x.data(), b, d).t(),
-                MatRef::new(dh.data(), b, HIDDEN),
-                false,
-            );
-            let db1: Vec<f32> = (0..HIDDEN)
-                .map(|j| dh.data().iter().skip(j).step_by(HIDDEN).sum())
-                .collect();
+            matmul(&mut dw1, MatRef::new(x.data(), b, d).t(), MatRef::new(dh.data(), b, HIDDEN), false);
+            let db1: Vec<f32> = (0..HIDDEN).map(|j| dh.data().iter().skip(j).step_by(HIDDEN).sum()).collect();
             // SGD.
             for (w, g) in w1.iter_mut().zip(&dw1).chain(w2.iter_mut().zip(&dw2)) {
                 *w -= lr * g;
@@ -110,40 +75,18 @@ fn main() -> dropkit::Result<()> {
             }
             step += 1;
         }
-        println!(
-            "epoch {}: loss {:.4}",
-            epoch + 1,
-            total / data.train.len() as f64
-        );
+        println!("epoch {}: loss {:.4}", epoch + 1, total / data.train.len() as f64);
     }
     // Evaluation: inverted dropout is the identity, so the test pass is just the two layers.
     let n = data.test.len();
     let mut h = Tensor::zeros(&[n, HIDDEN]);
-    h.data_mut()
-        .chunks_exact_mut(HIDDEN)
-        .for_each(|r| r.copy_from_slice(&b1));
-    matmul(
-        h.data_mut(),
-        MatRef::new(&data.test.images, n, d),
-        MatRef::new(&w1, d, HIDDEN),
-        true,
-    );
+    h.data_mut().chunks_exact_mut(HIDDEN).for_each(|r| r.copy_from_slice(&b1));
+    matmul(h.data_mut(), MatRef::new(&data.test.images, n, d), MatRef::new(&w1, d, HIDDEN), true);
     h.data_mut().iter_mut().for_each(|v| *v = v.max(0.0));
     let mut s = Tensor::zeros(&[n, CLASSES]);
-    s.data_mut()
-        .chunks_exact_mut(CLASSES)
-        .for_each(|r| r.copy_from_slice(&b2));
-    matmul(
-        s.data_mut(),
-        MatRef::new(h.data(), n, HIDDEN),
-        MatRef::new(&w2, HIDDEN, CLASSES),
-        true,
-    );
+    s.data_mut().chunks_exact_mut(CLASSES).for_each(|r| r.copy_from_slice(&b2));
+    matmul(s.data_mut(), MatRef::new(h.data(), n, HIDDEN), MatRef::new(&w2, HIDDEN, CLASSES), true);
     let stats = CrossEntropy::new().compute(&s, &data.test.labels, false)?;
-    println!(
-        "test accuracy {:.4} (data: {})",
-        stats.accuracy(),
-        data.source
-    );
+    println!("test accuracy {:.4} (data: {})", stats.accuracy(), data.source);
     Ok(())
 }

@@ -16,8 +16,7 @@ use crate::train::{fit, FitOptions};
 use std::time::Instant;
 
 /// The paper MLP of the benchmarks: 784-1024-1024-10, dropout 0.2 on the input, 0.5 hidden.
-pub const PAPER_MLP: &str =
-    "dropout(0.2) dense(1024, relu) dropout(0.5) dense(1024, relu) dropout(0.5) dense(10)";
+pub const PAPER_MLP: &str = "dropout(0.2) dense(1024, relu) dropout(0.5) dense(1024, relu) dropout(0.5) dense(10)";
 /// The Keras tutorial MLP.
 pub const KERAS_MLP: &str = "dense(512, relu) dropout(0.2) dense(10, softmax)";
 
@@ -34,16 +33,8 @@ impl Summary {
         let mut v = values.to_vec();
         v.sort_by(f64::total_cmp);
         match v.len() {
-            0 => Summary {
-                min: f64::NAN,
-                median: f64::NAN,
-                max: f64::NAN,
-            },
-            n => Summary {
-                min: v[0],
-                median: v[n / 2],
-                max: v[n - 1],
-            },
+            0 => Summary { min: f64::NAN, median: f64::NAN, max: f64::NAN },
+            n => Summary { min: v[0], median: v[n / 2], max: v[n - 1] },
         }
     }
 }
@@ -61,39 +52,12 @@ pub fn synthetic_mnist(n: usize, seed: u64) -> Dataset {
 
 /// Seconds per epoch of training `spec` with Adam on `data` (`epochs` timed epochs after a
 /// short warm-up).
-pub fn train_epochs(
-    spec: &str,
-    data: &Dataset,
-    batch_size: usize,
-    epochs: usize,
-) -> Result<Vec<f64>> {
+pub fn train_epochs(spec: &str, data: &Dataset, batch_size: usize, epochs: usize) -> Result<Vec<f64>> {
     let mut model = Sequential::from_spec(spec, &data.sample_shape, 0)?;
     let mut opt = Optimizer::new(OptimizerConfig::default())?;
     let warm = data.slice(0..(20 * batch_size).min(data.len()));
-    fit(
-        &mut model,
-        &mut opt,
-        &warm,
-        None,
-        &FitOptions {
-            epochs: 1,
-            batch_size,
-            seed: 0,
-        },
-        &mut |_| {},
-    )?;
-    let history = fit(
-        &mut model,
-        &mut opt,
-        data,
-        None,
-        &FitOptions {
-            epochs,
-            batch_size,
-            seed: 0,
-        },
-        &mut |_| {},
-    )?;
+    fit(&mut model, &mut opt, &warm, None, &FitOptions { epochs: 1, batch_size, seed: 0 }, &mut |_| {})?;
+    let history = fit(&mut model, &mut opt, data, None, &FitOptions { epochs, batch_size, seed: 0 }, &mut |_| {})?;
     Ok(history.epochs.iter().map(|r| r.seconds).collect())
 }
 
@@ -105,9 +69,7 @@ pub fn gemm_floor_epochs(dims: &[usize], samples: usize, batch: usize, epochs: u
     let mut rand = |n: usize| (0..n).map(|_| s.uniform() - 0.5).collect::<Vec<f32>>();
     let layers = dims.len() - 1;
     let weights: Vec<Vec<f32>> = (0..layers).map(|l| rand(dims[l] * dims[l + 1])).collect();
-    let mut grads: Vec<Vec<f32>> = (0..layers)
-        .map(|l| vec![0.0; dims[l] * dims[l + 1]])
-        .collect();
+    let mut grads: Vec<Vec<f32>> = (0..layers).map(|l| vec![0.0; dims[l] * dims[l + 1]]).collect();
     let acts: Vec<Vec<f32>> = dims.iter().map(|&d| rand(batch * d)).collect();
     let mut outs: Vec<Vec<f32>> = dims.iter().map(|&d| vec![0.0; batch * d]).collect();
     let steps = samples.div_ceil(batch);
@@ -115,24 +77,14 @@ pub fn gemm_floor_epochs(dims: &[usize], samples: usize, batch: usize, epochs: u
         for l in 0..layers {
             let (i, o) = (dims[l], dims[l + 1]);
             let w = MatRef::new(&weights[l], o, i);
-            matmul(
-                &mut outs[l + 1][..b * o],
-                MatRef::new(&acts[l], b, i),
-                w.t(),
-                false,
-            );
+            matmul(&mut outs[l + 1][..b * o], MatRef::new(&acts[l], b, i), w.t(), false);
         }
         for l in (0..layers).rev() {
             let (i, o) = (dims[l], dims[l + 1]);
             let dy = MatRef::new(&acts[l + 1], b, o);
             matmul(&mut grads[l], dy.t(), MatRef::new(&acts[l], b, i), false);
             if l > 0 {
-                matmul(
-                    &mut outs[l][..b * i],
-                    dy,
-                    MatRef::new(&weights[l], o, i),
-                    false,
-                );
+                matmul(&mut outs[l][..b * i], dy, MatRef::new(&weights[l], o, i), false);
             }
         }
     };
@@ -154,11 +106,7 @@ pub fn dropout_and_copy_bandwidth(n: usize, reps: usize) -> (Vec<f64>, Vec<f64>)
     let src: Vec<f32> = (0..n * n).map(|i| (i % 1000) as f32).collect();
     let mut dst = vec![0.0f32; n * n];
     let bytes = (n * n * 8) as f64;
-    let mask = MaskKey {
-        key: [1, 2],
-        step: 0,
-        threshold: keep_threshold(0.5),
-    };
+    let mask = MaskKey { key: [1, 2], step: 0, threshold: keep_threshold(0.5) };
     let mut time = |f: &mut dyn FnMut(&mut [f32])| {
         f(&mut dst);
         (0..reps)
@@ -189,14 +137,9 @@ pub fn mc_inference(inputs: usize, samples: u64, reps: usize) -> Result<Vec<f64>
             for start in (0..inputs).step_by(1000) {
                 let end = (start + 1000).min(inputs);
                 x.resize_batch(end - start, &data.sample_shape);
-                x.data_mut()
-                    .copy_from_slice(&data.images[start * 784..end * 784]);
+                x.data_mut().copy_from_slice(&data.images[start * 784..end * 784]);
                 let out = model.forward(&x, &ctx)?;
-                for (row, acc) in out
-                    .data()
-                    .chunks_exact(10)
-                    .zip(probs[start * 10..end * 10].chunks_exact_mut(10))
-                {
+                for (row, acc) in out.data().chunks_exact(10).zip(probs[start * 10..end * 10].chunks_exact_mut(10)) {
                     let mut p = [0.0f32; 10];
                     p.copy_from_slice(row);
                     softmax_row(&mut p);

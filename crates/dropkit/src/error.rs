@@ -11,11 +11,7 @@ pub enum Error {
     InvalidArgument(String),
     /// Tensor shapes that do not fit together.
     #[error("shape mismatch in {context}: got {got:?}, expected {expected}")]
-    Shape {
-        context: String,
-        got: Vec<usize>,
-        expected: String,
-    },
+    Shape { context: String, got: Vec<usize>, expected: String },
     /// A model spec that does not parse.
     #[error("model spec: {0}")]
     Spec(String),
@@ -24,10 +20,7 @@ pub enum Error {
     Format { path: String, message: String },
     /// A file or directory that could not be read or written.
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// A data set that cannot be found where the data-directory rules look.
     #[error("{0}")]
     DataNotFound(String),
@@ -45,17 +38,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     /// A data-format error for `path`.
     pub fn format(path: impl std::fmt::Display, message: impl Into<String>) -> Self {
-        Error::Format {
-            path: path.to_string(),
-            message: message.into(),
-        }
+        Error::Format { path: path.to_string(), message: message.into() }
     }
 }

@@ -33,12 +33,7 @@ pub struct Ctx {
 impl Ctx {
     /// A context for `mode` at `step` of run `seed`.
     pub fn new(mode: Mode, seed: u64, step: u64) -> Self {
-        Ctx {
-            mode,
-            seed,
-            step,
-            input_grad: true,
-        }
+        Ctx { mode, seed, step, input_grad: true }
     }
 }
 
@@ -62,11 +57,7 @@ pub struct Param {
 impl Param {
     /// A zero parameter of `shape`.
     pub fn zeros(shape: &[usize], kind: ParamKind) -> Self {
-        Param {
-            value: Tensor::zeros(shape),
-            grad: Tensor::zeros(shape),
-            kind,
-        }
+        Param { value: Tensor::zeros(shape), grad: Tensor::zeros(shape), kind }
     }
 }
 
@@ -112,5 +103,16 @@ pub trait Layer: Send {
     /// True when the output depends on random masks in Train/MonteCarlo mode.
     fn is_stochastic(&self) -> bool {
         false
+    }
+
+    /// What the model's fusion pass may merge this layer into (dense -> relu -> dropout).
+    fn fusion_role(&self) -> crate::nn::fused::FusionRole {
+        crate::nn::fused::FusionRole::None
+    }
+
+    /// For a fused block: the offset, within the block, of the part whose mode can be
+    /// overridden (its dropout). None for single layers.
+    fn mode_part(&self) -> Option<usize> {
+        None
     }
 }

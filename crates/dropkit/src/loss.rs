@@ -48,22 +48,13 @@ impl CrossEntropy {
 
     /// Loss and accuracy of `logits (B, C)` against `labels (B)`; when `with_grad`, also
     /// computes `dL/dlogits` of the batch mean, available from [`CrossEntropy::grad`].
-    pub fn compute(
-        &mut self,
-        logits: &Tensor,
-        labels: &[u8],
-        with_grad: bool,
-    ) -> Result<BatchStats> {
+    pub fn compute(&mut self, logits: &Tensor, labels: &[u8], with_grad: bool) -> Result<BatchStats> {
         let (b, c) = (logits.rows(), logits.cols());
         if labels.len() != b || c == 0 {
             return Err(Error::Shape {
                 context: "cross-entropy".into(),
                 got: logits.shape().to_vec(),
-                expected: format!(
-                    "({}, classes) logits for {} labels",
-                    labels.len(),
-                    labels.len()
-                ),
+                expected: format!("({}, classes) logits for {} labels", labels.len(), labels.len()),
             });
         }
         if let Some(&bad) = labels.iter().find(|&&l| l as usize >= c) {
@@ -84,10 +75,7 @@ impl CrossEntropy {
             .zip(self.row_correct.par_iter_mut())
             .zip(labels.par_iter())
             .for_each(|(((g, loss), correct), &y)| {
-                let argmax = g
-                    .iter()
-                    .enumerate()
-                    .fold(0, |best, (i, &v)| if v > g[best] { i } else { best });
+                let argmax = g.iter().enumerate().fold(0, |best, (i, &v)| if v > g[best] { i } else { best });
                 *correct = argmax == y as usize;
                 // log-sum-exp form: exact for large logits, where log(softmax) would underflow.
                 let (max, z_y) = (g[argmax], g[y as usize]);

@@ -12,10 +12,7 @@ pub struct Tensor {
 impl Tensor {
     /// A tensor of zeros.
     pub fn zeros(shape: &[usize]) -> Self {
-        Tensor {
-            data: vec![0.0; shape.iter().product()],
-            shape: shape.to_vec(),
-        }
+        Tensor { data: vec![0.0; shape.iter().product()], shape: shape.to_vec() }
     }
 
     /// A tensor over existing data; the length must match the shape.
@@ -28,10 +25,7 @@ impl Tensor {
                 expected: format!("{n} elements for shape {shape:?}"),
             });
         }
-        Ok(Tensor {
-            data,
-            shape: shape.to_vec(),
-        })
+        Ok(Tensor { data, shape: shape.to_vec() })
     }
 
     /// The shape, batch first.

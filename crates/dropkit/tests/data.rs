@@ -49,37 +49,19 @@ fn any_image_size_loads_and_bad_files_are_named() {
     assert_eq!(m.train.sample_shape, vec![1, 5, 7]);
 
     std::fs::write(dir.join("t10k-images-idx3-ubyte"), &images[..50]).unwrap();
-    let e = load_mnist(&DataSource::Dir(root.clone()), "tiny")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("t10k-images-idx3-ubyte") && e.contains("truncated"),
-        "{e}"
-    );
+    let e = load_mnist(&DataSource::Dir(root.clone()), "tiny").unwrap_err().to_string();
+    assert!(e.contains("t10k-images-idx3-ubyte") && e.contains("truncated"), "{e}");
 
     std::fs::write(dir.join("t10k-images-idx3-ubyte"), &labels).unwrap();
-    let e = load_mnist(&DataSource::Dir(root.clone()), "tiny")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("magic 0x00000801 is not an IDX3 image file (expected 0x00000803)"),
-        "{e}"
-    );
+    let e = load_mnist(&DataSource::Dir(root.clone()), "tiny").unwrap_err().to_string();
+    assert!(e.contains("magic 0x00000801 is not an IDX3 image file (expected 0x00000803)"), "{e}");
 
     std::fs::write(dir.join("t10k-images-idx3-ubyte"), &images).unwrap();
-    std::fs::write(
-        dir.join("t10k-labels-idx1-ubyte"),
-        encode_idx(&[2], &[0, 1]),
-    )
-    .unwrap();
-    let e = load_mnist(&DataSource::Dir(root.clone()), "tiny")
-        .unwrap_err()
-        .to_string();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), encode_idx(&[2], &[0, 1])).unwrap();
+    let e = load_mnist(&DataSource::Dir(root.clone()), "tiny").unwrap_err().to_string();
     assert!(e.contains("3 images but 2 labels"), "{e}");
 
-    let e = resolve_source(Some(&root.join("nope")), "mnist")
-        .unwrap_err()
-        .to_string();
+    let e = resolve_source(Some(&root.join("nope")), "mnist").unwrap_err().to_string();
     assert!(e.contains("does not exist"), "{e}");
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -102,10 +84,7 @@ fn serve(files: Vec<(String, Vec<u8>)>) -> String {
             } else {
                 ("404 Not Found", b"missing".to_vec())
             };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
+            let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
             let _ = s.write_all(head.as_bytes());
             let _ = s.write_all(&body);
         }
@@ -117,29 +96,17 @@ fn serve(files: Vec<(String, Vec<u8>)>) -> String {
 fn fetch_verifies_decompressed_checksums_and_falls_back_to_the_next_mirror() {
     let raw = encode_idx(&[4], &[1, 2, 3, 4]);
     let sha: &'static str = Box::leak(sha256_hex(&raw).into_boxed_str());
-    let files = [RemoteFile {
-        name: "lbl-idx1-ubyte",
-        sha256: sha,
-    }];
+    let files = [RemoteFile { name: "lbl-idx1-ubyte", sha256: sha }];
     let base = serve(vec![("lbl-idx1-ubyte.gz".into(), gzip(&raw))]);
     let dir = temp_dir("fetch");
-    let mirrors = vec![
-        format!("{base}/bad/"),
-        format!("{base}/missing/"),
-        format!("{base}/good/"),
-    ];
+    let mirrors = vec![format!("{base}/bad/"), format!("{base}/missing/"), format!("{base}/good/")];
     let mut events = Vec::new();
     fetch(&dir, &files, &mirrors, &mut |e| events.push(e)).unwrap();
-    assert!(
-        matches!(&events[0], FetchEvent::MirrorFailed { reason, .. } if reason.contains("checksum mismatch"))
-    );
+    assert!(matches!(&events[0], FetchEvent::MirrorFailed { reason, .. } if reason.contains("checksum mismatch")));
     assert!(matches!(&events[1], FetchEvent::MirrorFailed { .. }));
     assert!(matches!(&events[2], FetchEvent::Downloaded { .. }));
     let stored = std::fs::read(dir.join("lbl-idx1-ubyte.gz")).unwrap();
-    assert_eq!(
-        dropkit::data::idx::parse_idx(&stored, 1, "x").unwrap().data,
-        vec![1, 2, 3, 4]
-    );
+    assert_eq!(dropkit::data::idx::parse_idx(&stored, 1, "x").unwrap().data, vec![1, 2, 3, 4]);
     // No temporary files are left behind.
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
 
@@ -150,13 +117,8 @@ fn fetch_verifies_decompressed_checksums_and_falls_back_to_the_next_mirror() {
 
     // Only bad mirrors: an error that names every attempt, and nothing written.
     let dir2 = temp_dir("fetch-bad");
-    let e = fetch(&dir2, &files, &mirrors[..2], &mut |_| {})
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("every mirror failed") && e.contains("/bad/") && e.contains("/missing/"),
-        "{e}"
-    );
+    let e = fetch(&dir2, &files, &mirrors[..2], &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains("every mirror failed") && e.contains("/bad/") && e.contains("/missing/"), "{e}");
     assert_eq!(std::fs::read_dir(&dir2).unwrap().count(), 0);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&dir2);

@@ -9,8 +9,7 @@ const N: usize = 100_000;
 
 fn built(p: f64, scaling: Scaling) -> Dropout {
     let mut d = Dropout::new(p, scaling).unwrap();
-    d.build(&[N], 3, &mut Stream::new(0, streams::INIT, 0))
-        .unwrap();
+    d.build(&[N], 3, &mut Stream::new(0, streams::INIT, 0)).unwrap();
     d
 }
 
@@ -32,19 +31,13 @@ fn train_mode_preserves_the_mean_and_drops_a_binomial_fraction() {
         let dropped = y.data().iter().filter(|&&v| v == 0.0).count() as f64;
         // Binomial(N, p): 6 standard deviations.
         let sd = (N as f64 * p * (1.0 - p)).sqrt();
-        assert!(
-            (dropped - N as f64 * p).abs() < 6.0 * sd,
-            "p={p}: dropped {dropped}"
-        );
+        assert!((dropped - N as f64 * p).abs() < 6.0 * sd, "p={p}: dropped {dropped}");
         let mean_x: f64 = x.data().iter().map(|&v| v as f64).sum::<f64>() / N as f64;
         let mean_y: f64 = y.data().iter().map(|&v| v as f64).sum::<f64>() / N as f64;
         // Var(x m / (1-p)) = x^2 p / (1-p): the mean of N such terms is within 6 standard errors.
         let mean_sq: f64 = x.data().iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / N as f64;
         let se = (mean_sq * p / (1.0 - p) / N as f64).sqrt();
-        assert!(
-            (mean_y - mean_x).abs() < 6.0 * se,
-            "p={p}: {mean_y} vs {mean_x} (se {se})"
-        );
+        assert!((mean_y - mean_x).abs() < 6.0 * se, "p={p}: {mean_y} vs {mean_x} (se {se})");
         // Kept units are scaled by exactly 1/(1-p).
         let scale = 1.0 / (1.0 - p as f32);
         for (a, b) in x.data().iter().zip(y.data()) {
@@ -57,45 +50,22 @@ fn train_mode_preserves_the_mean_and_drops_a_binomial_fraction() {
 fn eval_is_identity_for_inverted_and_weight_scaling_for_classic() {
     let x = input();
     let eval = Ctx::new(Mode::Eval, 1234, 0);
-    assert_eq!(
-        built(0.5, Scaling::Inverted).forward(&x, &eval).unwrap(),
-        &x
-    );
-    let y = built(0.25, Scaling::Classic)
-        .forward(&x, &eval)
-        .unwrap()
-        .clone();
+    assert_eq!(built(0.5, Scaling::Inverted).forward(&x, &eval).unwrap(), &x);
+    let y = built(0.25, Scaling::Classic).forward(&x, &eval).unwrap().clone();
     for (a, b) in x.data().iter().zip(y.data()) {
         assert_eq!(*b, a * 0.75);
     }
     // Classic training leaves kept units unscaled.
-    let y = built(0.25, Scaling::Classic)
-        .forward(&x, &train(0))
-        .unwrap()
-        .clone();
-    assert!(x
-        .data()
-        .iter()
-        .zip(y.data())
-        .all(|(a, b)| *b == 0.0 || b == a));
+    let y = built(0.25, Scaling::Classic).forward(&x, &train(0)).unwrap().clone();
+    assert!(x.data().iter().zip(y.data()).all(|(a, b)| *b == 0.0 || b == a));
 }
 
 #[test]
 fn p_zero_is_identity_and_p_one_gives_zeros_and_zero_gradient() {
     let x = input();
-    assert_eq!(
-        built(0.0, Scaling::Inverted)
-            .forward(&x, &train(5))
-            .unwrap(),
-        &x
-    );
+    assert_eq!(built(0.0, Scaling::Inverted).forward(&x, &train(5)).unwrap(), &x);
     let mut d = built(1.0, Scaling::Inverted);
-    assert!(d
-        .forward(&x, &train(5))
-        .unwrap()
-        .data()
-        .iter()
-        .all(|&v| v == 0.0));
+    assert!(d.forward(&x, &train(5)).unwrap().data().iter().all(|&v| v == 0.0));
     let dx = d.backward(&x, &x, &train(5)).unwrap();
     assert!(dx.data().iter().all(|&v| v == 0.0));
 }
@@ -103,14 +73,8 @@ fn p_zero_is_identity_and_p_one_gives_zeros_and_zero_gradient() {
 #[test]
 fn invalid_probabilities_are_errors_naming_the_value() {
     for p in [1.5, -0.1, f64::NAN, f64::INFINITY] {
-        let e = Dropout::new(p, Scaling::Inverted)
-            .err()
-            .expect("must fail")
-            .to_string();
-        assert!(
-            e.contains("dropout(") && e.contains("p must be in [0, 1]"),
-            "{e}"
-        );
+        let e = Dropout::new(p, Scaling::Inverted).err().expect("must fail").to_string();
+        assert!(e.contains("dropout(") && e.contains("p must be in [0, 1]"), "{e}");
     }
 }
 
@@ -124,11 +88,7 @@ fn gradient_is_the_same_mask_times_the_upstream_gradient() {
     let scale = 1.0 / 0.7f32;
     for i in 0..N {
         let kept = y.data()[i] != 0.0;
-        assert_eq!(
-            dx.data()[i],
-            if kept { dy.data()[i] * scale } else { 0.0 },
-            "element {i}"
-        );
+        assert_eq!(dx.data()[i], if kept { dy.data()[i] * scale } else { 0.0 }, "element {i}");
     }
 }
 
@@ -138,12 +98,7 @@ fn masks_change_per_step_layer_and_seed_and_repeat_for_the_same_key() {
     let mask = |seed: u64, step: u64, id: u32| {
         let mut d = Dropout::new(0.5, Scaling::Inverted).unwrap();
         d.build(&[N], id, &mut Stream::new(0, 0, 0)).unwrap();
-        d.forward(&x, &Ctx::new(Mode::Train, seed, step))
-            .unwrap()
-            .data()
-            .iter()
-            .map(|&v| v != 0.0)
-            .collect::<Vec<_>>()
+        d.forward(&x, &Ctx::new(Mode::Train, seed, step)).unwrap().data().iter().map(|&v| v != 0.0).collect::<Vec<_>>()
     };
     let base = mask(1, 0, 0);
     assert_eq!(base, mask(1, 0, 0));
@@ -156,16 +111,8 @@ fn masks_change_per_step_layer_and_seed_and_repeat_for_the_same_key() {
 fn same_key_gives_the_same_mask_with_one_and_many_threads() {
     let x = input();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            built(0.5, Scaling::Inverted)
-                .forward(&x, &train(3))
-                .unwrap()
-                .clone()
-        })
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| built(0.5, Scaling::Inverted).forward(&x, &train(3)).unwrap().clone())
     };
     let one = run(1);
     assert_eq!(one, run(2));
@@ -176,21 +123,12 @@ fn same_key_gives_the_same_mask_with_one_and_many_threads() {
 fn monte_carlo_masks_are_independent_per_sample_and_reproducible() {
     let x = input();
     let mc = |sample| {
-        built(0.5, Scaling::Inverted)
-            .forward(&x, &Ctx::new(Mode::MonteCarlo { sample }, 1234, 0))
-            .unwrap()
-            .clone()
+        built(0.5, Scaling::Inverted).forward(&x, &Ctx::new(Mode::MonteCarlo { sample }, 1234, 0)).unwrap().clone()
     };
     assert_eq!(mc(0), mc(0));
     assert_ne!(mc(0), mc(1));
     // MC sample 0 is not training step 0's mask.
-    assert_ne!(
-        mc(0),
-        built(0.5, Scaling::Inverted)
-            .forward(&x, &train(0))
-            .unwrap()
-            .clone()
-    );
+    assert_ne!(mc(0), built(0.5, Scaling::Inverted).forward(&x, &train(0)).unwrap().clone());
 }
 
 #[test]
@@ -199,8 +137,5 @@ fn a_layer_mode_override_beats_the_model_mode() {
     let mut d = built(0.5, Scaling::Inverted);
     assert!(d.set_mode_override(Some(Mode::MonteCarlo { sample: 2 })));
     let y = d.forward(&x, &Ctx::new(Mode::Eval, 1234, 0)).unwrap();
-    assert!(
-        y.data().iter().any(|&v| v == 0.0),
-        "MC override must drop units in an Eval model"
-    );
+    assert!(y.data().iter().any(|&v| v == 0.0), "MC override must drop units in an Eval model");
 }

@@ -14,13 +14,7 @@ const D: usize = 6;
 
 fn random(shape: &[usize], seed: u64) -> Tensor {
     let mut s = Stream::new(seed, 0, 0);
-    Tensor::from_vec(
-        (0..shape.iter().product())
-            .map(|_| s.uniform() * 2.0 - 1.0)
-            .collect(),
-        shape,
-    )
-    .unwrap()
+    Tensor::from_vec((0..shape.iter().product()).map(|_| s.uniform() * 2.0 - 1.0).collect(), shape).unwrap()
 }
 
 fn ctx() -> Ctx {
@@ -30,19 +24,12 @@ fn ctx() -> Ctx {
 /// L = sum(y * r) for a fixed random r, so dL/dy = r.
 fn objective(layer: &mut dyn Layer, x: &Tensor, r: &Tensor) -> f64 {
     let y = layer.forward(x, &ctx()).unwrap();
-    y.data()
-        .iter()
-        .zip(r.data())
-        .map(|(a, b)| *a as f64 * *b as f64)
-        .sum()
+    y.data().iter().zip(r.data()).map(|(a, b)| *a as f64 * *b as f64).sum()
 }
 
 fn close(analytic: f32, numeric: f64, what: &str) {
     let err = (analytic as f64 - numeric).abs() / (1e-2 + analytic.abs() as f64 + numeric.abs());
-    assert!(
-        err < 2e-2,
-        "{what}: analytic {analytic} vs numeric {numeric}"
-    );
+    assert!(err < 2e-2, "{what}: analytic {analytic} vs numeric {numeric}");
 }
 
 fn check_layer(mut layer: Box<dyn Layer>, name: &str) {
@@ -56,8 +43,7 @@ fn check_layer(mut layer: Box<dyn Layer>, name: &str) {
         let (mut xp, mut xm) = (x.clone(), x.clone());
         xp.data_mut()[i] += eps;
         xm.data_mut()[i] -= eps;
-        let num = (objective(layer.as_mut(), &xp, &r) - objective(layer.as_mut(), &xm, &r))
-            / (2.0 * eps as f64);
+        let num = (objective(layer.as_mut(), &xp, &r) - objective(layer.as_mut(), &xm, &r)) / (2.0 * eps as f64);
         close(dx.data()[i], num, &format!("{name} dx[{i}]"));
     }
     // Parameter gradients: recompute analytic ones at x, then perturb each parameter.
@@ -81,11 +67,7 @@ fn check_layer(mut layer: Box<dyn Layer>, name: &str) {
             shift(-2.0 * eps, layer.as_mut());
             let lm = objective(layer.as_mut(), &x, &r);
             shift(eps, layer.as_mut());
-            close(
-                g,
-                (lp - lm) / (2.0 * eps as f64),
-                &format!("{name} {pname}[{j}]"),
-            );
+            close(g, (lp - lm) / (2.0 * eps as f64), &format!("{name} {pname}[{j}]"));
         }
     }
 }
@@ -99,10 +81,7 @@ fn linear_gradients() {
 fn activation_gradients() {
     // ReLU's kink: inputs are uniform in [-1, 1], none within eps of 0 for this seed.
     check_layer(Box::new(Activation::new(ActivationKind::Relu)), "relu");
-    check_layer(
-        Box::new(Activation::new(ActivationKind::Sigmoid)),
-        "sigmoid",
-    );
+    check_layer(Box::new(Activation::new(ActivationKind::Sigmoid)), "sigmoid");
     check_layer(Box::new(Activation::new(ActivationKind::Tanh)), "tanh");
 }
 
@@ -113,14 +92,8 @@ fn softmax_gradients() {
 
 #[test]
 fn dropout_gradients() {
-    check_layer(
-        Box::new(Dropout::new(0.4, Scaling::Inverted).unwrap()),
-        "dropout",
-    );
-    check_layer(
-        Box::new(Dropout::new(0.4, Scaling::Classic).unwrap()),
-        "classic_dropout",
-    );
+    check_layer(Box::new(Dropout::new(0.4, Scaling::Inverted).unwrap()), "dropout");
+    check_layer(Box::new(Dropout::new(0.4, Scaling::Classic).unwrap()), "classic_dropout");
 }
 
 #[test]
@@ -136,44 +109,36 @@ fn cross_entropy_gradient_and_value() {
         let lse = row.iter().map(|v| v.exp()).sum::<f64>().ln();
         want += lse - row[labels[b] as usize];
     }
-    assert!(
-        (stats.loss_sum - want).abs() < 1e-5,
-        "{} vs {want}",
-        stats.loss_sum
-    );
+    assert!((stats.loss_sum - want).abs() < 1e-5, "{} vs {want}", stats.loss_sum);
     let grad = ce.grad().clone();
     let eps = 1e-2;
     for i in 0..logits.len() {
         let (mut lp, mut lm) = (logits.clone(), logits.clone());
         lp.data_mut()[i] += eps;
         lm.data_mut()[i] -= eps;
-        let f = |t: &Tensor| {
-            CrossEntropy::new()
-                .compute(t, &labels, false)
-                .unwrap()
-                .loss()
-        };
-        close(
-            grad.data()[i],
-            (f(&lp) - f(&lm)) / (2.0 * eps as f64),
-            &format!("dlogits[{i}]"),
-        );
+        let f = |t: &Tensor| CrossEntropy::new().compute(t, &labels, false).unwrap().loss();
+        close(grad.data()[i], (f(&lp) - f(&lm)) / (2.0 * eps as f64), &format!("dlogits[{i}]"));
     }
 }
 
 #[test]
 fn whole_model_gradient() {
-    let spec =
-        "dense(7, tanh) dropout(0.3) dense(5) sigmoid classic_dropout(0.2) dense(3, softmax)";
+    model_gradient("dense(7, tanh) dropout(0.3) dense(5) sigmoid classic_dropout(0.2) dense(3, softmax)", 1e-2);
+}
+
+#[test]
+fn fused_dense_relu_dropout_gradient() {
+    // A smaller step keeps the differences away from ReLU's kink.
+    model_gradient("dense(9, relu) dropout(0.3) dense(6, relu) classic_dropout(0.2) dense(3)", 2e-3);
+}
+
+fn model_gradient(spec: &str, eps: f32) {
     let mut model = Sequential::from_spec(spec, &[D], 11).unwrap();
     let x = random(&[B, D], 4);
     let labels = [0u8, 2, 1, 2];
     let loss = |m: &mut Sequential| {
         let logits = m.forward_logits(&x, &ctx()).unwrap().clone();
-        CrossEntropy::new()
-            .compute(&logits, &labels, false)
-            .unwrap()
-            .loss()
+        CrossEntropy::new().compute(&logits, &labels, false).unwrap().loss()
     };
     let logits = model.forward_logits(&x, &ctx()).unwrap().clone();
     let mut ce = CrossEntropy::new();
@@ -181,7 +146,7 @@ fn whole_model_gradient() {
     model.backward(&x, ce.grad(), &ctx()).unwrap();
     let mut grads = Vec::new();
     model.visit_params(&mut |n, p| grads.push((n.to_string(), p.grad.data().to_vec())));
-    let eps = 1e-2f32;
+
     for (name, grad) in &grads {
         for (j, &g) in grad.iter().enumerate() {
             let shift = |delta: f32, m: &mut Sequential| {

@@ -7,9 +7,7 @@ use dropkit::optim::{Optimizer, OptimizerConfig, OptimizerKind};
 /// A dense(1) model on 1 input: parameters [weight, bias], set to `w` and `b`.
 fn model(w: f32, b: f32) -> Sequential {
     let mut m = Sequential::from_spec("dense(1)", &[1], 0).unwrap();
-    m.visit_params(&mut |_, p| {
-        p.value.data_mut()[0] = if p.kind == ParamKind::Weight { w } else { b }
-    });
+    m.visit_params(&mut |_, p| p.value.data_mut()[0] = if p.kind == ParamKind::Weight { w } else { b });
     m
 }
 
@@ -29,13 +27,8 @@ fn close(a: f32, b: f64) {
 
 #[test]
 fn sgd_momentum_nesterov_and_weight_decay() {
-    let cfg = OptimizerConfig {
-        kind: OptimizerKind::Sgd,
-        lr: 0.1,
-        momentum: 0.9,
-        weight_decay: 0.01,
-        ..Default::default()
-    };
+    let cfg =
+        OptimizerConfig { kind: OptimizerKind::Sgd, lr: 0.1, momentum: 0.9, weight_decay: 0.01, ..Default::default() };
     let (mut m, mut opt) = (model(1.0, 1.0), Optimizer::new(cfg.clone()).unwrap());
     set_grads(&mut m, 0.5);
     opt.step(&mut m, 0.1);
@@ -48,11 +41,7 @@ fn sgd_momentum_nesterov_and_weight_decay() {
     let d2 = -0.2 + 0.01 * w1 as f64;
     close(values(&mut m).0, w1 as f64 - 0.1 * (0.9 * 0.51 + d2));
 
-    let nesterov = OptimizerConfig {
-        nesterov: true,
-        weight_decay: 0.0,
-        ..cfg
-    };
+    let nesterov = OptimizerConfig { nesterov: true, weight_decay: 0.0, ..cfg };
     let (mut m, mut opt) = (model(1.0, 0.0), Optimizer::new(nesterov).unwrap());
     set_grads(&mut m, 0.5);
     opt.step(&mut m, 0.1);
@@ -61,12 +50,7 @@ fn sgd_momentum_nesterov_and_weight_decay() {
 
 #[test]
 fn adam_and_adamw_follow_pytorch() {
-    let cfg = OptimizerConfig {
-        kind: OptimizerKind::Adam,
-        lr: 0.01,
-        eps: 1e-8,
-        ..Default::default()
-    };
+    let cfg = OptimizerConfig { kind: OptimizerKind::Adam, lr: 0.01, eps: 1e-8, ..Default::default() };
     let (mut m, mut opt) = (model(1.0, 1.0), Optimizer::new(cfg.clone()).unwrap());
     let (mut mm, mut vv, mut w) = (0.0f64, 0.0f64, 1.0f64);
     for (t, g) in [0.3f64, -0.1, 0.2].into_iter().enumerate() {
@@ -75,16 +59,11 @@ fn adam_and_adamw_follow_pytorch() {
         mm = 0.9 * mm + 0.1 * g;
         vv = 0.999 * vv + 0.001 * g * g;
         let t = t as i32 + 1;
-        w -= 0.01 / (1.0 - 0.9f64.powi(t)) * mm
-            / (vv.sqrt() / (1.0 - 0.999f64.powi(t)).sqrt() + 1e-8);
+        w -= 0.01 / (1.0 - 0.9f64.powi(t)) * mm / (vv.sqrt() / (1.0 - 0.999f64.powi(t)).sqrt() + 1e-8);
         close(values(&mut m).0, w);
     }
     // AdamW: the weight shrinks by lr * wd before the Adam step; the bias does not.
-    let adamw = OptimizerConfig {
-        kind: OptimizerKind::AdamW,
-        weight_decay: 0.5,
-        ..cfg
-    };
+    let adamw = OptimizerConfig { kind: OptimizerKind::AdamW, weight_decay: 0.5, ..cfg };
     let (mut m, mut opt) = (model(2.0, 2.0), Optimizer::new(adamw).unwrap());
     set_grads(&mut m, 0.3);
     opt.step(&mut m, 0.01);
@@ -96,12 +75,7 @@ fn adam_and_adamw_follow_pytorch() {
 
 #[test]
 fn max_norm_projects_weights_after_the_step() {
-    let cfg = OptimizerConfig {
-        kind: OptimizerKind::Sgd,
-        lr: 1.0,
-        max_norm: Some(0.5),
-        ..Default::default()
-    };
+    let cfg = OptimizerConfig { kind: OptimizerKind::Sgd, lr: 1.0, max_norm: Some(0.5), ..Default::default() };
     let (mut m, mut opt) = (model(0.2, 3.0), Optimizer::new(cfg).unwrap());
     set_grads(&mut m, -1.0);
     opt.step(&mut m, 1.0);
@@ -113,24 +87,8 @@ fn max_norm_projects_weights_after_the_step() {
 #[test]
 fn invalid_settings_are_rejected_with_the_field_named() {
     let bad = |c: OptimizerConfig| Optimizer::new(c).err().expect("invalid").to_string();
-    assert!(bad(OptimizerConfig {
-        lr: 0.0,
-        ..Default::default()
-    })
-    .contains("lr = 0"));
-    assert!(bad(OptimizerConfig {
-        momentum: 1.5,
-        ..Default::default()
-    })
-    .contains("momentum"));
-    assert!(bad(OptimizerConfig {
-        max_norm: Some(-1.0),
-        ..Default::default()
-    })
-    .contains("max_norm"));
-    assert!(bad(OptimizerConfig {
-        nesterov: true,
-        ..Default::default()
-    })
-    .contains("nesterov"));
+    assert!(bad(OptimizerConfig { lr: 0.0, ..Default::default() }).contains("lr = 0"));
+    assert!(bad(OptimizerConfig { momentum: 1.5, ..Default::default() }).contains("momentum"));
+    assert!(bad(OptimizerConfig { max_norm: Some(-1.0), ..Default::default() }).contains("max_norm"));
+    assert!(bad(OptimizerConfig { nesterov: true, ..Default::default() }).contains("nesterov"));
 }

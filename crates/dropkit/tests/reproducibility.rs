@@ -6,30 +6,15 @@ use dropkit::optim::{Optimizer, OptimizerConfig};
 use dropkit::train::{fit, weights, FitOptions};
 
 fn train_bytes(threads: usize) -> Vec<u8> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     pool.install(|| {
         let data = load_mnist(&DataSource::Embedded, "mnist").unwrap();
         let train = data.train.slice(0..2_000);
-        let spec =
-            "dropout(0.2) dense(256, relu) dropout(0.5) dense(128, relu) dropout(0.5) dense(10)";
+        let spec = "dropout(0.2) dense(256, relu) dropout(0.5) dense(128, relu) dropout(0.5) dense(10)";
         let mut model = Sequential::from_spec(spec, &train.sample_shape, 7).unwrap();
         let mut opt = Optimizer::new(OptimizerConfig::default()).unwrap();
-        fit(
-            &mut model,
-            &mut opt,
-            &train,
-            None,
-            &FitOptions {
-                epochs: 2,
-                batch_size: 100,
-                seed: 7,
-            },
-            &mut |_| {},
-        )
-        .unwrap();
+        fit(&mut model, &mut opt, &train, None, &FitOptions { epochs: 2, batch_size: 100, seed: 7 }, &mut |_| {})
+            .unwrap();
         weights::to_bytes(&mut model).unwrap()
     })
 }
@@ -50,24 +35,12 @@ fn saved_weights_load_into_a_fresh_model() {
     let decoded = weights::decode(&bytes, "mem").unwrap();
     assert_eq!(
         decoded.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
-        [
-            "layers.0.bias",
-            "layers.0.weight",
-            "layers.3.bias",
-            "layers.3.weight"
-        ]
+        ["layers.0.bias", "layers.0.weight", "layers.3.bias", "layers.3.weight"]
     );
     assert_eq!(decoded[1].shape, vec![16, 16]);
     b.load_state_dict(&decoded).unwrap();
     assert_eq!(a.state_dict(), b.state_dict());
     let mut c = Sequential::from_spec("dense(8) dense(10)", &[1, 4, 4], 1).unwrap();
-    assert!(c
-        .load_state_dict(&decoded)
-        .unwrap_err()
-        .to_string()
-        .contains("layers.0.weight"));
-    assert!(weights::decode(b"garbage", "x.safetensors")
-        .unwrap_err()
-        .to_string()
-        .contains("not a valid safetensors"));
+    assert!(c.load_state_dict(&decoded).unwrap_err().to_string().contains("layers.0.weight"));
+    assert!(weights::decode(b"garbage", "x.safetensors").unwrap_err().to_string().contains("not a valid safetensors"));
 }

@@ -34,47 +34,28 @@ fn torch(python: &str, script: &PathBuf, mode: &str) -> Result<Summary> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        bail!(
-            "{python} {} {mode} failed: {}",
-            script.display(),
-            err.lines().last().unwrap_or("")
-        );
+        bail!("{python} {} {mode} failed: {}", script.display(), err.lines().last().unwrap_or(""));
     }
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("RESULT"))
-        .context("the reference printed no RESULT line")?;
+    let line = stdout.lines().find(|l| l.starts_with("RESULT")).context("the reference printed no RESULT line")?;
     let field = |k: &str| -> Result<f64> {
         line.split_whitespace()
             .find_map(|w| w.strip_prefix(k))
             .and_then(|v| v.parse().ok())
             .with_context(|| format!("no {k} in '{line}'"))
     };
-    Ok(Summary {
-        min: field("min=")?,
-        median: field("median=")?,
-        max: field("max=")?,
-    })
+    Ok(Summary { min: field("min=")?, median: field("median=")?, max: field("max=")? })
 }
 
 /// Peak resident memory of this process in bytes (Linux), if known.
 fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
+    let kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
 
 pub fn run(args: Args) -> Result<()> {
     if args.epochs == 0 {
-        bail!(dropkit::Error::InvalidArgument(
-            "--epochs 0: time at least 1 epoch".into()
-        ));
+        bail!(dropkit::Error::InvalidArgument("--epochs 0: time at least 1 epoch".into()));
     }
     if let Some(py) = &args.compare_torch {
         if !args.torch_script.is_file() {
@@ -87,57 +68,23 @@ pub fn run(args: Args) -> Result<()> {
     let threads = rayon::current_num_threads();
     let mut r: BTreeMap<&str, Summary> = BTreeMap::new();
     let data = bench::synthetic_mnist(60_000, 42);
-    r.insert(
-        "paper_mlp_epoch_s",
-        Summary::of(&bench::train_epochs(
-            bench::PAPER_MLP,
-            &data,
-            128,
-            args.epochs,
-        )?),
-    );
+    r.insert("paper_mlp_epoch_s", Summary::of(&bench::train_epochs(bench::PAPER_MLP, &data, 128, args.epochs)?));
     let rss_after_train = peak_rss();
     r.insert(
         "gemm_floor_epoch_s",
-        Summary::of(&bench::gemm_floor_epochs(
-            &[784, 1024, 1024, 10],
-            60_000,
-            128,
-            args.epochs,
-        )),
+        Summary::of(&bench::gemm_floor_epochs(&[784, 1024, 1024, 10], 60_000, 128, args.epochs)),
     );
     let keras = data.slice(0..48_000);
-    r.insert(
-        "keras_mnist_epoch_s",
-        Summary::of(&bench::train_epochs(
-            bench::KERAS_MLP,
-            &keras,
-            128,
-            args.epochs,
-        )?),
-    );
+    r.insert("keras_mnist_epoch_s", Summary::of(&bench::train_epochs(bench::KERAS_MLP, &keras, 128, args.epochs)?));
     let (dropout, copy) = bench::dropout_and_copy_bandwidth(4096, 20);
     r.insert("dropout_gb_s", Summary::of(&dropout));
     r.insert("copy_gb_s", Summary::of(&copy));
-    r.insert(
-        "mc100_s",
-        Summary::of(&bench::mc_inference(10_000, 100, 3)?),
-    );
+    r.insert("mc100_s", Summary::of(&bench::mc_inference(10_000, 100, 3)?));
     if let Some(py) = &args.compare_torch {
-        r.insert(
-            "torch_train_epoch_s",
-            torch(py, &args.torch_script, "train")?,
-        );
+        r.insert("torch_train_epoch_s", torch(py, &args.torch_script, "train")?);
         let d = torch(py, &args.torch_script, "dropout")?;
         let gb = |s: f64| 4096.0 * 4096.0 * 8.0 / s / 1e9;
-        r.insert(
-            "torch_dropout_gb_s",
-            Summary {
-                min: gb(d.max),
-                median: gb(d.median),
-                max: gb(d.min),
-            },
-        );
+        r.insert("torch_dropout_gb_s", Summary { min: gb(d.max), median: gb(d.median), max: gb(d.min) });
         r.insert("torch_mc100_s", torch(py, &args.torch_script, "mc")?);
     }
     let med = |k: &str| r.get(k).map(|s| s.median);
@@ -147,23 +94,11 @@ pub fn run(args: Args) -> Result<()> {
             ratios.insert(name, a / b);
         }
     };
-    ratio(
-        "paper_mlp_over_gemm_floor",
-        med("paper_mlp_epoch_s"),
-        med("gemm_floor_epoch_s"),
-    );
+    ratio("paper_mlp_over_gemm_floor", med("paper_mlp_epoch_s"), med("gemm_floor_epoch_s"));
     ratio("dropout_over_copy", med("dropout_gb_s"), med("copy_gb_s"));
-    ratio(
-        "paper_mlp_over_torch",
-        med("paper_mlp_epoch_s"),
-        med("torch_train_epoch_s"),
-    );
+    ratio("paper_mlp_over_torch", med("paper_mlp_epoch_s"), med("torch_train_epoch_s"));
     ratio("mc100_over_torch", med("mc100_s"), med("torch_mc100_s"));
-    ratio(
-        "dropout_over_torch",
-        med("dropout_gb_s"),
-        med("torch_dropout_gb_s"),
-    );
+    ratio("dropout_over_torch", med("dropout_gb_s"), med("torch_dropout_gb_s"));
 
     if args.json {
         let mut obj = serde_json::Map::new();
@@ -179,28 +114,16 @@ pub fn run(args: Args) -> Result<()> {
         say(serde_json::Value::Object(obj).to_string())?;
         return Ok(());
     }
-    say(format!(
-        "dropkit bench: {threads} threads, {} timed epochs per training workload",
-        args.epochs
-    ))?;
-    say(format!(
-        "{:<24}{:>12}{:>12}{:>12}",
-        "workload", "min", "median", "max"
-    ))?;
+    say(format!("dropkit bench: {threads} threads, {} timed epochs per training workload", args.epochs))?;
+    say(format!("{:<24}{:>12}{:>12}{:>12}", "workload", "min", "median", "max"))?;
     for (k, s) in &r {
-        say(format!(
-            "{k:<24}{:>12.4}{:>12.4}{:>12.4}",
-            s.min, s.median, s.max
-        ))?;
+        say(format!("{k:<24}{:>12.4}{:>12.4}{:>12.4}", s.min, s.median, s.max))?;
     }
     for (k, v) in &ratios {
         say(format!("{k:<32}{v:>8.3}"))?;
     }
     if let Some(rss) = rss_after_train {
-        say(format!(
-            "peak RSS while training the paper MLP: {:.1} MiB",
-            rss as f64 / (1 << 20) as f64
-        ))?;
+        say(format!("peak RSS while training the paper MLP: {:.1} MiB", rss as f64 / (1 << 20) as f64))?;
     }
     say("dropout mask memory: 0 bytes per element (masks are regenerated from their Philox key in backward)")?;
     Ok(())

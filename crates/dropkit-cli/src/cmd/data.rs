@@ -28,37 +28,20 @@ enum Action {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let Action::Fetch {
-        dataset,
-        mirror,
-        data,
-    } = args.action;
+    let Action::Fetch { dataset, mirror, data } = args.action;
     if dataset != "mnist" {
-        bail!(dropkit::Error::InvalidArgument(format!(
-            "unknown data set '{dataset}'; available: mnist"
-        )));
+        bail!(dropkit::Error::InvalidArgument(format!("unknown data set '{dataset}'; available: mnist")));
     }
-    let mirrors: Vec<String> = if mirror.is_empty() {
-        MNIST_MIRRORS.iter().map(|m| m.to_string()).collect()
-    } else {
-        mirror
-    };
+    let mirrors: Vec<String> =
+        if mirror.is_empty() { MNIST_MIRRORS.iter().map(|m| m.to_string()).collect() } else { mirror };
     let dir = data_root(data.as_deref())?.join(&dataset);
     let mut lines = Vec::new();
     fetch(&dir, &MNIST_FILES, &mirrors, &mut |e| match e {
         FetchEvent::Present { name } => lines.push(format!("{name}: present, checksum ok")),
-        FetchEvent::Downloaded {
-            name,
-            mirror,
-            bytes,
-        } => lines.push(format!(
-            "{name}: downloaded {bytes} bytes from {mirror}, checksum ok"
-        )),
-        FetchEvent::MirrorFailed {
-            name,
-            mirror,
-            reason,
-        } => {
+        FetchEvent::Downloaded { name, mirror, bytes } => {
+            lines.push(format!("{name}: downloaded {bytes} bytes from {mirror}, checksum ok"))
+        }
+        FetchEvent::MirrorFailed { name, mirror, reason } => {
             eprintln!("warning: {name}: {mirror} failed ({reason})")
         }
     })?;

@@ -27,8 +27,7 @@ pub struct Args {
 
 // The 2014 paper's recipe in small: dropout 0.2 on the input and 0.5 on hidden units,
 // SGD with momentum.
-const WITH: &str =
-    "dropout(0.2) dense(512, relu) dropout(0.5) dense(512, relu) dropout(0.5) dense(10, softmax)";
+const WITH: &str = "dropout(0.2) dense(512, relu) dropout(0.5) dense(512, relu) dropout(0.5) dense(10, softmax)";
 const WITHOUT: &str = "dense(512, relu) dense(512, relu) dense(10, softmax)";
 
 pub fn run(args: Args) -> Result<()> {
@@ -40,10 +39,8 @@ pub fn run(args: Args) -> Result<()> {
         data.test.len()
     ))?;
     let mut results: Vec<(&str, History, Metrics)> = Vec::new();
-    for (label, spec, dir) in [
-        ("without dropout", WITHOUT, "without_dropout"),
-        ("with dropout", WITH, "with_dropout"),
-    ] {
+    for (label, spec, dir) in [("without dropout", WITHOUT, "without_dropout"), ("with dropout", WITH, "with_dropout")]
+    {
         say(format!("\n{label}: {spec}"))?;
         let cfg = RunConfig {
             preset: None,
@@ -71,20 +68,10 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     say("")?;
-    say(format!(
-        "{:<24}{:>18}{:>18}",
-        "", results[0].0, results[1].0
-    ))?;
+    say(format!("{:<24}{:>18}{:>18}", "", results[0].0, results[1].0))?;
     let row = |name: &str, f: &dyn Fn(&Metrics) -> Option<f64>| {
-        let cell = |m: &Metrics| {
-            f(m).map(|v| format!("{v:.4}"))
-                .unwrap_or_else(|| "-".into())
-        };
-        format!(
-            "{name:<24}{:>18}{:>18}",
-            cell(&results[0].2),
-            cell(&results[1].2)
-        )
+        let cell = |m: &Metrics| f(m).map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+        format!("{name:<24}{:>18}{:>18}", cell(&results[0].2), cell(&results[1].2))
     };
     say(row("test accuracy", &|m| Some(m.test_accuracy)))?;
     say(row("test loss", &|m| Some(m.test_loss)))?;
@@ -97,11 +84,7 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .map(|(label, h, _)| Series {
             label: label.to_string(),
-            points: h
-                .epochs
-                .iter()
-                .filter_map(|r| r.val_accuracy.map(|a| (r.epoch as f64, a)))
-                .collect(),
+            points: h.epochs.iter().filter_map(|r| r.val_accuracy.map(|a| (r.epoch as f64, a))).collect(),
         })
         .collect();
     let chart = Chart {
@@ -112,11 +95,7 @@ pub fn run(args: Args) -> Result<()> {
     let files = line_chart(&args.out.join("val_accuracy"), &chart, &series)?;
     say(format!(
         "\nplot: {}\nruns: {} and {}",
-        files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
+        files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
         args.out.join("without_dropout").display(),
         args.out.join("with_dropout").display()
     ))?;

@@ -23,15 +23,7 @@ pub fn run(args: Args) -> Result<()> {
     let (_, mut model) = load_model(&args.run_dir, &data.train.sample_shape)?;
     let stats = evaluate(&mut model, &data.test, Mode::Eval)?;
     say(format!("model: {}", model.spec()))?;
-    say(format!(
-        "data: {} ({} test images)",
-        data.source,
-        data.test.len()
-    ))?;
-    say(format!(
-        "test_loss: {:.4} - test_accuracy: {:.4}",
-        stats.loss(),
-        stats.accuracy()
-    ))?;
+    say(format!("data: {} ({} test images)", data.source, data.test.len()))?;
+    say(format!("test_loss: {:.4} - test_accuracy: {:.4}", stats.loss(), stats.accuracy()))?;
     Ok(())
 }

@@ -11,10 +11,7 @@ use crate::output::say;
 /// Errors that come from what the user typed (exit code 2) rather than from a failure.
 pub fn is_usage_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<dropkit::Error>(),
-            Some(dropkit::Error::InvalidArgument(_) | dropkit::Error::Spec(_))
-        )
+        matches!(c.downcast_ref::<dropkit::Error>(), Some(dropkit::Error::InvalidArgument(_) | dropkit::Error::Spec(_)))
     })
 }
 

@@ -65,8 +65,7 @@ pub struct Args {
 
 fn base_config(args: &Args) -> Result<RunConfig> {
     if let Some(path) = &args.config {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         return Ok(RunConfig::from_toml(&text, &path.display().to_string())?);
     }
     if let Some(name) = &args.preset {
@@ -85,11 +84,7 @@ fn base_config(args: &Args) -> Result<RunConfig> {
         }),
         None => bail!(dropkit::Error::InvalidArgument(format!(
             "give --model SPEC, --preset NAME or --config FILE; presets: {}",
-            PRESETS
-                .iter()
-                .map(|p| p.name)
-                .collect::<Vec<_>>()
-                .join(", ")
+            PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
         ))),
     }
 }
@@ -161,14 +156,8 @@ pub fn load_data(flag: Option<&Path>, dataset: &str) -> Result<dropkit::data::Mn
 pub fn run(args: Args) -> Result<()> {
     let cfg = config(&args)?;
     let out = args.out.clone().unwrap_or_else(|| {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        PathBuf::from("runs").join(format!(
-            "{}-{secs}",
-            cfg.preset.as_deref().unwrap_or("custom")
-        ))
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        PathBuf::from("runs").join(format!("{}-{secs}", cfg.preset.as_deref().unwrap_or("custom")))
     });
     check_out_dir(&out)?;
     let data = load_data(args.data.as_deref(), &cfg.dataset)?;

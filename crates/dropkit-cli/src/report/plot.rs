@@ -50,29 +50,18 @@ pub fn line_chart(stem: &Path, chart: &Chart, series: &[Series]) -> Result<Vec<P
     let size = (900, 560);
     let svg_path = stem.with_extension("svg");
     let mut svg = String::new();
-    draw(
-        SVGBackend::with_string(&mut svg, size).into_drawing_area(),
-        chart,
-        series,
-    )?;
+    draw(SVGBackend::with_string(&mut svg, size).into_drawing_area(), chart, series)?;
     dropkit::fsio::write_atomic(&svg_path, svg.as_bytes())?;
 
     let png_path = stem.with_extension("png");
     let tmp = stem.with_extension("tmp.png");
-    draw(
-        BitMapBackend::new(&tmp, size).into_drawing_area(),
-        chart,
-        series,
-    )?;
+    draw(BitMapBackend::new(&tmp, size).into_drawing_area(), chart, series)?;
     std::fs::rename(&tmp, &png_path).with_context(|| format!("writing {}", png_path.display()))?;
     Ok(vec![svg_path, png_path])
 }
 
 fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
-    let pts = series
-        .iter()
-        .flat_map(|s| s.points.iter())
-        .filter(|(x, y)| x.is_finite() && y.is_finite());
+    let pts = series.iter().flat_map(|s| s.points.iter()).filter(|(x, y)| x.is_finite() && y.is_finite());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in pts {
         (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
@@ -85,11 +74,7 @@ fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
     ((x0 - xpad, x1 + xpad), (y0 - pad, y1 + pad))
 }
 
-fn draw<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
-    chart: &Chart,
-    series: &[Series],
-) -> Result<()>
+fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart, series: &[Series]) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
@@ -114,17 +99,10 @@ where
     for (i, s) in series.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
         let style = ShapeStyle::from(&colour).stroke_width(2);
-        ctx.draw_series(LineSeries::new(s.points.iter().copied(), style))
-            .map_err(err)?
-            .label(s.label.as_str())
-            .legend(move |(x, y)| {
-                PathElement::new(
-                    vec![(x, y), (x + 24, y)],
-                    ShapeStyle::from(&colour).stroke_width(3),
-                )
-            });
-        ctx.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
-            .map_err(err)?;
+        ctx.draw_series(LineSeries::new(s.points.iter().copied(), style)).map_err(err)?.label(s.label.as_str()).legend(
+            move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], ShapeStyle::from(&colour).stroke_width(3)),
+        );
+        ctx.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled()))).map_err(err)?;
     }
     ctx.configure_series_labels()
         .position(SeriesLabelPosition::LowerRight)

@@ -53,34 +53,21 @@ pub enum FetchEvent {
     /// Already present with the right checksum.
     Present { name: String },
     /// Downloaded and verified from `mirror`.
-    Downloaded {
-        name: String,
-        mirror: String,
-        bytes: usize,
-    },
+    Downloaded { name: String, mirror: String, bytes: usize },
     /// A mirror failed for this file; the next one is tried.
-    MirrorFailed {
-        name: String,
-        mirror: String,
-        reason: String,
-    },
+    MirrorFailed { name: String, mirror: String, reason: String },
 }
 
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The decompressed bytes of `data` (which may be gzip or raw).
 fn decompressed(data: &[u8]) -> std::io::Result<Vec<u8>> {
     if data.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        GzDecoder::new(data)
-            .take(MAX_DOWNLOAD * 8)
-            .read_to_end(&mut out)?;
+        GzDecoder::new(data).take(MAX_DOWNLOAD * 8).read_to_end(&mut out)?;
         Ok(out)
     } else {
         Ok(data.to_vec())
@@ -89,14 +76,9 @@ fn decompressed(data: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// Whether `dir` already holds `file` (raw or .gz) with the right content.
 fn present(dir: &Path, file: &RemoteFile) -> bool {
-    [dir.join(file.name), dir.join(format!("{}.gz", file.name))]
-        .iter()
-        .any(|p| {
-            std::fs::read(p)
-                .ok()
-                .and_then(|b| decompressed(&b).ok())
-                .is_some_and(|d| sha256_hex(&d) == file.sha256)
-        })
+    [dir.join(file.name), dir.join(format!("{}.gz", file.name))].iter().any(|p| {
+        std::fs::read(p).ok().and_then(|b| decompressed(&b).ok()).is_some_and(|d| sha256_hex(&d) == file.sha256)
+    })
 }
 
 fn download(url: &str) -> std::result::Result<Vec<u8>, String> {
@@ -106,31 +88,19 @@ fn download(url: &str) -> std::result::Result<Vec<u8>, String> {
         .build()
         .new_agent();
     let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
-    response
-        .body_mut()
-        .with_config()
-        .limit(MAX_DOWNLOAD)
-        .read_to_vec()
-        .map_err(|e| e.to_string())
+    response.body_mut().with_config().limit(MAX_DOWNLOAD).read_to_vec().map_err(|e| e.to_string())
 }
 
 /// Fetches `files` into `dir` from the first mirror that serves each with the right
 /// checksum. Files already present and valid are kept. `mirrors` are URL prefixes.
-pub fn fetch(
-    dir: &Path,
-    files: &[RemoteFile],
-    mirrors: &[String],
-    on_event: &mut dyn FnMut(FetchEvent),
-) -> Result<()> {
+pub fn fetch(dir: &Path, files: &[RemoteFile], mirrors: &[String], on_event: &mut dyn FnMut(FetchEvent)) -> Result<()> {
     if mirrors.is_empty() {
         return Err(Error::InvalidArgument("no mirrors given".into()));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     for file in files {
         if present(dir, file) {
-            on_event(FetchEvent::Present {
-                name: file.name.into(),
-            });
+            on_event(FetchEvent::Present { name: file.name.into() });
             continue;
         }
         let mut failures = Vec::new();
@@ -141,10 +111,7 @@ pub fn fetch(
                 let raw = decompressed(&body).map_err(|e| format!("not valid gzip: {e}"))?;
                 let got = sha256_hex(&raw);
                 if got != file.sha256 {
-                    return Err(format!(
-                        "checksum mismatch: SHA-256 {got}, expected {}",
-                        file.sha256
-                    ));
+                    return Err(format!("checksum mismatch: SHA-256 {got}, expected {}", file.sha256));
                 }
                 Ok(body)
             });
@@ -170,11 +137,7 @@ pub fn fetch(
             }
         }
         if !done {
-            return Err(Error::Download(format!(
-                "{}: every mirror failed ({})",
-                file.name,
-                failures.join("; ")
-            )));
+            return Err(Error::Download(format!("{}: every mirror failed ({})", file.name, failures.join("; "))));
         }
     }
     Ok(())

@@ -38,9 +38,7 @@ fn parse_stream(mut r: impl Read, ndim: usize, name: &str, gz: bool) -> Result<I
     let fail = |msg: String| Error::format(name, msg);
     let read_err = |e: std::io::Error| {
         if gz {
-            fail(format!(
-                "corrupt or truncated gzip data ({e}); download the file again"
-            ))
+            fail(format!("corrupt or truncated gzip data ({e}); download the file again"))
         } else {
             fail(format!("read failed: {e}"))
         }
@@ -49,20 +47,12 @@ fn parse_stream(mut r: impl Read, ndim: usize, name: &str, gz: bool) -> Result<I
     read_full(&mut r, &mut magic)
         .map_err(read_err)?
         .then_some(())
-        .ok_or_else(|| {
-            fail("file is shorter than the 4-byte IDX header; it is empty or truncated".into())
-        })?;
+        .ok_or_else(|| fail("file is shorter than the 4-byte IDX header; it is empty or truncated".into()))?;
     let expected_magic = 0x0800 | ndim as u32;
     let got = u32::from_be_bytes(magic);
     if magic[0] != 0 || magic[1] != 0 || magic[2] != 0x08 || magic[3] as usize != ndim {
-        let what = if ndim == 3 {
-            "an IDX3 image file"
-        } else {
-            "an IDX1 label file"
-        };
-        return Err(fail(format!(
-            "magic 0x{got:08x} is not {what} (expected 0x{expected_magic:08x})"
-        )));
+        let what = if ndim == 3 { "an IDX3 image file" } else { "an IDX1 label file" };
+        return Err(fail(format!("magic 0x{got:08x} is not {what} (expected 0x{expected_magic:08x})")));
     }
     let mut dims = Vec::with_capacity(ndim);
     for i in 0..ndim {
@@ -72,19 +62,15 @@ fn parse_stream(mut r: impl Read, ndim: usize, name: &str, gz: bool) -> Result<I
             other => other.map_err(read_err)?,
         };
         if !complete {
-            return Err(fail(format!(
-                "truncated header: dimension {} of {ndim} is missing",
-                i + 1
-            )));
+            return Err(fail(format!("truncated header: dimension {} of {ndim} is missing", i + 1)));
         }
         dims.push(u32::from_be_bytes(d) as usize);
     }
-    let total = dims
-        .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
-        .unwrap_or(u64::MAX);
+    let total = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)).unwrap_or(u64::MAX);
     if total > MAX_BYTES {
-        return Err(fail(format!("header declares {dims:?} = {total} bytes, more than the 4 GiB limit; the header is corrupt")));
+        return Err(fail(format!(
+            "header declares {dims:?} = {total} bytes, more than the 4 GiB limit; the header is corrupt"
+        )));
     }
     let mut data = vec![0u8; total as usize];
     let mut filled = 0;
@@ -103,9 +89,7 @@ fn parse_stream(mut r: impl Read, ndim: usize, name: &str, gz: bool) -> Result<I
     }
     let mut extra = [0u8; 1];
     if read_full(&mut r, &mut extra).map_err(read_err)? {
-        return Err(fail(format!(
-            "{total} bytes of data expected for {dims:?}, but the file is longer"
-        )));
+        return Err(fail(format!("{total} bytes of data expected for {dims:?}, but the file is longer")));
     }
     Ok(IdxArray { dims, data })
 }
@@ -116,12 +100,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
     while filled < buf.len() {
         match r.read(&mut buf[filled..]) {
             Ok(0) if filled == 0 => return Ok(false),
-            Ok(0) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "unexpected end of data",
-                ))
-            }
+            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "unexpected end of data")),
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -152,8 +131,7 @@ mod tests {
         assert_eq!(a.data.len(), 24);
         let err = |b: &[u8], n| parse_idx(b, n, "f").unwrap_err().to_string();
         assert!(err(&img[..20], 3).contains("truncated"));
-        assert!(err(&img, 1)
-            .contains("magic 0x00000803 is not an IDX1 label file (expected 0x00000801)"));
+        assert!(err(&img, 1).contains("magic 0x00000803 is not an IDX1 label file (expected 0x00000801)"));
         assert!(err(&[], 3).contains("empty or truncated"));
         assert!(err(&img[..10], 3).contains("dimension"));
         let mut long = img.clone();

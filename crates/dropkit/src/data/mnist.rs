@@ -9,12 +9,8 @@ use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// The four files of an MNIST-format data set, without the optional `.gz`.
-pub const FILES: [&str; 4] = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-];
+pub const FILES: [&str; 4] =
+    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
 const EMBEDDED: [&[u8]; 4] = [
     include_bytes!("../../../../data/mnist-mini/train-images-idx3-ubyte.gz"),
@@ -33,9 +29,7 @@ pub struct Mnist {
 
 /// The path of `stem` in `dir`: the raw file if present, else the `.gz`.
 fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
-    [dir.join(stem), dir.join(format!("{stem}.gz"))]
-        .into_iter()
-        .find(|p| p.is_file())
+    [dir.join(stem), dir.join(format!("{stem}.gz"))].into_iter().find(|p| p.is_file())
 }
 
 /// True when `dir` holds all four files (raw or gzip).
@@ -50,13 +44,7 @@ pub fn load_mnist(source: &DataSource, name: &str) -> Result<Mnist> {
             .iter()
             .zip(EMBEDDED)
             .enumerate()
-            .map(|(i, (f, bytes))| {
-                parse_idx(
-                    bytes,
-                    if i % 2 == 0 { 3 } else { 1 },
-                    &format!("embedded {f}"),
-                )
-            })
+            .map(|(i, (f, bytes))| parse_idx(bytes, if i % 2 == 0 { 3 } else { 1 }, &format!("embedded {f}")))
             .collect::<Result<_>>()?,
         DataSource::Dir(root) => {
             let dir = root.join(name);
@@ -77,16 +65,9 @@ pub fn load_mnist(source: &DataSource, name: &str) -> Result<Mnist> {
         }
     };
     let mut it = arrays.into_iter();
-    let mut next = || {
-        it.next()
-            .ok_or_else(|| Error::DataNotFound("missing MNIST array".into()))
-    };
+    let mut next = || it.next().ok_or_else(|| Error::DataNotFound("missing MNIST array".into()));
     let (tri, trl, tei, tel) = (next()?, next()?, next()?, next()?);
-    Ok(Mnist {
-        train: to_dataset(tri, trl, "train")?,
-        test: to_dataset(tei, tel, "t10k")?,
-        source: source.clone(),
-    })
+    Ok(Mnist { train: to_dataset(tri, trl, "train")?, test: to_dataset(tei, tel, "t10k")?, source: source.clone() })
 }
 
 /// Pairs an image array (N, H, W) with labels (N); pixels scaled to [0, 1].
@@ -95,25 +76,15 @@ pub fn to_dataset(images: IdxArray, labels: IdxArray, split: &str) -> Result<Dat
     if labels.dims[0] != n {
         return Err(Error::format(
             format!("{split} set"),
-            format!(
-                "{n} images but {} labels; the two files do not belong together",
-                labels.dims[0]
-            ),
+            format!("{n} images but {} labels; the two files do not belong together", labels.dims[0]),
         ));
     }
     if n == 0 || h == 0 || w == 0 {
-        return Err(Error::format(
-            format!("{split} set"),
-            format!("empty images {:?}", images.dims),
-        ));
+        return Err(Error::format(format!("{split} set"), format!("empty images {:?}", images.dims)));
     }
     let classes = labels.data.iter().copied().max().unwrap_or(0) as usize + 1;
     Ok(Dataset {
-        images: images
-            .data
-            .iter()
-            .map(|&b| b as f32 * (1.0 / 255.0))
-            .collect(),
+        images: images.data.iter().map(|&b| b as f32 * (1.0 / 255.0)).collect(),
         sample_shape: vec![1, h, w],
         labels: labels.data,
         classes: classes.max(10),

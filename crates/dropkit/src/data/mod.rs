@@ -98,15 +98,9 @@ pub fn cache_dir() -> Option<PathBuf> {
 /// directory. Unlike [`resolve_source`] it need not exist yet.
 pub fn data_root(flag: Option<&Path>) -> Result<PathBuf> {
     flag.map(Path::to_path_buf)
-        .or_else(|| {
-            std::env::var_os("DROPKIT_DATA")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
+        .or_else(|| std::env::var_os("DROPKIT_DATA").filter(|v| !v.is_empty()).map(PathBuf::from))
         .or_else(cache_dir)
-        .ok_or_else(|| {
-            Error::DataNotFound("no data directory: pass --data DIR or set DROPKIT_DATA".into())
-        })
+        .ok_or_else(|| Error::DataNotFound("no data directory: pass --data DIR or set DROPKIT_DATA".into()))
 }
 
 /// Applies the data-directory rules for data set `name` (e.g. "mnist"):
@@ -114,9 +108,7 @@ pub fn data_root(flag: Option<&Path>) -> Result<PathBuf> {
 /// explicitly (flag or env) must exist; the cache is used only if it holds the data set.
 pub fn resolve_source(flag: Option<&Path>, name: &str) -> Result<DataSource> {
     let explicit = flag.map(|p| (p.to_path_buf(), "--data")).or_else(|| {
-        std::env::var_os("DROPKIT_DATA")
-            .filter(|v| !v.is_empty())
-            .map(|v| (PathBuf::from(v), "DROPKIT_DATA"))
+        std::env::var_os("DROPKIT_DATA").filter(|v| !v.is_empty()).map(|v| (PathBuf::from(v), "DROPKIT_DATA"))
     });
     if let Some((dir, how)) = explicit {
         if !dir.is_dir() {

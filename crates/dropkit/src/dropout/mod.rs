@@ -36,9 +36,5 @@ pub fn mask_key(ctx: &Ctx, mode: Mode, id: u32, keep: f64) -> Option<MaskKey> {
         Mode::MonteCarlo { sample } => sample | MC_TAG,
         Mode::Eval => return None,
     };
-    Some(MaskKey {
-        key: key_for(ctx.seed, id),
-        step,
-        threshold: keep_threshold(keep),
-    })
+    Some(MaskKey { key: key_for(ctx.seed, id), step, threshold: keep_threshold(keep) })
 }

@@ -47,20 +47,9 @@ pub struct Dropout {
 impl Dropout {
     /// Dropout with drop probability `p`.
     pub fn new(p: f64, scaling: Scaling) -> Result<Self> {
-        let name = if scaling == Scaling::Classic {
-            "classic_dropout"
-        } else {
-            "dropout"
-        };
+        let name = if scaling == Scaling::Classic { "classic_dropout" } else { "dropout" };
         let p = validate_p(name, p)?;
-        Ok(Dropout {
-            p,
-            scaling,
-            id: 0,
-            mode_override: None,
-            y: Tensor::default(),
-            dx: Tensor::default(),
-        })
+        Ok(Dropout { p, scaling, id: 0, mode_override: None, y: Tensor::default(), dx: Tensor::default() })
     }
 
     /// The drop probability.
@@ -68,8 +57,13 @@ impl Dropout {
         self.p
     }
 
+    /// Where the `1 / (1 - p)` correction goes.
+    pub fn scaling(&self) -> Scaling {
+        self.scaling
+    }
+
     /// The factor applied to kept units in a stochastic pass.
-    fn keep_scale(&self) -> f32 {
+    pub fn keep_scale(&self) -> f32 {
         match self.scaling {
             Scaling::Inverted if self.p < 1.0 => 1.0 / (1.0 - self.p),
             Scaling::Inverted => 0.0,
@@ -78,10 +72,25 @@ impl Dropout {
     }
 
     /// The factor applied to every unit in eval mode.
-    fn eval_scale(&self) -> f32 {
+    pub fn eval_scale(&self) -> f32 {
         match self.scaling {
             Scaling::Inverted => 1.0,
             Scaling::Classic => 1.0 - self.p,
+        }
+    }
+
+    /// The mask this pass uses, or None when the pass is deterministic (eval mode or p = 0).
+    pub fn mask_for(&self, ctx: &Ctx) -> Option<crate::kernels::mask::MaskKey> {
+        let mode = effective_mode(ctx, self.mode_override);
+        mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0)
+    }
+
+    /// The factor a deterministic pass applies: the eval rule in eval mode, 1 otherwise.
+    pub fn deterministic_scale(&self, ctx: &Ctx) -> f32 {
+        if effective_mode(ctx, self.mode_override) == Mode::Eval {
+            self.eval_scale()
+        } else {
+            1.0
         }
     }
 
@@ -90,19 +99,10 @@ impl Dropout {
         out.resize(src.shape());
         let mode = effective_mode(ctx, self.mode_override);
         match mask_key(ctx, mode, self.id, 1.0 - self.p as f64) {
-            Some(key) if self.p > 0.0 => {
-                mask::apply(out.data_mut(), src.data(), &key, self.keep_scale())
-            }
+            Some(key) if self.p > 0.0 => mask::apply(out.data_mut(), src.data(), &key, self.keep_scale()),
             _ => {
-                let s = if mode == Mode::Eval {
-                    self.eval_scale()
-                } else {
-                    1.0
-                };
-                out.data_mut()
-                    .iter_mut()
-                    .zip(src.data())
-                    .for_each(|(o, &x)| *o = x * s);
+                let s = if mode == Mode::Eval { self.eval_scale() } else { 1.0 };
+                out.data_mut().iter_mut().zip(src.data()).for_each(|(o, &x)| *o = x * s);
             }
         }
     }
@@ -154,5 +154,9 @@ impl Layer for Dropout {
 
     fn is_stochastic(&self) -> bool {
         self.p > 0.0
+    }
+
+    fn fusion_role(&self) -> crate::nn::fused::FusionRole {
+        crate::nn::fused::FusionRole::Dropout { p: self.p, scaling: self.scaling }
     }
 }

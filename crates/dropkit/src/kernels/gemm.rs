@@ -16,29 +16,13 @@ pub struct MatRef<'a> {
 impl<'a> MatRef<'a> {
     /// A row-major (rows, cols) matrix.
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        assert!(
-            data.len() >= rows * cols,
-            "matrix view: {} < {rows}x{cols}",
-            data.len()
-        );
-        MatRef {
-            data,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        }
+        assert!(data.len() >= rows * cols, "matrix view: {} < {rows}x{cols}", data.len());
+        MatRef { data, rows, cols, rs: cols, cs: 1 }
     }
 
     /// The transposed view (no copy).
     pub fn t(self) -> Self {
-        MatRef {
-            data: self.data,
-            rows: self.cols,
-            cols: self.rows,
-            rs: self.cs,
-            cs: self.rs,
-        }
+        MatRef { data: self.data, rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs }
     }
 }
 
@@ -49,12 +33,7 @@ const PARALLEL_FLOPS: usize = 1 << 18;
 pub fn matmul(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "matmul: inner dimensions {k} and {}", b.rows);
-    assert_eq!(
-        dst.len(),
-        m * n,
-        "matmul: destination holds {} not {m}x{n}",
-        dst.len()
-    );
+    assert_eq!(dst.len(), m * n, "matmul: destination holds {} not {m}x{n}", dst.len());
     if m == 0 || n == 0 {
         return;
     }
@@ -68,11 +47,8 @@ pub fn matmul(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool) {
     assert!((m - 1) * a.rs + (k - 1) * a.cs < a.data.len());
     assert!((k - 1) * b.rs + (n - 1) * b.cs < b.data.len());
     let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 && m * n * k >= PARALLEL_FLOPS {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
-    };
+    let parallelism =
+        if threads > 1 && m * n * k >= PARALLEL_FLOPS { Parallelism::Rayon(threads) } else { Parallelism::None };
     // SAFETY: all three views were bounds-checked above; dst is exclusively borrowed.
     unsafe {
         gemm::gemm(

@@ -49,11 +49,7 @@ impl MaskKey {
     pub fn keeps(&self, index: u64) -> bool {
         let (g, k) = (index / GROUP as u64, index % GROUP as u64);
         let word = philox4x32_10(counter(16 * g + k % 16, self.step), self.key)[(k / 32) as usize];
-        let half = if (k / 16) % 2 == 0 {
-            word & 0xFFFF
-        } else {
-            word >> 16
-        };
+        let half = if (k / 16) % 2 == 0 { word & 0xFFFF } else { word >> 16 };
         half < self.threshold
     }
 }
@@ -97,25 +93,36 @@ pub fn available_isas() -> Vec<Isa> {
 
 /// `dst = src * mask * scale`, in parallel over fixed chunks. Lengths must match.
 pub fn apply(dst: &mut [f32], src: &[f32], mask: &MaskKey, scale: f32) {
-    apply_with(best_isa(), dst, src, mask, scale)
+    apply_with::<false>(best_isa(), dst, src, mask, scale)
 }
 
-/// [`apply`] with a given instruction set; `isa` must be supported by this CPU.
-pub fn apply_with(isa: Isa, dst: &mut [f32], src: &[f32], mask: &MaskKey, scale: f32) {
+/// `dst = relu(src) * mask * scale`: a ReLU fused into the dropout pass that follows it.
+pub fn apply_relu(dst: &mut [f32], src: &[f32], mask: &MaskKey, scale: f32) {
+    apply_with::<true>(best_isa(), dst, src, mask, scale)
+}
+
+/// [`apply`] (or, with `RELU`, [`apply_relu`]) with a given instruction set, which must be
+/// supported by this CPU.
+pub fn apply_with<const RELU: bool>(isa: Isa, dst: &mut [f32], src: &[f32], mask: &MaskKey, scale: f32) {
     assert_eq!(dst.len(), src.len(), "mask::apply: lengths differ");
     if mask.threshold >= KEEP_ALL {
-        par_zip(dst, src, |d, s, _| {
-            d.iter_mut().zip(s).for_each(|(d, s)| *d = s * scale)
-        });
+        par_zip(dst, src, |d, s, _| d.iter_mut().zip(s).for_each(|(d, &s)| *d = pre::<RELU>(s) * scale));
         return;
     }
-    par_zip(dst, src, |d, s, first| {
-        apply_chunk(isa, d, s, first as u64, mask, scale)
-    });
+    par_zip(dst, src, |d, s, first| apply_chunk::<RELU>(isa, d, s, first as u64, mask, scale));
+}
+
+#[inline(always)]
+fn pre<const RELU: bool>(x: f32) -> f32 {
+    if RELU {
+        x.max(0.0)
+    } else {
+        x
+    }
 }
 
 /// One chunk; `first` (the global index of its first element) is a multiple of GROUP.
-fn apply_chunk(isa: Isa, dst: &mut [f32], src: &[f32], first: u64, mask: &MaskKey, scale: f32) {
+fn apply_chunk<const RELU: bool>(isa: Isa, dst: &mut [f32], src: &[f32], first: u64, mask: &MaskKey, scale: f32) {
     debug_assert_eq!(first % GROUP as u64, 0);
     let full = dst.len() / GROUP * GROUP;
     let g0 = first / GROUP as u64;
@@ -123,39 +130,24 @@ fn apply_chunk(isa: Isa, dst: &mut [f32], src: &[f32], first: u64, mask: &MaskKe
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: callers pass an ISA that best_isa() reported for this CPU.
-        Isa::Avx512 => unsafe { simd::groups_avx512(d, s, g0, mask, scale) },
+        Isa::Avx512 => unsafe { simd::groups_avx512::<RELU>(d, s, g0, mask, scale) },
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { simd::groups_avx2(d, s, g0, mask, scale) },
-        _ => groups_scalar(d, s, g0, mask, scale),
+        Isa::Avx2 => unsafe { simd::groups_avx2::<RELU>(d, s, g0, mask, scale) },
+        _ => groups_scalar::<RELU>(d, s, g0, mask, scale),
     }
-    for (i, (d, s)) in dst[full..].iter_mut().zip(&src[full..]).enumerate() {
-        *d = if mask.keeps(first + (full + i) as u64) {
-            s * scale
-        } else {
-            0.0
-        };
+    for (i, (d, &s)) in dst[full..].iter_mut().zip(&src[full..]).enumerate() {
+        *d = if mask.keeps(first + (full + i) as u64) { pre::<RELU>(s) * scale } else { 0.0 };
     }
 }
 
-fn groups_scalar(dst: &mut [f32], src: &[f32], g0: u64, mask: &MaskKey, scale: f32) {
-    for (g, (d, s)) in dst
-        .chunks_exact_mut(GROUP)
-        .zip(src.chunks_exact(GROUP))
-        .enumerate()
-    {
+fn groups_scalar<const RELU: bool>(dst: &mut [f32], src: &[f32], g0: u64, mask: &MaskKey, scale: f32) {
+    for (g, (d, s)) in dst.chunks_exact_mut(GROUP).zip(src.chunks_exact(GROUP)).enumerate() {
         for l in 0..16 {
-            let r = philox4x32_10(
-                counter(16 * (g0 + g as u64) + l as u64, mask.step),
-                mask.key,
-            );
+            let r = philox4x32_10(counter(16 * (g0 + g as u64) + l as u64, mask.step), mask.key);
             for (j, word) in r.into_iter().enumerate() {
                 for (h, half) in [word & 0xFFFF, word >> 16].into_iter().enumerate() {
                     let i = 32 * j + 16 * h + l;
-                    d[i] = if half < mask.threshold {
-                        s[i] * scale
-                    } else {
-                        0.0
-                    };
+                    d[i] = if half < mask.threshold { pre::<RELU>(s[i]) * scale } else { 0.0 };
                 }
             }
         }
@@ -182,10 +174,7 @@ mod simd {
         const ODD_DOWN: i32 = 0b11_11_01_01; // dwords [1, 1, 3, 3]: high half to the low slot
         const EVEN_UP: i32 = 0b10_10_00_00; // dwords [0, 0, 2, 2]: low half to the high slot
         let even = _mm512_mul_epu32(a, m);
-        let odd = _mm512_mul_epu32(
-            _mm512_shuffle_epi32::<ODD_DOWN>(a),
-            _mm512_shuffle_epi32::<ODD_DOWN>(m),
-        );
+        let odd = _mm512_mul_epu32(_mm512_shuffle_epi32::<ODD_DOWN>(a), _mm512_shuffle_epi32::<ODD_DOWN>(m));
         // Masked shuffles blend as they move: one instruction per half.
         let hi = _mm512_mask_shuffle_epi32::<ODD_DOWN>(odd, 0x5555, even);
         let lo = _mm512_mask_shuffle_epi32::<EVEN_UP>(even, 0xAAAA, odd);
@@ -199,10 +188,7 @@ mod simd {
     #[target_feature(enable = "avx512f")]
     fn philox512<const N: usize>(block0: [u64; N], step: u64, key: [u32; 2]) -> [[__m512i; 4]; N] {
         let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        let (s_lo, s_hi) = (
-            _mm512_set1_epi32(step as u32 as i32),
-            _mm512_set1_epi32((step >> 32) as u32 as i32),
-        );
+        let (s_lo, s_hi) = (_mm512_set1_epi32(step as u32 as i32), _mm512_set1_epi32((step >> 32) as u32 as i32));
         let mut c = block0.map(|b| {
             let c0 = _mm512_add_epi32(_mm512_set1_epi32(b as u32 as i32), lanes);
             [c0, _mm512_set1_epi32((b >> 32) as u32 as i32), s_lo, s_hi]
@@ -232,7 +218,7 @@ mod simd {
     /// Masks and scales `N` consecutive groups starting at group `g`.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn groups512<const N: usize>(
+    fn groups512<const N: usize, const RELU: bool>(
         d: &mut [f32],
         s: &[f32],
         g: u64,
@@ -252,7 +238,10 @@ mod simd {
                     let at = n * GROUP + 32 * j + 16 * h;
                     // SAFETY: at + 16 <= N * GROUP, asserted above.
                     unsafe {
-                        let x = _mm512_loadu_ps(s.as_ptr().add(at));
+                        let mut x = _mm512_loadu_ps(s.as_ptr().add(at));
+                        if RELU {
+                            x = _mm512_max_ps(x, _mm512_setzero_ps());
+                        }
                         let keep = _mm512_cmplt_epu32_mask(half, thr);
                         _mm512_storeu_ps(d.as_mut_ptr().add(at), _mm512_maskz_mul_ps(keep, x, sv));
                     }
@@ -267,7 +256,7 @@ mod simd {
     /// # Safety
     /// The CPU must support AVX-512F; `dst` and `src` hold whole groups.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn groups_avx512(dst: &mut [f32], src: &[f32], g0: u64, mask: &MaskKey, scale: f32) {
+    pub unsafe fn groups_avx512<const RELU: bool>(dst: &mut [f32], src: &[f32], g0: u64, mask: &MaskKey, scale: f32) {
         const WAYS: usize = 4;
         let thr = _mm512_set1_epi32(mask.threshold as i32);
         let sv = _mm512_castps_si512(_mm512_set1_ps(scale));
@@ -286,18 +275,11 @@ mod simd {
                     }
                 }
             }
-            groups512::<WAYS>(
-                &mut dst[at..],
-                &src[at..],
-                g0 + (q * WAYS) as u64,
-                mask,
-                thr,
-                sv,
-            );
+            groups512::<WAYS, RELU>(&mut dst[at..], &src[at..], g0 + (q * WAYS) as u64, mask, thr, sv);
         }
         for g in quads * WAYS..dst.len() / GROUP {
             let at = g * GROUP;
-            groups512::<1>(&mut dst[at..], &src[at..], g0 + g as u64, mask, thr, sv);
+            groups512::<1, RELU>(&mut dst[at..], &src[at..], g0 + g as u64, mask, thr, sv);
         }
     }
 
@@ -343,16 +325,12 @@ mod simd {
     /// # Safety
     /// The CPU must support AVX2; `dst` and `src` hold whole groups.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn groups_avx2(dst: &mut [f32], src: &[f32], g0: u64, mask: &MaskKey, scale: f32) {
+    pub unsafe fn groups_avx2<const RELU: bool>(dst: &mut [f32], src: &[f32], g0: u64, mask: &MaskKey, scale: f32) {
         // 16-bit halves compare as signed 32-bit values without overflow.
         let thr = _mm256_set1_epi32(mask.threshold as i32);
         let low = _mm256_set1_epi32(0xFFFF);
         let sv = _mm256_set1_ps(scale);
-        for (g, (d, s)) in dst
-            .chunks_exact_mut(GROUP)
-            .zip(src.chunks_exact(GROUP))
-            .enumerate()
-        {
+        for (g, (d, s)) in dst.chunks_exact_mut(GROUP).zip(src.chunks_exact(GROUP)).enumerate() {
             for lanes in 0..2 {
                 let r = philox256(16 * (g0 + g as u64) + 8 * lanes as u64, mask.step, mask.key);
                 for (j, &word) in r.iter().enumerate() {
@@ -361,7 +339,10 @@ mod simd {
                         let at = 32 * j + 16 * h + 8 * lanes;
                         // SAFETY: each chunk holds 128 floats; at + 8 <= 128.
                         unsafe {
-                            let x = _mm256_loadu_ps(s.as_ptr().add(at));
+                            let mut x = _mm256_loadu_ps(s.as_ptr().add(at));
+                            if RELU {
+                                x = _mm256_max_ps(x, _mm256_setzero_ps());
+                            }
                             let keep = _mm256_cmpgt_epi32(thr, half);
                             let y = _mm256_and_ps(_mm256_castsi256_ps(keep), _mm256_mul_ps(x, sv));
                             _mm256_storeu_ps(d.as_mut_ptr().add(at), y);
@@ -379,19 +360,20 @@ mod tests {
 
     #[test]
     fn every_instruction_set_equals_the_scalar_reference() {
-        let src: Vec<f32> = (0..100_003).map(|i| i as f32).collect();
+        let src: Vec<f32> = (0..100_003).map(|i| (i as f32 - 50_000.0) * 0.5).collect();
         for p in [0.0, 0.3, 0.5, 0.999] {
-            let mask = MaskKey {
-                key: [3, 4],
-                step: 9 | (1 << 40),
-                threshold: keep_threshold(1.0 - p),
-            };
+            let mask = MaskKey { key: [3, 4], step: 9 | (1 << 40), threshold: keep_threshold(1.0 - p) };
             for isa in available_isas() {
                 let mut dst = vec![0.0; src.len()];
-                apply_with(isa, &mut dst, &src, &mask, 2.0);
+                apply_with::<false>(isa, &mut dst, &src, &mask, 2.0);
                 for (i, (&d, &s)) in dst.iter().zip(&src).enumerate() {
                     let want = if mask.keeps(i as u64) { s * 2.0 } else { 0.0 };
                     assert_eq!(d, want, "{isa:?} p={p} element {i}");
+                }
+                apply_with::<true>(isa, &mut dst, &src, &mask, 2.0);
+                for (i, (&d, &s)) in dst.iter().zip(&src).enumerate() {
+                    let want = if mask.keeps(i as u64) { s.max(0.0) * 2.0 } else { 0.0 };
+                    assert_eq!(d, want, "relu {isa:?} p={p} element {i}");
                 }
             }
         }

@@ -20,10 +20,7 @@ pub fn par_zip(dst: &mut [f32], src: &[f32], f: impl Fn(&mut [f32], &[f32], usiz
         f(dst, src, 0);
         return;
     }
-    dst.par_chunks_mut(CHUNK)
-        .zip(src.par_chunks(CHUNK))
-        .enumerate()
-        .for_each(|(i, (d, s))| f(d, s, i * CHUNK));
+    dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).enumerate().for_each(|(i, (d, s))| f(d, s, i * CHUNK));
 }
 
 /// Applies `f(chunk, first_index)` over chunks of `dst` in parallel.
@@ -32,9 +29,7 @@ pub fn par_each(dst: &mut [f32], f: impl Fn(&mut [f32], usize) + Sync) {
         f(dst, 0);
         return;
     }
-    dst.par_chunks_mut(CHUNK)
-        .enumerate()
-        .for_each(|(i, d)| f(d, i * CHUNK));
+    dst.par_chunks_mut(CHUNK).enumerate().for_each(|(i, d)| f(d, i * CHUNK));
 }
 
 /// Column sums of a row-major (rows, cols) matrix into `out` (overwritten), in f32 with a

@@ -7,9 +7,27 @@ use crate::layer::{Ctx, Layer, Mode, Param};
 use crate::rng::{streams, Stream};
 use crate::tensor::Tensor;
 
+/// How a model is built.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildOptions {
+    /// Merge `dense -> relu -> dropout` runs into single fused layers (same results, faster).
+    pub fuse: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions { fuse: true }
+    }
+}
+
 /// A stack of layers trained end to end.
 pub struct Sequential {
     layers: Vec<Box<dyn Layer>>,
+    /// For each layer, the index of its first original layer (fused layers stand for several);
+    /// parameter names and mask keys use original indices.
+    origin: Vec<usize>,
+    /// Number of layers as specified, before fusion.
+    original_len: usize,
     input_shape: Vec<usize>,
     output_shape: Vec<usize>,
     seed: u64,
@@ -25,23 +43,29 @@ pub struct NamedTensor {
 
 impl Sequential {
     /// Builds `layers` for samples of `input_shape`, initialising parameters from `seed`.
-    pub fn new(mut layers: Vec<Box<dyn Layer>>, input_shape: &[usize], seed: u64) -> Result<Self> {
+    pub fn new(layers: Vec<Box<dyn Layer>>, input_shape: &[usize], seed: u64) -> Result<Self> {
+        Self::with_options(layers, input_shape, seed, BuildOptions::default())
+    }
+
+    /// [`Sequential::new`] with explicit build options.
+    pub fn with_options(
+        layers: Vec<Box<dyn Layer>>,
+        input_shape: &[usize],
+        seed: u64,
+        options: BuildOptions,
+    ) -> Result<Self> {
         if layers.is_empty() {
-            return Err(Error::Spec(
-                "the model has no layers; try \"dense(512) relu dropout(0.2) dense(10)\"".into(),
-            ));
+            return Err(Error::Spec("the model has no layers; try \"dense(512) relu dropout(0.2) dense(10)\"".into()));
         }
+        let original_len = layers.len();
+        let (mut layers, origin) =
+            if options.fuse { crate::nn::fused::fuse(layers)? } else { (layers, (0..original_len).collect()) };
         let mut init = Stream::new(seed, streams::INIT, 0);
         let mut shape = input_shape.to_vec();
-        for (id, layer) in layers.iter_mut().enumerate() {
+        for (layer, &id) in layers.iter_mut().zip(&origin) {
             shape = layer.build(&shape, id as u32, &mut init)?;
         }
-        Ok(Sequential {
-            layers,
-            input_shape: input_shape.to_vec(),
-            output_shape: shape,
-            seed,
-        })
+        Ok(Sequential { layers, origin, original_len, input_shape: input_shape.to_vec(), output_shape: shape, seed })
     }
 
     /// Parses `spec` (see [`spec`]) and builds it.
@@ -49,13 +73,14 @@ impl Sequential {
         Self::new(spec::parse(spec_text)?, input_shape, seed)
     }
 
+    /// [`Sequential::from_spec`] with explicit build options.
+    pub fn from_spec_with(spec_text: &str, input_shape: &[usize], seed: u64, options: BuildOptions) -> Result<Self> {
+        Self::with_options(spec::parse(spec_text)?, input_shape, seed, options)
+    }
+
     /// The model in spec syntax.
     pub fn spec(&self) -> String {
-        self.layers
-            .iter()
-            .map(|l| l.spec())
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.layers.iter().map(|l| l.spec()).collect::<Vec<_>>().join(" ")
     }
 
     /// The run seed that keys masks.
@@ -94,11 +119,7 @@ impl Sequential {
                 got: x.shape().to_vec(),
                 expected: format!(
                     "(batch, {}) samples",
-                    self.input_shape
-                        .iter()
-                        .map(|d| d.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    self.input_shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
                 ),
             });
         }
@@ -132,26 +153,16 @@ impl Sequential {
     pub fn backward(&mut self, x: &Tensor, dlogits: &Tensor, ctx: &Ctx) -> Result<()> {
         let end = self.logits_end();
         // Layers before the first parameter need no gradient at all.
-        let first = match self.layers[..end]
-            .iter_mut()
-            .position(|l| has_params(l.as_mut()))
-        {
+        let first = match self.layers[..end].iter_mut().position(|l| has_params(l.as_mut())) {
             Some(i) => i,
             None => return Ok(()),
         };
         for i in (first..end).rev() {
             let (before, rest) = self.layers.split_at_mut(i);
             let (layer, after) = rest.split_first_mut().expect("i < end <= len");
-            let dy = if i + 1 == end {
-                dlogits
-            } else {
-                after[0].input_grad()
-            };
+            let dy = if i + 1 == end { dlogits } else { after[0].input_grad() };
             let input = if i == 0 { x } else { before[i - 1].output() };
-            let layer_ctx = Ctx {
-                input_grad: i > first,
-                ..*ctx
-            };
+            let layer_ctx = Ctx { input_grad: i > first, ..*ctx };
             layer.backward(input, dy, &layer_ctx)?;
         }
         Ok(())
@@ -160,7 +171,7 @@ impl Sequential {
     /// Visits every parameter as (`layers.{i}.{name}`, param), in a fixed order.
     pub fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
         let mut name = String::new();
-        for (i, layer) in self.layers.iter_mut().enumerate() {
+        for (layer, &i) in self.layers.iter_mut().zip(&self.origin) {
             layer.visit_params(&mut |local, p| {
                 name.clear();
                 use std::fmt::Write;
@@ -179,13 +190,17 @@ impl Sequential {
 
     /// Overrides the mode of layer `index` (e.g. Monte Carlo on the last dropout only).
     pub fn set_layer_mode(&mut self, index: usize, mode: Option<Mode>) -> Result<()> {
-        let n = self.layers.len();
-        let layer = self.layers.get_mut(index).ok_or_else(|| {
-            Error::InvalidArgument(format!(
+        let n = self.original_len;
+        if index >= n {
+            return Err(Error::InvalidArgument(format!(
                 "layer {index} does not exist; the model has {n} layers (0..{n})"
-            ))
-        })?;
-        if !layer.set_mode_override(mode) {
+            )));
+        }
+        let k = self.origin.iter().rposition(|&o| o <= index).unwrap_or(0);
+        let offset = index - self.origin[k];
+        let layer = &mut self.layers[k];
+        let addressable = layer.mode_part().unwrap_or(0) == offset;
+        if !addressable || !layer.set_mode_override(mode) {
             return Err(Error::InvalidArgument(format!(
                 "layer {index} ({}) does not depend on the mode; pick a dropout layer",
                 layer.spec()
@@ -211,22 +226,17 @@ impl Sequential {
     pub fn load_state_dict(&mut self, tensors: &[NamedTensor]) -> Result<()> {
         let mut missing = Vec::new();
         let mut error = None;
-        self.visit_params(
-            &mut |name, p| match tensors.iter().find(|t| t.name == name) {
-                None => missing.push(name.to_string()),
-                Some(t) if t.shape != p.value.shape() || t.data.len() != p.value.len() => {
-                    error.get_or_insert_with(|| Error::Shape {
-                        context: format!("loading {name}"),
-                        got: t.shape.clone(),
-                        expected: format!(
-                            "{:?} (the model spec must match the saved model)",
-                            p.value.shape()
-                        ),
-                    });
-                }
-                Some(t) => p.value.data_mut().copy_from_slice(&t.data),
-            },
-        );
+        self.visit_params(&mut |name, p| match tensors.iter().find(|t| t.name == name) {
+            None => missing.push(name.to_string()),
+            Some(t) if t.shape != p.value.shape() || t.data.len() != p.value.len() => {
+                error.get_or_insert_with(|| Error::Shape {
+                    context: format!("loading {name}"),
+                    got: t.shape.clone(),
+                    expected: format!("{:?} (the model spec must match the saved model)", p.value.shape()),
+                });
+            }
+            Some(t) => p.value.data_mut().copy_from_slice(&t.data),
+        });
         if let Some(e) = error {
             return Err(e);
         }

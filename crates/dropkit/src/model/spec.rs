@@ -14,16 +14,8 @@ use crate::layer::Layer;
 use crate::nn::{Activation, ActivationKind, Linear, Softmax};
 
 /// Every layer name the parser knows, for messages and suggestions.
-pub const LAYER_NAMES: &[&str] = &[
-    "dense",
-    "linear",
-    "relu",
-    "sigmoid",
-    "tanh",
-    "softmax",
-    "dropout",
-    "classic_dropout",
-];
+pub const LAYER_NAMES: &[&str] =
+    &["dense", "linear", "relu", "sigmoid", "tanh", "softmax", "dropout", "classic_dropout"];
 
 /// One parsed `name(args)` item.
 #[derive(Debug, PartialEq)]
@@ -36,9 +28,7 @@ struct Item<'a> {
 pub fn parse(spec: &str) -> Result<Vec<Box<dyn Layer>>> {
     let items = tokenize(spec)?;
     if items.is_empty() {
-        return Err(Error::Spec(
-            "empty; try \"dense(512) relu dropout(0.2) dense(10)\"".into(),
-        ));
+        return Err(Error::Spec("empty; try \"dense(512) relu dropout(0.2) dense(10)\"".into()));
     }
     let mut layers = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -51,9 +41,7 @@ fn tokenize(spec: &str) -> Result<Vec<Item<'_>>> {
     let mut items = Vec::new();
     let mut rest = spec.trim_start();
     while !rest.is_empty() {
-        let end = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
+        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
         if end == 0 {
             let c = rest.chars().next().unwrap_or(' ');
             return Err(Error::Spec(format!(
@@ -65,9 +53,7 @@ fn tokenize(spec: &str) -> Result<Vec<Item<'_>>> {
         rest = rest[end..].trim_start();
         let mut args = Vec::new();
         if let Some(inner) = rest.strip_prefix('(') {
-            let close = inner
-                .find(')')
-                .ok_or_else(|| Error::Spec(format!("'{name}(' is missing its closing ')'")))?;
+            let close = inner.find(')').ok_or_else(|| Error::Spec(format!("'{name}(' is missing its closing ')'")))?;
             args = inner[..close].split(',').map(str::trim).collect();
             if args == [""] {
                 args.clear();
@@ -97,41 +83,20 @@ fn make(item: &Item, position: usize) -> Result<Vec<Box<dyn Layer>>> {
         arg.parse::<f64>()
             .ok()
             .filter(|p| !p.is_nan())
-            .ok_or_else(|| {
-                Error::Spec(format!(
-                    "{call}: '{arg}' is not a number; p is a drop probability such as 0.5"
-                ))
-            })
+            .ok_or_else(|| Error::Spec(format!("{call}: '{arg}' is not a number; p is a drop probability such as 0.5")))
     };
     let layer: Box<dyn Layer> = match name.as_str() {
         "dense" | "linear" => {
-            n_args(
-                1,
-                2,
-                "dense(units) or dense(units, activation), e.g. dense(512, relu)",
-            )?;
-            let units = item.args[0]
-                .parse::<usize>()
-                .ok()
-                .filter(|&u| u > 0)
-                .ok_or_else(|| {
-                    Error::Spec(format!(
-                        "{call}: units must be a positive integer, got '{}'",
-                        item.args[0]
-                    ))
-                })?;
+            n_args(1, 2, "dense(units) or dense(units, activation), e.g. dense(512, relu)")?;
+            let units = item.args[0].parse::<usize>().ok().filter(|&u| u > 0).ok_or_else(|| {
+                Error::Spec(format!("{call}: units must be a positive integer, got '{}'", item.args[0]))
+            })?;
             let dense: Box<dyn Layer> = Box::new(Linear::new(units)?);
             return match item.args.get(1) {
                 None => Ok(vec![dense]),
                 Some(act) => {
                     let mut v = vec![dense];
-                    v.extend(make(
-                        &Item {
-                            name: act,
-                            args: vec![],
-                        },
-                        position,
-                    )?);
+                    v.extend(make(&Item { name: act, args: vec![] }, position)?);
                     Ok(v)
                 }
             };
@@ -146,16 +111,8 @@ fn make(item: &Item, position: usize) -> Result<Vec<Box<dyn Layer>>> {
             }
         }
         "dropout" | "classic_dropout" => {
-            n_args(
-                1,
-                1,
-                &format!("{name}(p) with p the drop probability, e.g. {name}(0.5)"),
-            )?;
-            let scaling = if name == "dropout" {
-                Scaling::Inverted
-            } else {
-                Scaling::Classic
-            };
+            n_args(1, 1, &format!("{name}(p) with p the drop probability, e.g. {name}(0.5)"))?;
+            let scaling = if name == "dropout" { Scaling::Inverted } else { Scaling::Classic };
             Box::new(Dropout::new(prob(item.args[0])?, scaling)?)
         }
         _ => return Err(unknown(item.name, position)),
@@ -164,20 +121,14 @@ fn make(item: &Item, position: usize) -> Result<Vec<Box<dyn Layer>>> {
 }
 
 fn unknown(name: &str, position: usize) -> Error {
-    let best = LAYER_NAMES
-        .iter()
-        .min_by_key(|k| edit_distance(&name.to_ascii_lowercase(), k))
-        .copied();
+    let best = LAYER_NAMES.iter().min_by_key(|k| edit_distance(&name.to_ascii_lowercase(), k)).copied();
     let hint = match best {
         Some(b) if edit_distance(&name.to_ascii_lowercase(), b) <= 3 => {
             format!("did you mean '{b}'? ")
         }
         _ => String::new(),
     };
-    Error::Spec(format!(
-        "unknown layer '{name}' (item {position}); {hint}known layers: {}",
-        LAYER_NAMES.join(", ")
-    ))
+    Error::Spec(format!("unknown layer '{name}' (item {position}); {hint}known layers: {}", LAYER_NAMES.join(", ")))
 }
 
 /// Levenshtein distance, for "did you mean" hints.
@@ -187,9 +138,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, &cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + (ca != cb) as usize)
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + (ca != cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -212,13 +161,7 @@ mod tests {
         );
         assert_eq!(
             specs("dense(64, tanh) -> classic_dropout(0.5) -> dense(10, softmax)"),
-            [
-                "dense(64)",
-                "tanh",
-                "classic_dropout(0.5)",
-                "dense(10)",
-                "softmax"
-            ]
+            ["dense(64)", "tanh", "classic_dropout(0.5)", "dense(10)", "softmax"]
         );
     }
 

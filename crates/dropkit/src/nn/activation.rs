@@ -34,17 +34,20 @@ pub struct Activation {
 
 impl Activation {
     pub fn new(kind: ActivationKind) -> Self {
-        Activation {
-            kind,
-            y: Tensor::default(),
-            dx: Tensor::default(),
-        }
+        Activation { kind, y: Tensor::default(), dx: Tensor::default() }
     }
 }
 
 impl Layer for Activation {
     fn spec(&self) -> String {
         self.kind.name().to_string()
+    }
+
+    fn fusion_role(&self) -> crate::nn::fused::FusionRole {
+        match self.kind {
+            ActivationKind::Relu => crate::nn::fused::FusionRole::Relu,
+            _ => crate::nn::fused::FusionRole::None,
+        }
     }
 
     fn output(&self) -> &Tensor {
@@ -65,10 +68,7 @@ impl Layer for Activation {
         let kind = self.kind;
         par_zip(self.y.data_mut(), x.data(), |y, x, _| match kind {
             ActivationKind::Relu => y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.max(0.0)),
-            ActivationKind::Sigmoid => y
-                .iter_mut()
-                .zip(x)
-                .for_each(|(y, &x)| *y = 1.0 / (1.0 + (-x).exp())),
+            ActivationKind::Sigmoid => y.iter_mut().zip(x).for_each(|(y, &x)| *y = 1.0 / (1.0 + (-x).exp())),
             ActivationKind::Tanh => y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.tanh()),
         });
         Ok(&self.y)
@@ -84,13 +84,8 @@ impl Layer for Activation {
         par_each(self.dx.data_mut(), |dx, first| {
             let y = &y[first..first + dx.len()];
             match kind {
-                ActivationKind::Relu => dx
-                    .iter_mut()
-                    .zip(y)
-                    .for_each(|(d, &y)| *d = if y > 0.0 { *d } else { 0.0 }),
-                ActivationKind::Sigmoid => {
-                    dx.iter_mut().zip(y).for_each(|(d, &y)| *d *= y * (1.0 - y))
-                }
+                ActivationKind::Relu => dx.iter_mut().zip(y).for_each(|(d, &y)| *d = if y > 0.0 { *d } else { 0.0 }),
+                ActivationKind::Sigmoid => dx.iter_mut().zip(y).for_each(|(d, &y)| *d *= y * (1.0 - y)),
                 ActivationKind::Tanh => dx.iter_mut().zip(y).for_each(|(d, &y)| *d *= 1.0 - y * y),
             }
         });

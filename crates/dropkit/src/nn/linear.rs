@@ -25,9 +25,7 @@ impl Linear {
     /// A dense layer with `units` outputs (built later, when the input size is known).
     pub fn new(units: usize) -> Result<Self> {
         if units == 0 {
-            return Err(Error::InvalidArgument(
-                "dense(0): units must be at least 1".into(),
-            ));
+            return Err(Error::InvalidArgument("dense(0): units must be at least 1".into()));
         }
         Ok(Linear {
             units,
@@ -80,12 +78,7 @@ impl Layer for Linear {
             row.copy_from_slice(bias);
         }
         let w = MatRef::new(self.weight.value.data(), self.units, self.in_features);
-        matmul(
-            self.y.data_mut(),
-            MatRef::new(x.data(), b, self.in_features),
-            w.t(),
-            true,
-        );
+        matmul(self.y.data_mut(), MatRef::new(x.data(), b, self.in_features), w.t(), true);
         Ok(&self.y)
     }
 
@@ -94,12 +87,7 @@ impl Layer for Linear {
         check_input(dy, self.units, &format!("{} backward", self.spec()))?;
         let b = x.rows();
         let dy_m = MatRef::new(dy.data(), b, self.units);
-        matmul(
-            self.weight.grad.data_mut(),
-            dy_m.t(),
-            MatRef::new(x.data(), b, self.in_features),
-            false,
-        );
+        matmul(self.weight.grad.data_mut(), dy_m.t(), MatRef::new(x.data(), b, self.in_features), false);
         column_sums(dy.data(), b, self.units, self.bias.grad.data_mut());
         if ctx.input_grad {
             self.dx.resize(x.shape());
@@ -107,6 +95,10 @@ impl Layer for Linear {
             matmul(self.dx.data_mut(), dy_m, w, false);
         }
         Ok(&self.dx)
+    }
+
+    fn fusion_role(&self) -> crate::nn::fused::FusionRole {
+        crate::nn::fused::FusionRole::Dense { units: self.units }
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {

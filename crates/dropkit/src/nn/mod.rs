@@ -23,3 +23,4 @@ pub(crate) fn check_input(x: &Tensor, features: usize, layer: &str) -> Result<()
     }
     Ok(())
 }
+pub mod fused;

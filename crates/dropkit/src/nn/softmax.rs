@@ -64,12 +64,8 @@ impl Layer for Softmax {
         }
         self.dx.resize(x.shape());
         let c = x.cols().max(1);
-        for ((dx, y), dy) in self
-            .dx
-            .data_mut()
-            .chunks_exact_mut(c)
-            .zip(self.y.data().chunks_exact(c))
-            .zip(dy.data().chunks_exact(c))
+        for ((dx, y), dy) in
+            self.dx.data_mut().chunks_exact_mut(c).zip(self.y.data().chunks_exact(c)).zip(dy.data().chunks_exact(c))
         {
             let dot: f32 = y.iter().zip(dy).map(|(a, b)| a * b).sum();
             for ((d, &y), &g) in dx.iter_mut().zip(y).zip(dy) {

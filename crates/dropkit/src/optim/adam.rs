@@ -24,11 +24,7 @@ pub(crate) fn update(
     let bc2 = 1.0 - (b2 as f64).powf(t as f64);
     let step = (lr as f64 / bc1) as f32;
     let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
-    let (l2, shrink) = if decoupled {
-        (0.0, 1.0 - lr * decay)
-    } else {
-        (decay, 1.0)
-    };
+    let (l2, shrink) = if decoupled { (0.0, 1.0 - lr * decay) } else { (decay, 1.0) };
     w.par_chunks_mut(CHUNK)
         .zip(g.par_chunks(CHUNK))
         .zip(slot.m.par_chunks_mut(CHUNK))

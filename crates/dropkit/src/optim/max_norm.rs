@@ -11,11 +11,7 @@ pub fn constrain_rows(w: &mut [f32], rows: usize, c: f32) {
     }
     let cols = w.len() / rows;
     w.par_chunks_mut(cols.max(1)).for_each(|row| {
-        let norm = row
-            .iter()
-            .map(|&x| (x as f64) * (x as f64))
-            .sum::<f64>()
-            .sqrt() as f32;
+        let norm = row.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt() as f32;
         if norm > c {
             let s = c / norm;
             row.iter_mut().for_each(|x| *x *= s);

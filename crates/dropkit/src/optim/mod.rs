@@ -30,9 +30,7 @@ impl std::str::FromStr for OptimizerKind {
             "sgd" => Ok(OptimizerKind::Sgd),
             "adam" => Ok(OptimizerKind::Adam),
             "adamw" => Ok(OptimizerKind::AdamW),
-            _ => Err(Error::InvalidArgument(format!(
-                "unknown optimizer '{s}'; use sgd, adam or adamw"
-            ))),
+            _ => Err(Error::InvalidArgument(format!("unknown optimizer '{s}'; use sgd, adam or adamw"))),
         }
     }
 }
@@ -79,27 +77,16 @@ impl Default for OptimizerConfig {
 impl OptimizerConfig {
     /// Checks every field, naming the bad one.
     pub fn validate(&self) -> Result<()> {
-        let bad = |what: &str, v: f32, want: &str| {
-            Err(Error::InvalidArgument(format!(
-                "optimizer {what} = {v}: {want}"
-            )))
-        };
+        let bad =
+            |what: &str, v: f32, want: &str| Err(Error::InvalidArgument(format!("optimizer {what} = {v}: {want}")));
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(
-                "lr",
-                self.lr,
-                "the learning rate must be a positive number, e.g. 0.001",
-            );
+            return bad("lr", self.lr, "the learning rate must be a positive number, e.g. 0.001");
         }
         if !(0.0..1.0).contains(&self.momentum) {
             return bad("momentum", self.momentum, "must be in [0, 1), e.g. 0.9");
         }
         if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
-            return bad(
-                "beta",
-                self.beta1.max(self.beta2),
-                "betas must be in [0, 1)",
-            );
+            return bad("beta", self.beta1.max(self.beta2), "betas must be in [0, 1)");
         }
         if !(self.eps.is_finite() && self.eps > 0.0) {
             return bad("eps", self.eps, "must be positive");
@@ -113,9 +100,7 @@ impl OptimizerConfig {
             }
         }
         if self.nesterov && (self.kind != OptimizerKind::Sgd || self.momentum == 0.0) {
-            return Err(Error::InvalidArgument(
-                "nesterov needs the sgd optimizer with momentum > 0".into(),
-            ));
+            return Err(Error::InvalidArgument("nesterov needs the sgd optimizer with momentum > 0".into()));
         }
         self.schedule.validate()
     }
@@ -151,11 +136,7 @@ pub struct Optimizer {
 impl Optimizer {
     pub fn new(config: OptimizerConfig) -> Result<Self> {
         config.validate()?;
-        Ok(Optimizer {
-            config,
-            slots: Vec::new(),
-            steps: 0,
-        })
+        Ok(Optimizer { config, slots: Vec::new(), steps: 0 })
     }
 
     pub fn config(&self) -> &OptimizerConfig {
@@ -182,17 +163,10 @@ impl Optimizer {
             if slots.len() <= index {
                 let n = p.value.len();
                 let second = if cfg.kind == OptimizerKind::Sgd { 0 } else { n };
-                slots.push(Slot {
-                    m: vec![0.0; n],
-                    v: vec![0.0; second],
-                });
+                slots.push(Slot { m: vec![0.0; n], v: vec![0.0; second] });
             }
             let slot = &mut slots[index];
-            let decay = if p.kind == ParamKind::Weight {
-                cfg.weight_decay
-            } else {
-                0.0
-            };
+            let decay = if p.kind == ParamKind::Weight { cfg.weight_decay } else { 0.0 };
             let (w, g) = (p.value.data_mut(), p.grad.data());
             match cfg.kind {
                 OptimizerKind::Sgd => sgd::update(w, g, &mut slot.m, cfg, lr, decay, t),

@@ -30,16 +30,12 @@ impl Schedule {
         let gamma = match *self {
             Schedule::Constant => return Ok(()),
             Schedule::Step { every: 0, .. } => {
-                return Err(Error::InvalidArgument(
-                    "step schedule: every = 0; it must be at least 1 epoch".into(),
-                ))
+                return Err(Error::InvalidArgument("step schedule: every = 0; it must be at least 1 epoch".into()))
             }
             Schedule::Step { gamma, .. } | Schedule::Exponential { gamma } => gamma,
         };
         if !(gamma.is_finite() && gamma > 0.0) {
-            return Err(Error::InvalidArgument(format!(
-                "schedule gamma = {gamma}: must be positive, e.g. 0.95"
-            )));
+            return Err(Error::InvalidArgument(format!("schedule gamma = {gamma}: must be positive, e.g. 0.95")));
         }
         Ok(())
     }
@@ -48,9 +44,7 @@ impl Schedule {
     pub fn parse(s: &str) -> Result<Self> {
         let parts: Vec<&str> = s.split(':').collect();
         let num = |v: &str| -> Result<f32> {
-            v.parse().map_err(|_| {
-                Error::InvalidArgument(format!("schedule '{s}': '{v}' is not a number"))
-            })
+            v.parse().map_err(|_| Error::InvalidArgument(format!("schedule '{s}': '{v}' is not a number")))
         };
         let sched = match parts.as_slice() {
             ["constant"] => Schedule::Constant,

@@ -33,14 +33,10 @@ impl RunConfig {
     /// Checks every field, naming the bad one.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 {
-            return Err(Error::InvalidArgument(
-                "epochs = 0: train for at least 1 epoch".into(),
-            ));
+            return Err(Error::InvalidArgument("epochs = 0: train for at least 1 epoch".into()));
         }
         if self.batch_size == 0 {
-            return Err(Error::InvalidArgument(
-                "batch size 0: it must be at least 1, e.g. 128".into(),
-            ));
+            return Err(Error::InvalidArgument("batch size 0: it must be at least 1, e.g. 128".into()));
         }
         if !(0.0..1.0).contains(&self.validation_split) {
             return Err(Error::InvalidArgument(format!(
@@ -60,8 +56,8 @@ impl RunConfig {
 
     /// Parses and validates a config; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let cfg: RunConfig = toml::from_str(text)
-            .map_err(|e| Error::format(origin, e.to_string().trim().to_string()))?;
+        let cfg: RunConfig =
+            toml::from_str(text).map_err(|e| Error::format(origin, e.to_string().trim().to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -52,12 +52,7 @@ pub struct History {
 #[derive(Debug)]
 pub enum Progress<'a> {
     /// A batch finished.
-    Batch {
-        epoch: usize,
-        batch: usize,
-        batches: usize,
-        loss: f64,
-    },
+    Batch { epoch: usize, batch: usize, batches: usize, loss: f64 },
     /// An epoch finished.
     Epoch(&'a EpochRecord),
 }
@@ -72,9 +67,7 @@ pub fn fit(
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<History> {
     if options.batch_size == 0 {
-        return Err(Error::InvalidArgument(
-            "batch size 0: it must be at least 1, e.g. 128".into(),
-        ));
+        return Err(Error::InvalidArgument("batch size 0: it must be at least 1, e.g. 128".into()));
     }
     if train.is_empty() {
         return Err(Error::InvalidArgument("the training set is empty".into()));
@@ -108,12 +101,7 @@ pub fn fit(
             model.backward(&x, loss.grad(), &ctx)?;
             optimizer.step(model, lr);
             stats.add(batch);
-            on_progress(Progress::Batch {
-                epoch: epoch + 1,
-                batch: b + 1,
-                batches,
-                loss: batch.loss(),
-            });
+            on_progress(Progress::Batch { epoch: epoch + 1, batch: b + 1, batches, loss: batch.loss() });
         }
         let (val_loss, val_accuracy) = match val {
             Some(v) if !v.is_empty() => {
@@ -151,8 +139,7 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, mode: Mode) -> Result<Ba
     for start in (0..data.len()).step_by(EVAL_BATCH) {
         let end = (start + EVAL_BATCH).min(data.len());
         x.resize_batch(end - start, &data.sample_shape);
-        x.data_mut()
-            .copy_from_slice(&data.images[start * d..end * d]);
+        x.data_mut().copy_from_slice(&data.images[start * d..end * d]);
         let logits = model.forward_logits(&x, &ctx)?;
         total.add(loss.compute(logits, &data.labels[start..end], false)?);
     }

@@ -12,29 +12,14 @@ pub struct Preset {
 }
 
 fn adam(lr: f32) -> OptimizerConfig {
-    OptimizerConfig {
-        kind: OptimizerKind::Adam,
-        lr,
-        ..OptimizerConfig::default()
-    }
+    OptimizerConfig { kind: OptimizerKind::Adam, lr, ..OptimizerConfig::default() }
 }
 
 fn sgd(lr: f32, momentum: f32) -> OptimizerConfig {
-    OptimizerConfig {
-        kind: OptimizerKind::Sgd,
-        lr,
-        momentum,
-        ..OptimizerConfig::default()
-    }
+    OptimizerConfig { kind: OptimizerKind::Sgd, lr, momentum, ..OptimizerConfig::default() }
 }
 
-fn run(
-    model: &str,
-    epochs: usize,
-    batch_size: usize,
-    validation_split: f64,
-    optimizer: OptimizerConfig,
-) -> RunConfig {
+fn run(model: &str, epochs: usize, batch_size: usize, validation_split: f64, optimizer: OptimizerConfig) -> RunConfig {
     RunConfig {
         preset: None,
         model: model.into(),
@@ -95,11 +80,7 @@ pub fn preset(name: &str) -> Result<RunConfig> {
     let p = PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
         Error::InvalidArgument(format!(
             "unknown preset '{name}'; available: {}",
-            PRESETS
-                .iter()
-                .map(|p| p.name)
-                .collect::<Vec<_>>()
-                .join(", ")
+            PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
         ))
     })?;
     let mut cfg = (p.config)();

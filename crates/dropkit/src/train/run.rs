@@ -55,43 +55,20 @@ pub fn train_run(
     let (fit_set, val_set) = data.train.split_last(config.validation_split)?;
     let mut model = build_model(config, &data.train.sample_shape)?;
     let mut optimizer = Optimizer::new(config.optimizer.clone())?;
-    let options = FitOptions {
-        epochs: config.epochs,
-        batch_size: config.batch_size,
-        seed: config.seed,
-    };
+    let options = FitOptions { epochs: config.epochs, batch_size: config.batch_size, seed: config.seed };
     if let Some(dir) = out {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         write_atomic(&dir.join("config.toml"), config.to_toml()?.as_bytes())?;
     }
     let started = Instant::now();
     let val = (!val_set.is_empty()).then_some(&val_set);
-    let history = fit(
-        &mut model,
-        &mut optimizer,
-        &fit_set,
-        val,
-        &options,
-        on_progress,
-    )?;
+    let history = fit(&mut model, &mut optimizer, &fit_set, val, &options, on_progress)?;
     let train_seconds = started.elapsed().as_secs_f64();
-    let metrics = measure(
-        &mut model,
-        &fit_set,
-        val,
-        &data.test,
-        &history,
-        train_seconds,
-        &data.source,
-    )?;
+    let metrics = measure(&mut model, &fit_set, val, &data.test, &history, train_seconds, &data.source)?;
     if let Some(dir) = out {
         write_run(dir, &mut model, &history, &metrics)?;
     }
-    Ok(RunOutcome {
-        model,
-        history,
-        metrics,
-    })
+    Ok(RunOutcome { model, history, metrics })
 }
 
 fn measure(
@@ -120,32 +97,24 @@ fn measure(
         epochs,
         parameters: model.num_params(),
         train_seconds,
-        seconds_per_epoch: history.epochs.iter().map(|r| r.seconds).sum::<f64>()
-            / epochs.max(1) as f64,
+        seconds_per_epoch: history.epochs.iter().map(|r| r.seconds).sum::<f64>() / epochs.max(1) as f64,
         data: source.to_string(),
     })
 }
 
 fn json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value)
-        .map_err(|e| Error::InvalidArgument(format!("cannot encode JSON: {e}")))
+    serde_json::to_string(value).map_err(|e| Error::InvalidArgument(format!("cannot encode JSON: {e}")))
 }
 
 /// Writes history, metrics and weights into the run directory.
-pub fn write_run(
-    dir: &Path,
-    model: &mut Sequential,
-    history: &History,
-    metrics: &Metrics,
-) -> Result<()> {
+pub fn write_run(dir: &Path, model: &mut Sequential, history: &History, metrics: &Metrics) -> Result<()> {
     let mut lines = String::new();
     for r in &history.epochs {
         lines.push_str(&json(r)?);
         lines.push('\n');
     }
     write_atomic(&dir.join("history.jsonl"), lines.as_bytes())?;
-    let pretty =
-        serde_json::to_string_pretty(metrics).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let pretty = serde_json::to_string_pretty(metrics).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     write_atomic(&dir.join("metrics.json"), pretty.as_bytes())?;
     weights::save(model, &dir.join("model.safetensors"))
 }
@@ -153,10 +122,7 @@ pub fn write_run(
 /// Reads a run directory's `config.toml`.
 pub fn load_config(dir: &Path) -> Result<RunConfig> {
     if !dir.is_dir() {
-        return Err(Error::DataNotFound(format!(
-            "run directory {} does not exist",
-            dir.display()
-        )));
+        return Err(Error::DataNotFound(format!("run directory {} does not exist", dir.display())));
     }
     let path = dir.join("config.toml");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;

@@ -14,10 +14,7 @@ pub fn to_bytes(model: &mut Sequential) -> Result<Vec<u8>> {
 
 /// Encodes named f32 tensors as safetensors (little-endian, sorted by name).
 pub fn encode(tensors: &[NamedTensor]) -> Result<Vec<u8>> {
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
-        .collect();
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
     let views = tensors
         .iter()
         .zip(&bytes)
@@ -27,8 +24,7 @@ pub fn encode(tensors: &[NamedTensor]) -> Result<Vec<u8>> {
                 .map_err(|e| Error::InvalidArgument(format!("tensor {}: {e}", t.name)))
         })
         .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(views, None)
-        .map_err(|e| Error::InvalidArgument(format!("safetensors: {e}")))
+    safetensors::serialize(views, None).map_err(|e| Error::InvalidArgument(format!("safetensors: {e}")))
 }
 
 /// Decodes safetensors bytes into named f32 tensors; `origin` names the file in errors.
@@ -38,21 +34,10 @@ pub fn decode(bytes: &[u8], origin: &str) -> Result<Vec<NamedTensor>> {
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(Error::format(
-                origin,
-                format!("tensor {name} is {:?}; dropkit stores F32", view.dtype()),
-            ));
+            return Err(Error::format(origin, format!("tensor {name} is {:?}; dropkit stores F32", view.dtype())));
         }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        out.push(NamedTensor {
-            name,
-            shape: view.shape().to_vec(),
-            data,
-        });
+        let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        out.push(NamedTensor { name, shape: view.shape().to_vec(), data });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)

@@ -1,0 +1,149 @@
+//! Fusion of `dense -> relu -> dropout` (and `dense -> relu`) into one layer: the GEMM writes
+//! `z = x W^T + b` (bias pre-filled, so no extra pass), then a single pass computes
+//! `y = relu(z) * m * s` with the keyed mask. Backward is a single pass too, and needs no mask
+//! regeneration: a unit has a nonzero gradient exactly when it was kept *and* active, which is
+//! when `y > 0`, so `dz = dy * s * [y > 0]`.
+//!
+//! The fused layer computes bit for bit what the separate layers compute (same masks, same
+//! rounding), and keeps their PyTorch names and indices (`layers.0.weight`, dropout id 2).
+
+use super::Linear;
+use crate::dropout::{Dropout, Scaling};
+use crate::error::Result;
+use crate::kernels::{mask, par_zip};
+use crate::layer::{Ctx, Layer, Mode, Param};
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+
+/// What a layer can contribute to a fused block.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FusionRole {
+    None,
+    Dense { units: usize },
+    Relu,
+    Dropout { p: f32, scaling: Scaling },
+}
+
+/// `dense(units) relu [dropout(p)]` as one layer.
+pub struct DenseBlock {
+    linear: Linear,
+    dropout: Option<Dropout>,
+    /// The factor kept, active units were multiplied by in the last forward pass.
+    kept_scale: f32,
+    y: Tensor,  // (B, units)
+    dz: Tensor, // (B, units)
+}
+
+/// Replaces every `dense -> relu [-> dropout]` run of unbuilt `layers` with a [`DenseBlock`].
+/// Returns the new layers and, for each, the index of its first original layer.
+pub fn fuse(layers: Vec<Box<dyn Layer>>) -> Result<(Vec<Box<dyn Layer>>, Vec<usize>)> {
+    let roles: Vec<FusionRole> = layers.iter().map(|l| l.fusion_role()).collect();
+    let mut out: Vec<Box<dyn Layer>> = Vec::with_capacity(layers.len());
+    let mut origin = Vec::with_capacity(layers.len());
+    let mut it = layers.into_iter().enumerate().peekable();
+    while let Some((i, layer)) = it.next() {
+        let (FusionRole::Dense { units }, Some(FusionRole::Relu)) = (roles[i], roles.get(i + 1).copied()) else {
+            out.push(layer);
+            origin.push(i);
+            continue;
+        };
+        it.next(); // the relu
+        let dropout = match roles.get(i + 2) {
+            Some(&FusionRole::Dropout { p, scaling }) => {
+                it.next();
+                Some(Dropout::new(p as f64, scaling)?)
+            }
+            _ => None,
+        };
+        let block = DenseBlock {
+            linear: Linear::new(units)?,
+            dropout,
+            kept_scale: 1.0,
+            y: Tensor::default(),
+            dz: Tensor::default(),
+        };
+        out.push(Box::new(block));
+        origin.push(i);
+    }
+    Ok((out, origin))
+}
+
+impl Layer for DenseBlock {
+    fn spec(&self) -> String {
+        let mut s = format!("{} relu", self.linear.spec());
+        if let Some(d) = &self.dropout {
+            s.push(' ');
+            s.push_str(&d.spec());
+        }
+        s
+    }
+
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+
+    fn input_grad(&self) -> &Tensor {
+        self.linear.input_grad()
+    }
+
+    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+        let out = self.linear.build(input, id, init)?;
+        if let Some(d) = &mut self.dropout {
+            d.build(&out, id + 2, init)?;
+        }
+        Ok(out)
+    }
+
+    // x: (B, in) -> z = x W^T + b: (B, units) -> y = relu(z) * m * s: (B, units)
+    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        let z = self.linear.forward(x, ctx)?;
+        self.y.resize(z.shape());
+        let (mask, scale) = match &self.dropout {
+            Some(d) => match d.mask_for(ctx) {
+                Some(key) => (Some(key), d.keep_scale()),
+                None => (None, d.deterministic_scale(ctx)),
+            },
+            None => (None, 1.0),
+        };
+        match mask {
+            Some(key) => mask::apply_relu(self.y.data_mut(), z.data(), &key, scale),
+            None if scale == 1.0 => {
+                par_zip(self.y.data_mut(), z.data(), |y, z, _| y.iter_mut().zip(z).for_each(|(y, &z)| *y = z.max(0.0)))
+            }
+            None => par_zip(self.y.data_mut(), z.data(), |y, z, _| {
+                y.iter_mut().zip(z).for_each(|(y, &z)| *y = z.max(0.0) * scale)
+            }),
+        }
+        self.kept_scale = scale;
+        Ok(&self.y)
+    }
+
+    // dz = dy * s * [y > 0]; then the dense backward.
+    fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        self.dz.resize(dy.shape());
+        let (y, s) = (self.y.data(), self.kept_scale);
+        par_zip(self.dz.data_mut(), dy.data(), |dz, dy, first| {
+            let y = &y[first..first + dz.len()];
+            for ((g, &d), &y) in dz.iter_mut().zip(dy).zip(y) {
+                *g = if y > 0.0 { d * s } else { 0.0 };
+            }
+        });
+        self.linear.backward(x, &self.dz, ctx)
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
+        self.linear.visit_params(f)
+    }
+
+    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
+        self.dropout.as_mut().is_some_and(|d| d.set_mode_override(mode))
+    }
+
+    fn mode_part(&self) -> Option<usize> {
+        self.dropout.as_ref().map(|_| 2)
+    }
+
+    fn is_stochastic(&self) -> bool {
+        self.dropout.as_ref().is_some_and(|d| d.is_stochastic())
+    }
+}
