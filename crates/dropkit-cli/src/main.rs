@@ -29,6 +29,10 @@ enum Command {
     Presets,
     /// Time fixed workloads (release build), optionally next to PyTorch.
     Bench(cmd::bench::Args),
+    /// Predict the test set of a saved run, deterministically or with Monte Carlo dropout.
+    Predict(cmd::predict::Args),
+    /// Calibration, rejection and out-of-distribution detection: deterministic vs MC dropout.
+    Uncertainty(cmd::uncertainty::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
         Command::Data(a) => cmd::data::run(a),
         Command::Presets => cmd::presets(),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Predict(a) => cmd::predict::run(a),
+        Command::Uncertainty(a) => cmd::uncertainty::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -210,3 +210,45 @@ fn a_closed_stdout_pipe_is_not_an_error() {
     assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn predict_and_uncertainty_on_a_saved_run() {
+    let run = temp("mc-run");
+    assert!(train(&run, "2").status.success());
+    let r = run.to_str().unwrap();
+    let out = dropkit(&["predict", r, "--mc", "5"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("index,label,predicted,p_0") && header.ends_with("mutual_information"), "{header}");
+    assert_eq!(lines.count(), 2_000);
+    // Same seed, same numbers.
+    assert_eq!(text(&dropkit(&["predict", r, "--mc", "5"], &[]).stdout), csv);
+    let pred_dir = temp("mc-pred");
+    let out = dropkit(&["predict", r, "--format", "jsonl", "--out", pred_dir.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let jsonl = std::fs::read_to_string(pred_dir.join("predictions.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(first["probs"].as_array().unwrap().len(), 10);
+    assert_clean_error(&dropkit(&["predict", r, "--mc", "0"], &[]), 2, "--mc 0");
+
+    let unc = temp("mc-unc");
+    let out = dropkit(&["uncertainty", r, "--mc", "5", "--ood-inputs", "200", "--out", unc.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("MC dropout T=5") && stdout.contains("uniform_noise") && stdout.contains("ECE"),
+        "{stdout}"
+    );
+    for f in
+        ["metrics.json", "report.html", "reliability.svg", "reliability.png", "rejection.png", "error_vs_passes.svg"]
+    {
+        assert!(unc.join(f).is_file(), "{f} missing");
+    }
+    let html = std::fs::read_to_string(unc.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("NLL"));
+    for d in [run, pred_dir, unc] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}

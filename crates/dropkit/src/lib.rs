@@ -34,6 +34,7 @@ pub mod optim;
 pub mod rng;
 pub mod tensor;
 pub mod train;
+pub mod uncertainty;
 
 pub use error::{Error, Result};
 

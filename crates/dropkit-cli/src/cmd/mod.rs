@@ -4,7 +4,9 @@ pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod eval;
+pub mod predict;
 pub mod train;
+pub mod uncertainty;
 
 use crate::output::say;
 

@@ -1,3 +1,4 @@
 //! Plots and reports drawn from library results.
 
+pub mod html;
 pub mod plot;

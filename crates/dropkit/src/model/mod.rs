@@ -135,6 +135,31 @@ impl Sequential {
         Ok(cur)
     }
 
+    /// Index (into [`Sequential::layers`]) of the first layer whose output is random in
+    /// Monte Carlo mode; the layers before it give the same output in every pass.
+    pub fn first_stochastic(&self) -> Option<usize> {
+        self.layers.iter().position(|l| l.is_stochastic())
+    }
+
+    /// Number of layers up to the logits (a final softmax excluded).
+    pub fn logits_len(&self) -> usize {
+        self.logits_end()
+    }
+
+    /// Runs layers `start..end` on `x`, the output of layer `start - 1` (or the model input
+    /// when `start` is 0).
+    pub fn forward_span<'a>(&'a mut self, x: &'a Tensor, ctx: &Ctx, start: usize, end: usize) -> Result<&'a Tensor> {
+        if start == 0 {
+            self.check_input(x)?;
+        }
+        let end = end.min(self.layers.len());
+        let mut cur = x;
+        for layer in self.layers[start.min(end)..end].iter_mut() {
+            cur = layer.forward(cur, ctx)?;
+        }
+        Ok(cur)
+    }
+
     /// The whole model: `x: (B, input...) -> (B, output...)`.
     pub fn forward<'a>(&'a mut self, x: &'a Tensor, ctx: &Ctx) -> Result<&'a Tensor> {
         let n = self.layers.len();

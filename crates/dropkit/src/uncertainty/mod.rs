@@ -1,0 +1,181 @@
+//! Monte Carlo dropout (Gal and Ghahramani, "Dropout as a Bayesian approximation", ICML 2016,
+//! <https://arxiv.org/abs/1506.02142>): keep dropout on at test time, average `T` stochastic
+//! passes, and read their spread as uncertainty.
+//!
+//! For each input: mean probabilities `p = (1/T) sum_t p_t`, their standard deviation,
+//! predictive entropy `H[p]`, expected entropy `(1/T) sum_t H[p_t]`, and the mutual information
+//! (BALD) `H[p] - (1/T) sum_t H[p_t]`. Pass `t` uses the masks of `Mode::MonteCarlo { sample: t }`,
+//! so predictions reproduce exactly from the model's seed. The layers before the first dropout
+//! give the same output in every pass and run once per input batch.
+
+pub mod metrics;
+pub mod shift;
+
+use crate::error::{Error, Result};
+use crate::layer::{Ctx, Mode};
+use crate::model::Sequential;
+use crate::nn::softmax::softmax_row;
+use crate::tensor::Tensor;
+
+/// How to predict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inference {
+    /// One pass in eval mode (weight scaling for classic dropout).
+    Deterministic,
+    /// `samples` passes with fresh masks each.
+    MonteCarlo { samples: u64 },
+}
+
+/// Per-input predictions, row-major over inputs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Predictions {
+    pub classes: usize,
+    /// Mean class probabilities (N, C).
+    pub mean: Vec<f32>,
+    /// Standard deviation of the class probabilities over passes (N, C); 0 when deterministic.
+    pub std: Vec<f32>,
+    pub predicted: Vec<u8>,
+    pub predictive_entropy: Vec<f32>,
+    pub expected_entropy: Vec<f32>,
+    pub mutual_information: Vec<f32>,
+}
+
+impl Predictions {
+    /// Number of inputs.
+    pub fn len(&self) -> usize {
+        self.predicted.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.predicted.is_empty()
+    }
+
+    /// Mean probabilities of input `i`.
+    pub fn probs(&self, i: usize) -> &[f32] {
+        &self.mean[i * self.classes..(i + 1) * self.classes]
+    }
+}
+
+/// Inputs per batch: large enough for efficient GEMMs, small enough for the cache.
+const BATCH: usize = 1000;
+
+/// Entropy in nats of a probability vector.
+pub fn entropy(p: &[f32]) -> f32 {
+    -p.iter().filter(|&&v| v > 0.0).map(|&v| v * v.ln()).sum::<f32>()
+}
+
+/// Calls `on_pass(first_row, t, probs)` for every batch of inputs and every pass `t` in
+/// `0..passes`, with the (rows, C) softmax outputs of that pass.
+fn for_each_pass(
+    model: &mut Sequential,
+    images: &[f32],
+    inference: Inference,
+    mut on_pass: impl FnMut(usize, u64, &[f32]),
+) -> Result<usize> {
+    let shape = model.input_shape().to_vec();
+    let d: usize = shape.iter().product();
+    if d == 0 || images.len() % d != 0 {
+        return Err(Error::Shape {
+            context: "predict".into(),
+            got: vec![images.len()],
+            expected: format!("a multiple of {d} values ({shape:?} per input)"),
+        });
+    }
+    let n = images.len() / d;
+    let end = model.logits_len();
+    let (passes, split) = match inference {
+        Inference::Deterministic => (1, end),
+        Inference::MonteCarlo { samples } => (samples.max(1), model.first_stochastic().unwrap_or(end).min(end)),
+    };
+    let seed = model.seed();
+    let mut x = Tensor::default();
+    let mut shared = Tensor::default();
+    let mut probs: Vec<f32> = Vec::new();
+    let mut classes = 0;
+    for start in (0..n).step_by(BATCH) {
+        let rows = (start + BATCH).min(n) - start;
+        x.resize_batch(rows, &shape);
+        x.data_mut().copy_from_slice(&images[start * d..(start + rows) * d]);
+        // The deterministic prefix: computed once, shared by all passes.
+        let eval = Ctx::new(Mode::Eval, seed, 0);
+        let prefix = model.forward_span(&x, &eval, 0, split)?;
+        shared.resize(prefix.shape());
+        shared.data_mut().copy_from_slice(prefix.data());
+        for t in 0..passes {
+            let mode = match inference {
+                Inference::Deterministic => Mode::Eval,
+                Inference::MonteCarlo { .. } => Mode::MonteCarlo { sample: t },
+            };
+            let logits = model.forward_span(&shared, &Ctx::new(mode, seed, 0), split, end)?;
+            classes = logits.cols();
+            probs.clear();
+            probs.extend_from_slice(logits.data());
+            probs.chunks_exact_mut(classes.max(1)).for_each(softmax_row);
+            on_pass(start, t, &probs);
+        }
+    }
+    Ok(classes)
+}
+
+/// Predicts every input in `images` (samples of the model's input shape, row-major).
+pub fn predict(model: &mut Sequential, images: &[f32], inference: Inference) -> Result<Predictions> {
+    Ok(predict_tracking_error(model, images, inference, &[], &[])?.0)
+}
+
+/// [`predict`], also returning the test error of the Monte Carlo average after `t` passes for
+/// each `t` in `checkpoints` (against `labels`): the 2014 paper's ensemble view, from the same
+/// passes.
+pub fn predict_tracking_error(
+    model: &mut Sequential,
+    images: &[f32],
+    inference: Inference,
+    labels: &[u8],
+    checkpoints: &[u64],
+) -> Result<(Predictions, Vec<(u64, f64)>)> {
+    let d: usize = model.input_shape().iter().product();
+    let n = images.len() / d.max(1);
+    let c: usize = model.output_shape().iter().product();
+    let passes = match inference {
+        Inference::Deterministic => 1,
+        Inference::MonteCarlo { samples } => samples.max(1),
+    };
+    if !checkpoints.is_empty() && labels.len() != n {
+        return Err(Error::InvalidArgument(format!("{} labels for {n} inputs", labels.len())));
+    }
+    let (mut sum, mut sum_sq, mut sum_h) = (vec![0f64; n * c], vec![0f64; n * c], vec![0f64; n]);
+    let mut wrong = vec![0usize; checkpoints.len()];
+    for_each_pass(model, images, inference, |start, t, probs| {
+        for (r, p) in probs.chunks_exact(c).enumerate() {
+            let i = start + r;
+            let (acc, acc_sq) = (&mut sum[i * c..(i + 1) * c], &mut sum_sq[i * c..(i + 1) * c]);
+            for ((a, q), &v) in acc.iter_mut().zip(acc_sq.iter_mut()).zip(p) {
+                *a += v as f64;
+                *q += (v as f64) * (v as f64);
+            }
+            sum_h[i] += entropy(p) as f64;
+            if let Some(k) = checkpoints.iter().position(|&cp| cp == t + 1) {
+                wrong[k] += (argmax64(acc) != labels[i] as usize) as usize;
+            }
+        }
+    })?;
+    let t = passes as f64;
+    let mean: Vec<f32> = sum.iter().map(|s| (s / t) as f32).collect();
+    let std = sum.iter().zip(&sum_sq).map(|(s, q)| ((q / t - (s / t).powi(2)).max(0.0)).sqrt() as f32).collect();
+    let mut out = Predictions { classes: c, mean, std, ..Default::default() };
+    for i in 0..n {
+        let p = out.probs(i);
+        let best = p.iter().enumerate().fold(0, |b, (k, &v)| if v > p[b] { k } else { b });
+        let h = entropy(p);
+        let eh = (sum_h[i] / t) as f32;
+        out.predicted.push(best as u8);
+        out.predictive_entropy.push(h);
+        out.expected_entropy.push(eh);
+        out.mutual_information.push((h - eh).max(0.0));
+    }
+    let curve = checkpoints.iter().zip(wrong).map(|(&t, w)| (t, w as f64 / n.max(1) as f64)).collect();
+    Ok((out, curve))
+}
+
+fn argmax64(v: &[f64]) -> usize {
+    v.iter().enumerate().fold(0, |b, (k, &x)| if x > v[b] { k } else { b })
+}
