@@ -6,12 +6,9 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask::{keep_threshold, MaskKey};
-use crate::layer::{Ctx, Mode};
 use crate::model::Sequential;
-use crate::nn::softmax::softmax_row;
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::rng::Stream;
-use crate::tensor::Tensor;
 use crate::train::{fit, FitOptions};
 use std::time::Instant;
 
@@ -123,31 +120,19 @@ pub fn dropout_and_copy_bandwidth(n: usize, reps: usize) -> (Vec<f64>, Vec<f64>)
 }
 
 /// Seconds for Monte Carlo dropout inference: `samples` stochastic passes of the paper MLP over
-/// `inputs` random inputs in chunks of 1000, averaging softmax outputs (as the reference does).
+/// `inputs` random inputs, with the per-input mean, spread and entropies of `predict`.
 pub fn mc_inference(inputs: usize, samples: u64, reps: usize) -> Result<Vec<f64>> {
     let data = synthetic_mnist(inputs, 1);
     let mut model = Sequential::from_spec(PAPER_MLP, &data.sample_shape, 0)?;
-    let mut probs = vec![0.0f32; inputs * 10];
-    let mut x = Tensor::default();
-    let mut run = || -> Result<f64> {
-        let t = Instant::now();
-        probs.fill(0.0);
-        for sample in 0..samples {
-            let ctx = Ctx::new(Mode::MonteCarlo { sample }, 0, 0);
-            for start in (0..inputs).step_by(1000) {
-                let end = (start + 1000).min(inputs);
-                x.resize_batch(end - start, &data.sample_shape);
-                x.data_mut().copy_from_slice(&data.images[start * 784..end * 784]);
-                let out = model.forward(&x, &ctx)?;
-                for (row, acc) in out.data().chunks_exact(10).zip(probs[start * 10..end * 10].chunks_exact_mut(10)) {
-                    let mut p = [0.0f32; 10];
-                    p.copy_from_slice(row);
-                    softmax_row(&mut p);
-                    acc.iter_mut().zip(p).for_each(|(a, v)| *a += v);
-                }
-            }
-        }
-        Ok(t.elapsed().as_secs_f64())
-    };
-    (0..reps).map(|_| run()).collect()
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            crate::uncertainty::predict(
+                &mut model,
+                &data.images,
+                crate::uncertainty::Inference::MonteCarlo { samples },
+            )?;
+            Ok(t.elapsed().as_secs_f64())
+        })
+        .collect()
 }

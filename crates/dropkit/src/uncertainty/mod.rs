@@ -56,8 +56,9 @@ impl Predictions {
     }
 }
 
-/// Inputs per batch: large enough for efficient GEMMs, small enough for the cache.
-const BATCH: usize = 1000;
+/// Inputs per batch: large GEMMs run closer to peak (measured: 4096 rows about 8% faster than
+/// 1000 on the paper MLP); a (4096, 1024) activation is 16 MiB.
+const BATCH: usize = 4096;
 
 /// Entropy in nats of a probability vector.
 pub fn entropy(p: &[f32]) -> f32 {
