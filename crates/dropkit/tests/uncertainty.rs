@@ -15,32 +15,52 @@ fn inputs(n: usize) -> (Vec<f32>, Vec<u8>) {
     (m.test.images[..n * 784].to_vec(), m.test.labels[..n].to_vec())
 }
 
-#[test]
-fn mc_predictions_equal_the_average_of_full_stochastic_passes() {
-    let (x, _) = inputs(50);
-    let mut model = Sequential::from_spec(SPEC, &[1, 28, 28], 3).unwrap();
-    let t = 7;
-    let p = predict(&mut model, &x, Inference::MonteCarlo { samples: t }).unwrap();
-    let xt = Tensor::from_vec(x.clone(), &[50, 1, 28, 28]).unwrap();
-    let mut mean = vec![0f64; 500];
-    let mut exp_h = vec![0f64; 50];
-    for s in 0..t {
-        let mut out = model.forward(&xt, &Ctx::new(Mode::MonteCarlo { sample: s }, 3, 0)).unwrap().data().to_vec();
+/// The reference: full passes of the model, `copies` passes stacked per forward call, as
+/// `predict` documents; returns per-input mean probabilities and expected entropy.
+fn by_hand(model: &mut Sequential, x: &[f32], n: usize, t: u64, copies: u64) -> (Vec<f64>, Vec<f64>) {
+    let mut mean = vec![0f64; n * 10];
+    let mut exp_h = vec![0f64; n];
+    for t0 in (0..t).step_by(copies as usize) {
+        let k = copies.min(t - t0) as usize;
+        let stacked: Vec<f32> = (0..k).flat_map(|_| x.iter().copied()).collect();
+        let xt = Tensor::from_vec(stacked, &[k * n, 1, 28, 28]).unwrap();
+        let mut out = model.forward(&xt, &Ctx::new(Mode::MonteCarlo { sample: t0 }, 3, 0)).unwrap().data().to_vec();
         out.chunks_exact_mut(10).for_each(softmax_row);
-        for (i, row) in out.chunks_exact(10).enumerate() {
+        for (r, row) in out.chunks_exact(10).enumerate() {
+            let i = r % n;
             exp_h[i] += entropy(row) as f64 / t as f64;
-            row.iter().enumerate().for_each(|(k, &v)| mean[i * 10 + k] += v as f64 / t as f64);
+            row.iter().enumerate().for_each(|(c, &v)| mean[i * 10 + c] += v as f64 / t as f64);
         }
     }
-    for i in 0..500 {
-        assert!((p.mean[i] as f64 - mean[i]).abs() < 1e-5, "mean[{i}]");
+    (mean, exp_h)
+}
+
+#[test]
+fn mc_predictions_equal_the_average_of_full_stochastic_passes() {
+    // 50 inputs: all 7 passes fit in one stacked batch. 5000 inputs: one pass per batch.
+    for (n, copies) in [(50, 7), (5000, 1)] {
+        let (x, _) = inputs(n.min(2000));
+        let x: Vec<f32> = x.iter().copied().cycle().take(n * 784).collect();
+        let mut model = Sequential::from_spec(SPEC, &[1, 28, 28], 3).unwrap();
+        let t = 7;
+        let p = predict(&mut model, &x, Inference::MonteCarlo { samples: t }).unwrap();
+        let (mean, exp_h) = if copies == 1 {
+            // 4096-row batches: compare the first batch, passes one at a time.
+            let (m, h) = by_hand(&mut model, &x[..4096 * 784], 4096, t, 1);
+            (m, h)
+        } else {
+            by_hand(&mut model, &x, n, t, copies)
+        };
+        for i in 0..mean.len() {
+            assert!((p.mean[i] as f64 - mean[i]).abs() < 1e-5, "n={n} mean[{i}]");
+        }
+        for i in 0..exp_h.len() {
+            assert!((p.expected_entropy[i] as f64 - exp_h[i]).abs() < 1e-4);
+            assert!(p.mutual_information[i] >= 0.0);
+            assert!((p.predictive_entropy[i] - entropy(p.probs(i))).abs() < 1e-6);
+        }
+        assert!(p.std.iter().any(|&s| s > 0.01), "dropout must make passes differ");
     }
-    for i in 0..50 {
-        assert!((p.expected_entropy[i] as f64 - exp_h[i]).abs() < 1e-4);
-        assert!(p.mutual_information[i] >= 0.0);
-        assert!((p.predictive_entropy[i] - entropy(p.probs(i))).abs() < 1e-6);
-    }
-    assert!(p.std.iter().any(|&s| s > 0.01), "dropout must make passes differ");
 }
 
 #[test]

@@ -4,9 +4,13 @@
 //!
 //! For each input: mean probabilities `p = (1/T) sum_t p_t`, their standard deviation,
 //! predictive entropy `H[p]`, expected entropy `(1/T) sum_t H[p_t]`, and the mutual information
-//! (BALD) `H[p] - (1/T) sum_t H[p_t]`. Pass `t` uses the masks of `Mode::MonteCarlo { sample: t }`,
-//! so predictions reproduce exactly from the model's seed. The layers before the first dropout
-//! give the same output in every pass and run once per input batch.
+//! (BALD) `H[p] - (1/T) sum_t H[p_t]`.
+//!
+//! Speed: the layers before the first dropout give the same output in every pass and run once
+//! per batch of inputs; several passes over a small batch are stacked into one larger batch.
+//! Masks: a stacked batch holding passes `t0..t0+k` runs in `Mode::MonteCarlo { sample: t0 }`,
+//! so every row of every pass draws its own mask elements, and predictions reproduce exactly
+//! from the model's seed, the inputs and `T`.
 
 pub mod metrics;
 pub mod shift;
@@ -90,29 +94,39 @@ fn for_each_pass(
     };
     let seed = model.seed();
     let mut x = Tensor::default();
-    let mut shared = Tensor::default();
+    let mut stacked = Tensor::default();
     let mut probs: Vec<f32> = Vec::new();
     let mut classes = 0;
     for start in (0..n).step_by(BATCH) {
         let rows = (start + BATCH).min(n) - start;
         x.resize_batch(rows, &shape);
         x.data_mut().copy_from_slice(&images[start * d..(start + rows) * d]);
-        // The deterministic prefix: computed once, shared by all passes.
+        // The deterministic prefix runs once; its output is stacked `k` times so that `k` passes
+        // share one large GEMM (a single input with T = 100 becomes one 100-row batch).
+        let k = ((BATCH / rows).max(1) as u64).min(passes) as usize;
         let eval = Ctx::new(Mode::Eval, seed, 0);
         let prefix = model.forward_span(&x, &eval, 0, split)?;
-        shared.resize(prefix.shape());
-        shared.data_mut().copy_from_slice(prefix.data());
-        for t in 0..passes {
+        let per_copy = prefix.len();
+        let row_shape = prefix.shape()[1..].to_vec();
+        stacked.resize_batch(k * rows, &row_shape);
+        for copy in stacked.data_mut().chunks_exact_mut(per_copy.max(1)) {
+            copy.copy_from_slice(prefix.data());
+        }
+        for t0 in (0..passes).step_by(k) {
+            let copies = k.min((passes - t0) as usize);
+            stacked.resize_batch(copies * rows, &row_shape);
             let mode = match inference {
                 Inference::Deterministic => Mode::Eval,
-                Inference::MonteCarlo { .. } => Mode::MonteCarlo { sample: t },
+                Inference::MonteCarlo { .. } => Mode::MonteCarlo { sample: t0 },
             };
-            let logits = model.forward_span(&shared, &Ctx::new(mode, seed, 0), split, end)?;
+            let logits = model.forward_span(&stacked, &Ctx::new(mode, seed, 0), split, end)?;
             classes = logits.cols();
             probs.clear();
             probs.extend_from_slice(logits.data());
             probs.chunks_exact_mut(classes.max(1)).for_each(softmax_row);
-            on_pass(start, t, &probs);
+            for (j, pass) in probs.chunks_exact(rows * classes.max(1)).enumerate() {
+                on_pass(start, t0 + j as u64, pass);
+            }
         }
     }
     Ok(classes)
