@@ -92,3 +92,37 @@ fn invalid_settings_are_rejected_with_the_field_named() {
     assert!(bad(OptimizerConfig { max_norm: Some(-1.0), ..Default::default() }).contains("max_norm"));
     assert!(bad(OptimizerConfig { nesterov: true, ..Default::default() }).contains("nesterov"));
 }
+
+#[test]
+fn updating_each_layer_during_backward_equals_a_step_after_backward() {
+    use dropkit::data::batches::epoch_order;
+    use dropkit::data::{load_mnist, DataSource};
+    use dropkit::layer::{Ctx, Mode};
+    use dropkit::loss::CrossEntropy;
+    use dropkit::tensor::Tensor;
+    use dropkit::train::{fit, FitOptions};
+
+    let data = load_mnist(&DataSource::Embedded, "mnist").unwrap();
+    let train = data.train.slice(0..600);
+    let spec = "dropout(0.2) dense(32, relu) dropout(0.5) dense(16, relu) dense(10)";
+    let cfg =
+        OptimizerConfig { kind: OptimizerKind::Adam, weight_decay: 0.01, max_norm: Some(2.0), ..Default::default() };
+    let mut a = Sequential::from_spec(spec, &train.sample_shape, 8).unwrap();
+    let mut opt_a = Optimizer::new(cfg.clone()).unwrap();
+    fit(&mut a, &mut opt_a, &train, None, &FitOptions { epochs: 1, batch_size: 100, seed: 8 }, &mut |_| {}).unwrap();
+
+    let mut b = Sequential::from_spec(spec, &train.sample_shape, 8).unwrap();
+    let mut opt_b = Optimizer::new(cfg).unwrap();
+    let (mut order, mut x, mut ce) = (Vec::new(), Tensor::default(), CrossEntropy::new());
+    epoch_order(8, 0, train.len(), &mut order);
+    for idx in order.chunks(100) {
+        x.gather_rows(&train.images, &train.sample_shape, idx);
+        let labels: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
+        let ctx = Ctx::new(Mode::Train, 8, opt_b.steps());
+        let logits = b.forward_logits(&x, &ctx).unwrap();
+        ce.compute(logits, &labels, true).unwrap();
+        b.backward(&x, ce.grad(), &ctx).unwrap();
+        opt_b.step(&mut b, opt_b.lr_at(0));
+    }
+    assert_eq!(a.state_dict(), b.state_dict());
+}

@@ -28,6 +28,8 @@ pub struct Sequential {
     origin: Vec<usize>,
     /// Number of layers as specified, before fusion.
     original_len: usize,
+    /// For each layer, the `visit_params` index of its first parameter.
+    param_base: Vec<usize>,
     input_shape: Vec<usize>,
     output_shape: Vec<usize>,
     seed: u64,
@@ -65,7 +67,21 @@ impl Sequential {
         for (layer, &id) in layers.iter_mut().zip(&origin) {
             shape = layer.build(&shape, id as u32, &mut init)?;
         }
-        Ok(Sequential { layers, origin, original_len, input_shape: input_shape.to_vec(), output_shape: shape, seed })
+        let mut param_base = Vec::with_capacity(layers.len());
+        let mut count = 0;
+        for layer in layers.iter_mut() {
+            param_base.push(count);
+            layer.visit_params(&mut |_, _| count += 1);
+        }
+        Ok(Sequential {
+            layers,
+            origin,
+            original_len,
+            param_base,
+            input_shape: input_shape.to_vec(),
+            output_shape: shape,
+            seed,
+        })
     }
 
     /// Parses `spec` (see [`spec`]) and builds it.
@@ -176,6 +192,19 @@ impl Sequential {
     /// through the layers, storing every parameter's gradient. Call after `forward_logits` on
     /// the same `x` and `ctx`.
     pub fn backward(&mut self, x: &Tensor, dlogits: &Tensor, ctx: &Ctx) -> Result<()> {
+        self.backward_with(x, dlogits, ctx, &mut |_, _| {})
+    }
+
+    /// [`Sequential::backward`], calling `on_param(index, param)` for each parameter as soon as
+    /// its layer's backward pass is done (the layer no longer needs its weights), so that an
+    /// optimizer can update them while they are still in cache.
+    pub fn backward_with(
+        &mut self,
+        x: &Tensor,
+        dlogits: &Tensor,
+        ctx: &Ctx,
+        on_param: &mut dyn FnMut(usize, &mut Param),
+    ) -> Result<()> {
         let end = self.logits_end();
         // Layers before the first parameter need no gradient at all.
         let first = match self.layers[..end].iter_mut().position(|l| has_params(l.as_mut())) {
@@ -189,6 +218,11 @@ impl Sequential {
             let input = if i == 0 { x } else { before[i - 1].output() };
             let layer_ctx = Ctx { input_grad: i > first, ..*ctx };
             layer.backward(input, dy, &layer_ctx)?;
+            let mut index = self.param_base[i];
+            layer.visit_params(&mut |_, p| {
+                on_param(index, p);
+                index += 1;
+            });
         }
         Ok(())
     }

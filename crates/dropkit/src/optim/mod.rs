@@ -155,30 +155,42 @@ impl Optimizer {
 
     /// One update of every parameter of `model` from its stored gradients, at rate `lr`.
     pub fn step(&mut self, model: &mut Sequential, lr: f32) {
-        self.steps += 1;
-        let (cfg, t) = (&self.config, self.steps);
-        let slots = &mut self.slots;
+        self.begin_step();
         let mut index = 0;
         model.visit_params(&mut |_, p| {
-            if slots.len() <= index {
-                let n = p.value.len();
-                let second = if cfg.kind == OptimizerKind::Sgd { 0 } else { n };
-                slots.push(Slot { m: vec![0.0; n], v: vec![0.0; second] });
-            }
-            let slot = &mut slots[index];
-            let decay = if p.kind == ParamKind::Weight { cfg.weight_decay } else { 0.0 };
-            let (w, g) = (p.value.data_mut(), p.grad.data());
-            match cfg.kind {
-                OptimizerKind::Sgd => sgd::update(w, g, &mut slot.m, cfg, lr, decay, t),
-                OptimizerKind::Adam => adam::update(w, g, slot, cfg, lr, decay, false, t),
-                OptimizerKind::AdamW => adam::update(w, g, slot, cfg, lr, decay, true, t),
-            }
-            if let (Some(c), ParamKind::Weight) = (cfg.max_norm, p.kind) {
-                let rows = p.value.rows();
-                max_norm::constrain_rows(p.value.data_mut(), rows, c);
-            }
+            self.update(index, p, lr);
             index += 1;
         });
+    }
+
+    /// Starts an update step; then call [`Optimizer::update`] once per parameter, in any order
+    /// (e.g. layer by layer during the backward pass, while the weights are still in cache).
+    pub fn begin_step(&mut self) {
+        self.steps += 1;
+    }
+
+    /// Updates parameter number `index` (in `visit_params` order) from its gradient.
+    pub fn update(&mut self, index: usize, p: &mut crate::layer::Param, lr: f32) {
+        let (cfg, t) = (&self.config, self.steps);
+        if self.slots.len() <= index {
+            self.slots.resize_with(index + 1, Slot::default);
+        }
+        let slot = &mut self.slots[index];
+        if slot.m.len() != p.value.len() {
+            let n = p.value.len();
+            *slot = Slot { m: vec![0.0; n], v: vec![0.0; if cfg.kind == OptimizerKind::Sgd { 0 } else { n }] };
+        }
+        let decay = if p.kind == ParamKind::Weight { cfg.weight_decay } else { 0.0 };
+        let (w, g) = (p.value.data_mut(), p.grad.data());
+        match cfg.kind {
+            OptimizerKind::Sgd => sgd::update(w, g, &mut slot.m, cfg, lr, decay, t),
+            OptimizerKind::Adam => adam::update(w, g, slot, cfg, lr, decay, false, t),
+            OptimizerKind::AdamW => adam::update(w, g, slot, cfg, lr, decay, true, t),
+        }
+        if let (Some(c), ParamKind::Weight) = (cfg.max_norm, p.kind) {
+            let rows = p.value.rows();
+            max_norm::constrain_rows(p.value.data_mut(), rows, c);
+        }
     }
 
     /// The state, for checkpoints: (steps, slots).

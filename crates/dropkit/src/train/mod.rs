@@ -98,8 +98,10 @@ pub fn fit(
                     optimizer.steps()
                 )));
             }
-            model.backward(&x, loss.grad(), &ctx)?;
-            optimizer.step(model, lr);
+            // Each layer's parameters are updated right after its backward pass, while they are
+            // still in cache (bit-identical to updating after the whole backward pass).
+            optimizer.begin_step();
+            model.backward_with(&x, loss.grad(), &ctx, &mut |i, p| optimizer.update(i, p, lr))?;
             stats.add(batch);
             on_progress(Progress::Batch { epoch: epoch + 1, batch: b + 1, batches, loss: batch.loss() });
         }
