@@ -64,7 +64,7 @@ pub fn train_run(
     let val = (!val_set.is_empty()).then_some(&val_set);
     let history = fit(&mut model, &mut optimizer, &fit_set, val, &options, on_progress)?;
     let train_seconds = started.elapsed().as_secs_f64();
-    let metrics = measure(&mut model, &fit_set, val, &data.test, &history, train_seconds, &data.source)?;
+    let metrics = measure(&mut model, &fit_set, &data.test, &history, train_seconds, &data.source)?;
     if let Some(dir) = out {
         write_run(dir, &mut model, &history, &metrics)?;
     }
@@ -74,7 +74,6 @@ pub fn train_run(
 fn measure(
     model: &mut Sequential,
     fit_set: &Dataset,
-    val: Option<&Dataset>,
     test: &Dataset,
     history: &History,
     train_seconds: f64,
@@ -84,7 +83,6 @@ fn measure(
     let train_stats = evaluate(model, fit_set, Mode::Eval)?;
     let last = history.epochs.last();
     let val_accuracy = last.and_then(|r| r.val_accuracy);
-    let _ = val;
     let epochs = history.epochs.len();
     Ok(Metrics {
         test_accuracy: test_stats.accuracy(),
