@@ -3,7 +3,7 @@
 //! fixed order, so the reported loss does not depend on the thread count.
 
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{argmax, Tensor};
 use rayon::prelude::*;
 
 /// Sum of losses and count of correct predictions over a batch.
@@ -75,10 +75,10 @@ impl CrossEntropy {
             .zip(self.row_correct.par_iter_mut())
             .zip(labels.par_iter())
             .for_each(|(((g, loss), correct), &y)| {
-                let argmax = g.iter().enumerate().fold(0, |best, (i, &v)| if v > g[best] { i } else { best });
-                *correct = argmax == y as usize;
+                let best = argmax(g);
+                *correct = best == y as usize;
                 // log-sum-exp form: exact for large logits, where log(softmax) would underflow.
-                let (max, z_y) = (g[argmax], g[y as usize]);
+                let (max, z_y) = (g[best], g[y as usize]);
                 let mut sum = 0.0f32;
                 for v in g.iter_mut() {
                     *v = (*v - max).exp();

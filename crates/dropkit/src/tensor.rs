@@ -106,6 +106,11 @@ impl Tensor {
     }
 }
 
+/// Index of the largest value (the first one on ties; 0 for an empty slice).
+pub fn argmax<T: PartialOrd + Copy>(v: &[T]) -> usize {
+    v.iter().enumerate().fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
+}
+
 /// Checks that `t` has `cols` elements per row, naming `context` in the error.
 pub fn expect_cols(t: &Tensor, cols: usize, context: &str) -> Result<()> {
     if t.cols() != cols || t.shape().is_empty() {

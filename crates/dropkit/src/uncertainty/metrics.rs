@@ -39,7 +39,7 @@ pub fn calibration(probs: &[f32], labels: &[u8], bins: usize) -> Calibration {
     let (mut count, mut conf, mut hits) = (vec![0usize; bins], vec![0f64; bins], vec![0usize; bins]);
     for (p, &y) in probs.chunks_exact(c.max(1)).zip(labels) {
         let y = y as usize;
-        let best = p.iter().enumerate().fold(0, |b, (k, &v)| if v > p[b] { k } else { b });
+        let best = crate::tensor::argmax(p);
         nll -= (p.get(y).copied().unwrap_or(0.0) as f64).max(MIN_PROB).ln();
         brier += p.iter().enumerate().map(|(k, &v)| (v as f64 - (k == y) as u8 as f64).powi(2)).sum::<f64>();
         let hit = best == y;

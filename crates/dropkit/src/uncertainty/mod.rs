@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::layer::{Ctx, Mode};
 use crate::model::Sequential;
 use crate::nn::softmax::softmax_row;
-use crate::tensor::Tensor;
+use crate::tensor::{argmax, Tensor};
 
 /// How to predict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,7 +169,7 @@ pub fn predict_tracking_error(
             }
             sum_h[i] += entropy(p) as f64;
             if let Some(k) = checkpoints.iter().position(|&cp| cp == t + 1) {
-                wrong[k] += (argmax64(acc) != labels[i] as usize) as usize;
+                wrong[k] += (argmax(acc) != labels[i] as usize) as usize;
             }
         }
     })?;
@@ -179,7 +179,7 @@ pub fn predict_tracking_error(
     let mut out = Predictions { classes: c, mean, std, ..Default::default() };
     for i in 0..n {
         let p = out.probs(i);
-        let best = p.iter().enumerate().fold(0, |b, (k, &v)| if v > p[b] { k } else { b });
+        let best = argmax(p);
         let h = entropy(p);
         let eh = (sum_h[i] / t) as f32;
         out.predicted.push(best as u8);
@@ -189,8 +189,4 @@ pub fn predict_tracking_error(
     }
     let curve = checkpoints.iter().zip(wrong).map(|(&t, w)| (t, w as f64 / n.max(1) as f64)).collect();
     Ok((out, curve))
-}
-
-fn argmax64(v: &[f64]) -> usize {
-    v.iter().enumerate().fold(0, |b, (k, &x)| if x > v[b] { k } else { b })
 }
