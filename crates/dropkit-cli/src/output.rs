@@ -55,10 +55,16 @@ impl ProgressView {
         match p {
             Progress::Batch { epoch, batch, batches, loss } => {
                 if let Some(bar) = &self.bar {
-                    bar.set_length(batches as u64);
                     bar.set_position(batch as u64);
-                    bar.set_prefix(format!("{}Epoch {epoch}/{}", self.prefix(), self.epochs));
-                    bar.set_message(format!("loss: {loss:.4}"));
+                    // Text changes once per epoch; the loss is refreshed every 20 batches, so the
+                    // training loop does not format a string per step.
+                    if batch == 1 {
+                        bar.set_length(batches as u64);
+                        bar.set_prefix(format!("{}Epoch {epoch}/{}", self.prefix(), self.epochs));
+                    }
+                    if batch % 20 == 1 {
+                        bar.set_message(format!("loss: {loss:.4}"));
+                    }
                 }
             }
             Progress::Epoch(r) => {

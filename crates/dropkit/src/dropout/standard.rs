@@ -11,7 +11,7 @@
 
 use super::{effective_mode, mask_key, validate_p};
 use crate::error::Result;
-use crate::kernels::mask;
+use crate::kernels::{mask, par_zip};
 use crate::layer::{Ctx, Layer, Mode};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
@@ -97,12 +97,11 @@ impl Dropout {
     /// `out = src * mask * scale` (stochastic) or `out = src * eval_scale` (eval).
     fn apply(&self, out: &mut Tensor, src: &Tensor, ctx: &Ctx) {
         out.resize(src.shape());
-        let mode = effective_mode(ctx, self.mode_override);
-        match mask_key(ctx, mode, self.id, 1.0 - self.p as f64) {
-            Some(key) if self.p > 0.0 => mask::apply(out.data_mut(), src.data(), &key, self.keep_scale()),
-            _ => {
-                let s = if mode == Mode::Eval { self.eval_scale() } else { 1.0 };
-                out.data_mut().iter_mut().zip(src.data()).for_each(|(o, &x)| *o = x * s);
+        match self.mask_for(ctx) {
+            Some(key) => mask::apply(out.data_mut(), src.data(), &key, self.keep_scale()),
+            None => {
+                let s = self.deterministic_scale(ctx);
+                par_zip(out.data_mut(), src.data(), |o, x, _| o.iter_mut().zip(x).for_each(|(o, &x)| *o = x * s));
             }
         }
     }
