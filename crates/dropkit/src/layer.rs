@@ -54,10 +54,25 @@ pub struct Param {
     pub kind: ParamKind,
 }
 
+/// Most scalars one parameter tensor may hold (2^28: 1 GiB of f32, 4 GiB with its gradient and
+/// Adam's moments). A spec asking for more is almost surely a typo, and would exhaust memory.
+pub const MAX_PARAM_LEN: usize = 1 << 28;
+
 impl Param {
     /// A zero parameter of `shape`.
     pub fn zeros(shape: &[usize], kind: ParamKind) -> Self {
         Param { value: Tensor::zeros(shape), grad: Tensor::zeros(shape), kind }
+    }
+
+    /// A zero parameter of `shape` for the layer `spec`, refused when larger than [`MAX_PARAM_LEN`].
+    pub fn checked(shape: &[usize], kind: ParamKind, spec: &str) -> crate::Result<Self> {
+        let len = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).filter(|&n| n <= MAX_PARAM_LEN);
+        match len {
+            Some(_) => Ok(Param::zeros(shape, kind)),
+            None => Err(crate::Error::InvalidArgument(format!(
+                "{spec}: a parameter of shape {shape:?} is larger than the limit of {MAX_PARAM_LEN} values; use fewer units"
+            ))),
+        }
     }
 }
 

@@ -72,17 +72,12 @@ fn parse_stream(mut r: impl Read, ndim: usize, name: &str, gz: bool) -> Result<I
             "header declares {dims:?} = {total} bytes, more than the 4 GiB limit; the header is corrupt"
         )));
     }
-    let mut data = vec![0u8; total as usize];
-    let mut filled = 0;
-    while filled < data.len() {
-        match r.read(&mut data[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(read_err(e)),
-        }
-    }
-    if filled < data.len() {
+    // Grow with the data actually present, not the declared size: a corrupt header must not
+    // make us allocate gigabytes before the truncation is noticed.
+    let mut data = Vec::with_capacity(total.min(1 << 26) as usize);
+    (&mut r).take(total).read_to_end(&mut data).map_err(read_err)?;
+    let filled = data.len();
+    if (filled as u64) < total {
         return Err(fail(format!(
             "truncated: header declares {dims:?} = {total} bytes of data, file has {filled}; download it again"
         )));

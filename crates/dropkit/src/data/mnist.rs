@@ -72,11 +72,17 @@ pub fn load_mnist(source: &DataSource, name: &str) -> Result<Mnist> {
 
 /// Pairs an image array (N, H, W) with labels (N); pixels scaled to [0, 1].
 pub fn to_dataset(images: IdxArray, labels: IdxArray, split: &str) -> Result<Dataset> {
-    let (n, h, w) = (images.dims[0], images.dims[1], images.dims[2]);
-    if labels.dims[0] != n {
+    let (n, h, w, m) = match (&images.dims[..], &labels.dims[..]) {
+        (&[n, h, w], &[m]) => (n, h, w, m),
+        (i, l) => {
+            let msg = format!("images must be (N, H, W) and labels (N), got {i:?} and {l:?}");
+            return Err(Error::format(format!("{split} set"), msg));
+        }
+    };
+    if m != n {
         return Err(Error::format(
             format!("{split} set"),
-            format!("{n} images but {} labels; the two files do not belong together", labels.dims[0]),
+            format!("{n} images but {m} labels; the two files do not belong together"),
         ));
     }
     if n == 0 || h == 0 || w == 0 {

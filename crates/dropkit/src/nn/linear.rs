@@ -58,8 +58,8 @@ impl Layer for Linear {
 
     fn build(&mut self, input: &[usize], _id: u32, init: &mut Stream) -> Result<Vec<usize>> {
         self.in_features = input.iter().product();
-        self.weight = Param::zeros(&[self.units, self.in_features], ParamKind::Weight);
-        self.bias = Param::zeros(&[self.units], ParamKind::Bias);
+        self.weight = Param::checked(&[self.units, self.in_features], ParamKind::Weight, &self.spec())?;
+        self.bias = Param::checked(&[self.units], ParamKind::Bias, &self.spec())?;
         // Glorot/Xavier uniform (Keras' default): U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
         let a = (6.0 / (self.in_features + self.units) as f64).sqrt() as f32;
         for w in self.weight.value.data_mut() {
