@@ -97,6 +97,59 @@ fn train_writes_a_run_that_eval_reads_and_threads_do_not_change_the_weights() {
     }
 }
 
+/// Epochs completed by the checkpoint in `dir`, if any.
+fn checkpointed_epoch(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join("checkpoint.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["epoch"].as_u64()
+}
+
+#[test]
+fn a_killed_training_process_resumes_to_byte_identical_weights() {
+    let spec = "dense(256, relu) dropout(0.5) dense(10)";
+    let args = |dir: &Path| {
+        let dir = dir.to_str().unwrap().to_string();
+        ["train", "--model", spec, "--epochs", "6", "--seed", "5", "-q", "--out", &dir].map(String::from)
+    };
+    let full = temp("kill-full");
+    let out = dropkit(&args(&full).iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = std::fs::read(full.join("model.safetensors")).unwrap();
+    let mut resumed = 0;
+    for kill_after in [1, 4] {
+        let dir = temp(&format!("kill-{kill_after}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dropkit"))
+            .args(args(&dir))
+            .env_remove("DROPKIT_DATA")
+            .env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        while checkpointed_epoch(&dir).is_none_or(|e| e < kill_after) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        child.kill().unwrap(); // SIGKILL: no chance to clean up
+        child.wait().unwrap();
+        let killed_at = checkpointed_epoch(&dir);
+        if dir.join("model.safetensors").exists() {
+            continue; // finished before the kill landed; nothing to resume
+        }
+        let out = dropkit(&["train", "--resume", dir.to_str().unwrap()], &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(&format!("after epoch {}", killed_at.unwrap())), "{}", text(&out.stdout));
+        assert!(std::fs::read(dir.join("model.safetensors")).unwrap() == expected, "killed after epoch {killed_at:?}");
+        resumed += 1;
+    }
+    assert!(resumed > 0, "no kill landed before the run finished");
+    // A finished run has nothing to resume; a fresh run refuses to overwrite it.
+    assert_clean_error(&dropkit(&["train", "--resume", full.to_str().unwrap()], &[]), 2, "nothing to resume");
+    assert_clean_error(&dropkit(&args(&full).iter().map(String::as_str).collect::<Vec<_>>(), &[]), 2, "finished run");
+}
+
 #[test]
 fn bad_specs_and_flags_get_one_line_errors() {
     let out = temp("bad");

@@ -12,7 +12,7 @@ fn main() -> dropkit::Result<()> {
     let (train, val) = data.train.split_last(0.2)?;
     let mut model = Sequential::from_spec("dense(512, relu) dropout(0.2) dense(10, softmax)", &train.sample_shape, 42)?;
     let mut optimizer = Optimizer::new(OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, ..Default::default() })?;
-    let options = FitOptions { epochs: 10, batch_size: 128, seed: 42 };
+    let options = FitOptions { epochs: 10, batch_size: 128, seed: 42, ..FitOptions::default() };
     fit(&mut model, &mut optimizer, &train, Some(&val), &options, &mut |p| {
         if let Progress::Epoch(r) = p {
             println!(

@@ -20,11 +20,23 @@ fn main() -> dropkit::Result<()> {
     let mut optimizer =
         Optimizer::new(OptimizerConfig { kind: OptimizerKind::Sgd, lr: 0.01, momentum: 0.9, ..Default::default() })?;
     let epochs = 5;
-    fit(&mut model, &mut optimizer, &train, Some(&val), &FitOptions { epochs, batch_size: 64, seed: 0 }, &mut |p| {
-        if let Progress::Epoch(r) = p {
-            println!("epoch {}: train loss {:.4}, val accuracy {:.4}", r.epoch, r.loss, r.val_accuracy.unwrap_or(0.0));
-        }
-    })?;
+    fit(
+        &mut model,
+        &mut optimizer,
+        &train,
+        Some(&val),
+        &FitOptions { epochs, batch_size: 64, seed: 0, ..FitOptions::default() },
+        &mut |p| {
+            if let Progress::Epoch(r) = p {
+                println!(
+                    "epoch {}: train loss {:.4}, val accuracy {:.4}",
+                    r.epoch,
+                    r.loss,
+                    r.val_accuracy.unwrap_or(0.0)
+                );
+            }
+        },
+    )?;
     // model.eval(): dropout off, deterministic.
     let test = evaluate(&mut model, &data.test, Mode::Eval)?;
     println!("test accuracy {:.4} (data: {})", test.accuracy(), data.source);

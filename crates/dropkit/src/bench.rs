@@ -53,8 +53,22 @@ pub fn train_epochs(spec: &str, data: &Dataset, batch_size: usize, epochs: usize
     let mut model = Sequential::from_spec(spec, &data.sample_shape, 0)?;
     let mut opt = Optimizer::new(OptimizerConfig::default())?;
     let warm = data.slice(0..(20 * batch_size).min(data.len()));
-    fit(&mut model, &mut opt, &warm, None, &FitOptions { epochs: 1, batch_size, seed: 0 }, &mut |_| {})?;
-    let history = fit(&mut model, &mut opt, data, None, &FitOptions { epochs, batch_size, seed: 0 }, &mut |_| {})?;
+    fit(
+        &mut model,
+        &mut opt,
+        &warm,
+        None,
+        &FitOptions { epochs: 1, batch_size, seed: 0, ..FitOptions::default() },
+        &mut |_| {},
+    )?;
+    let history = fit(
+        &mut model,
+        &mut opt,
+        data,
+        None,
+        &FitOptions { epochs, batch_size, seed: 0, ..FitOptions::default() },
+        &mut |_| {},
+    )?;
     Ok(history.epochs.iter().map(|r| r.seconds).collect())
 }
 

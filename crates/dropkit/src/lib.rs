@@ -10,7 +10,7 @@
 //! let (train, val) = data.train.split_last(0.2)?;
 //! let mut model = Sequential::from_spec("dense(512, relu) dropout(0.2) dense(10, softmax)", &train.sample_shape, 42)?;
 //! let mut opt = Optimizer::new(OptimizerConfig { lr: 1e-3, ..OptimizerConfig::default() })?;
-//! let options = FitOptions { epochs: 10, batch_size: 128, seed: 42 };
+//! let options = FitOptions { epochs: 10, batch_size: 128, seed: 42, ..FitOptions::default() };
 //! let history = fit(&mut model, &mut opt, &train, Some(&val), &options, &mut |_| {})?;
 //! let test = evaluate(&mut model, &data.test, Mode::Eval)?;
 //! println!("{} epochs, test accuracy {:.4}", history.epochs.len(), test.accuracy());

@@ -34,7 +34,15 @@ fn fused_and_separate_layers_train_to_identical_weights() {
     for (m, label) in [(&mut fused, "fused"), (&mut plain, "plain")] {
         let cfg = OptimizerConfig { kind: OptimizerKind::Sgd, lr: 0.05, momentum: 0.9, ..Default::default() };
         let mut opt = Optimizer::new(cfg).unwrap();
-        fit(m, &mut opt, &train, None, &FitOptions { epochs: 2, batch_size: 50, seed: 9 }, &mut |_| {}).expect(label);
+        fit(
+            m,
+            &mut opt,
+            &train,
+            None,
+            &FitOptions { epochs: 2, batch_size: 50, seed: 9, ..FitOptions::default() },
+            &mut |_| {},
+        )
+        .expect(label);
     }
     assert_eq!(fused.state_dict(), plain.state_dict());
 

@@ -109,7 +109,15 @@ fn updating_each_layer_during_backward_equals_a_step_after_backward() {
         OptimizerConfig { kind: OptimizerKind::Adam, weight_decay: 0.01, max_norm: Some(2.0), ..Default::default() };
     let mut a = Sequential::from_spec(spec, &train.sample_shape, 8).unwrap();
     let mut opt_a = Optimizer::new(cfg.clone()).unwrap();
-    fit(&mut a, &mut opt_a, &train, None, &FitOptions { epochs: 1, batch_size: 100, seed: 8 }, &mut |_| {}).unwrap();
+    fit(
+        &mut a,
+        &mut opt_a,
+        &train,
+        None,
+        &FitOptions { epochs: 1, batch_size: 100, seed: 8, ..FitOptions::default() },
+        &mut |_| {},
+    )
+    .unwrap();
 
     let mut b = Sequential::from_spec(spec, &train.sample_shape, 8).unwrap();
     let mut opt_b = Optimizer::new(cfg).unwrap();
@@ -125,4 +133,18 @@ fn updating_each_layer_during_backward_equals_a_step_after_backward() {
         opt_b.step(&mut b, opt_b.lr_at(0));
     }
     assert_eq!(a.state_dict(), b.state_dict());
+}
+
+#[test]
+fn a_non_finite_gradient_is_reported_by_every_optimizer() {
+    for kind in [OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::AdamW] {
+        let mut opt = Optimizer::new(OptimizerConfig { kind, ..OptimizerConfig::default() }).unwrap();
+        let mut m = model(1.0, 0.0);
+        set_grads(&mut m, 0.5);
+        assert!(opt.step(&mut m, 0.1), "{kind:?}: finite gradients");
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            set_grads(&mut m, bad);
+            assert!(!opt.step(&mut m, 0.1), "{kind:?}: gradient {bad} not reported");
+        }
+    }
 }

@@ -13,8 +13,15 @@ fn train_bytes(threads: usize) -> Vec<u8> {
         let spec = "dropout(0.2) dense(256, relu) dropout(0.5) dense(128, relu) dropout(0.5) dense(10)";
         let mut model = Sequential::from_spec(spec, &train.sample_shape, 7).unwrap();
         let mut opt = Optimizer::new(OptimizerConfig::default()).unwrap();
-        fit(&mut model, &mut opt, &train, None, &FitOptions { epochs: 2, batch_size: 100, seed: 7 }, &mut |_| {})
-            .unwrap();
+        fit(
+            &mut model,
+            &mut opt,
+            &train,
+            None,
+            &FitOptions { epochs: 2, batch_size: 100, seed: 7, ..FitOptions::default() },
+            &mut |_| {},
+        )
+        .unwrap();
         weights::to_bytes(&mut model).unwrap()
     })
 }

@@ -43,11 +43,7 @@ pub fn run(args: Args) -> Result<()> {
     {
         say(format!("\n{label}: {spec}"))?;
         let cfg = RunConfig {
-            preset: None,
-            model: spec.into(),
-            dataset: "mnist".into(),
             epochs: args.epochs,
-            batch_size: 128,
             validation_split: 0.2,
             seed: args.seed,
             optimizer: OptimizerConfig {
@@ -56,6 +52,8 @@ pub fn run(args: Args) -> Result<()> {
                 momentum: 0.9,
                 ..OptimizerConfig::default()
             },
+            checkpoint_every: 0,
+            ..RunConfig::new(spec)
         };
         let mut view = ProgressView::new(args.epochs, label, args.quiet);
         let outcome = train_run(&cfg, &data, Some(&args.out.join(dir)), &mut |p| {

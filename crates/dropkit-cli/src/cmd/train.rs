@@ -4,10 +4,11 @@
 use crate::output::{say, ProgressView};
 use anyhow::{bail, Context, Result};
 use dropkit::data::{load_mnist, resolve_source, DataSource};
-use dropkit::optim::{OptimizerConfig, Schedule};
+use dropkit::optim::Schedule;
+use dropkit::train::checkpoint;
 use dropkit::train::presets::{preset, PRESETS};
-use dropkit::train::run::train_run;
-use dropkit::train::RunConfig;
+use dropkit::train::run::{load_config, resume_run, train_run};
+use dropkit::train::{EarlyStopping, Monitor, RunConfig};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -52,6 +53,28 @@ pub struct Args {
     /// Seed for initialisation, shuffling and dropout masks.
     #[arg(long)]
     seed: Option<u64>,
+    /// Stop after this many epochs without validation improvement (Keras EarlyStopping patience).
+    #[arg(long, value_name = "PATIENCE")]
+    early_stopping: Option<usize>,
+    /// Early stopping: the figure watched, val_loss or val_accuracy.
+    #[arg(long, value_parser = ["val_loss", "val_accuracy"])]
+    monitor: Option<String>,
+    /// Early stopping: the least change that counts as an improvement.
+    #[arg(long)]
+    min_delta: Option<f64>,
+    /// Early stopping: keep the last epoch's weights instead of the best epoch's.
+    #[arg(long)]
+    no_restore_best: bool,
+    /// Write a checkpoint every N epochs (0: none); `--resume` continues from the last one.
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<usize>,
+    /// Continue the killed or interrupted run in RUN_DIR from its last checkpoint.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = [
+        "model", "preset", "config", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "max_norm",
+        "schedule", "epochs", "batch_size", "validation_split", "seed", "early_stopping", "monitor",
+        "min_delta", "no_restore_best", "checkpoint_every", "out",
+    ])]
+    resume: Option<PathBuf>,
     /// Data directory holding mnist/ (default: $DROPKIT_DATA, then ~/.cache/dropkit, then the embedded subset).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -72,16 +95,7 @@ fn base_config(args: &Args) -> Result<RunConfig> {
         return Ok(preset(name)?);
     }
     match &args.model {
-        Some(model) => Ok(RunConfig {
-            preset: None,
-            model: model.clone(),
-            dataset: "mnist".into(),
-            epochs: 10,
-            batch_size: 128,
-            validation_split: 0.1,
-            seed: 42,
-            optimizer: OptimizerConfig::default(),
-        }),
+        Some(model) => Ok(RunConfig::new(model)),
         None => bail!(dropkit::Error::InvalidArgument(format!(
             "give --model SPEC, --preset NAME or --config FILE; presets: {}",
             PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
@@ -127,15 +141,46 @@ fn config(args: &Args) -> Result<RunConfig> {
     if let Some(v) = args.seed {
         c.seed = v;
     }
+    if let Some(v) = args.checkpoint_every {
+        c.checkpoint_every = v;
+    }
+    if let Some(patience) = args.early_stopping {
+        c.early_stopping =
+            Some(EarlyStopping { patience, monitor: Monitor::ValLoss, min_delta: 0.0, restore_best: true });
+    }
+    let tuning = args.monitor.is_some() || args.min_delta.is_some() || args.no_restore_best;
+    match c.early_stopping.as_mut() {
+        Some(rule) => {
+            if args.monitor.as_deref() == Some("val_accuracy") {
+                rule.monitor = Monitor::ValAccuracy;
+            } else if args.monitor.is_some() {
+                rule.monitor = Monitor::ValLoss;
+            }
+            if let Some(d) = args.min_delta {
+                rule.min_delta = d;
+            }
+            rule.restore_best &= !args.no_restore_best;
+        }
+        None if tuning => bail!(dropkit::Error::InvalidArgument(
+            "--monitor, --min-delta and --no-restore-best tune early stopping; add --early-stopping PATIENCE".into()
+        )),
+        None => {}
+    }
     c.validate()?;
     Ok(c)
 }
 
-/// Refuses to overwrite a finished run: nothing written is lost.
+/// Refuses to overwrite a finished or unfinished run: nothing written is lost.
 pub fn check_out_dir(dir: &Path) -> Result<()> {
     if dir.join("model.safetensors").exists() {
         bail!(dropkit::Error::InvalidArgument(format!(
             "{} already holds a finished run; pass another --out or remove it",
+            dir.display()
+        )));
+    }
+    if dir.join("config.toml").exists() {
+        bail!(dropkit::Error::InvalidArgument(format!(
+            "{0} holds an unfinished run; continue it with `dropkit train --resume {0}`, or pass another --out",
             dir.display()
         )));
     }
@@ -154,6 +199,9 @@ pub fn load_data(flag: Option<&Path>, dataset: &str) -> Result<dropkit::data::Mn
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if let Some(dir) = &args.resume {
+        return resume(dir, &args);
+    }
     let cfg = config(&args)?;
     let out = args.out.clone().unwrap_or_else(|| {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
@@ -176,11 +224,49 @@ pub fn run(args: Args) -> Result<()> {
         }
     })?;
     view.finish();
+    report(&outcome, &out)
+}
+
+/// `--resume DIR`: continue from the last checkpoint.
+fn resume(dir: &Path, args: &Args) -> Result<()> {
+    let cfg = load_config(dir)?;
+    if dir.join("model.safetensors").exists() {
+        bail!(dropkit::Error::InvalidArgument(format!(
+            "{} is a finished run; there is nothing to resume (its results are in metrics.json)",
+            dir.display()
+        )));
+    }
+    let data = load_data(args.data.as_deref(), &cfg.dataset)?;
+    let saved = checkpoint::load(dir)?;
+    match &saved {
+        Some(c) => say(format!(
+            "resuming {} after epoch {} of {} (step {})",
+            dir.display(),
+            c.info.epoch,
+            cfg.epochs,
+            c.info.steps
+        ))?,
+        None => say(format!("{} has no checkpoint yet; training it from the start", dir.display()))?,
+    }
+    let mut view = ProgressView::new(cfg.epochs, "", args.quiet);
+    let outcome = resume_run(dir, &data, saved, &mut |p| {
+        if !args.quiet {
+            view.update(p)
+        }
+    })?;
+    view.finish();
+    report(&outcome, dir)
+}
+
+fn report(outcome: &dropkit::train::run::RunOutcome, out: &Path) -> Result<()> {
     let m = &outcome.metrics;
     say(format!(
         "test_loss: {:.4} - test_accuracy: {:.4} - {:.2} s/epoch - {} parameters",
         m.test_loss, m.test_accuracy, m.seconds_per_epoch, m.parameters
     ))?;
+    if let (true, Some(best)) = (m.stopped_early, m.best_epoch) {
+        say(format!("early stopping: stopped after epoch {}; the best epoch was {best}", m.epochs))?;
+    }
     say(format!("run written to {}", out.display()))?;
     Ok(())
 }

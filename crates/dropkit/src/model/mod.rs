@@ -240,6 +240,24 @@ impl Sequential {
         }
     }
 
+    /// Every parameter's name, in `visit_params` order (the index an optimizer sees).
+    pub fn param_names(&mut self) -> Vec<String> {
+        let mut names = Vec::new();
+        self.visit_params(&mut |name, _| names.push(name.to_string()));
+        names
+    }
+
+    /// After a forward pass: the first layer whose output holds a NaN or an infinity, as
+    /// `layer {i} ({spec})`. For saying where a non-finite loss came from.
+    pub fn first_nonfinite_output(&self) -> Option<String> {
+        let end = self.logits_end();
+        let (layer, &i) = self.layers[..end]
+            .iter()
+            .zip(&self.origin)
+            .find(|(l, _)| l.output().data().iter().any(|v| !v.is_finite()))?;
+        Some(format!("layer {i} ({})", layer.spec()))
+    }
+
     /// Total number of trainable scalars.
     pub fn num_params(&mut self) -> usize {
         let mut n = 0;

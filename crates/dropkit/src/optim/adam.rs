@@ -18,7 +18,7 @@ pub(crate) fn update(
     decay: f32,
     decoupled: bool,
     t: u64,
-) {
+) -> bool {
     let (b1, b2, eps) = (cfg.beta1, cfg.beta2, cfg.eps);
     let bc1 = 1.0 - (b1 as f64).powf(t as f64);
     let bc2 = 1.0 - (b2 as f64).powf(t as f64);
@@ -29,12 +29,16 @@ pub(crate) fn update(
         .zip(g.par_chunks(CHUNK))
         .zip(slot.m.par_chunks_mut(CHUNK))
         .zip(slot.v.par_chunks_mut(CHUNK))
-        .for_each(|(((w, g), m), v)| {
+        .map(|(((w, g), m), v)| {
+            let mut finite = true;
             for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
+                finite &= g.is_finite();
                 let g = g + l2 * *w;
                 *m = flush(b1 * *m + (1.0 - b1) * g);
                 *v = flush(b2 * *v + (1.0 - b2) * g * g);
                 *w = *w * shrink - step * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
             }
-        });
+            finite
+        })
+        .reduce(|| true, |a, b| a & b)
 }

@@ -154,13 +154,15 @@ impl Optimizer {
     }
 
     /// One update of every parameter of `model` from its stored gradients, at rate `lr`.
-    pub fn step(&mut self, model: &mut Sequential, lr: f32) {
+    /// Returns false when a gradient held a NaN or an infinity.
+    pub fn step(&mut self, model: &mut Sequential, lr: f32) -> bool {
         self.begin_step();
-        let mut index = 0;
+        let (mut index, mut finite) = (0, true);
         model.visit_params(&mut |_, p| {
-            self.update(index, p, lr);
+            finite &= self.update(index, p, lr);
             index += 1;
         });
+        finite
     }
 
     /// Starts an update step; then call [`Optimizer::update`] once per parameter, in any order
@@ -169,8 +171,9 @@ impl Optimizer {
         self.steps += 1;
     }
 
-    /// Updates parameter number `index` (in `visit_params` order) from its gradient.
-    pub fn update(&mut self, index: usize, p: &mut crate::layer::Param, lr: f32) {
+    /// Updates parameter number `index` (in `visit_params` order) from its gradient. Returns
+    /// false when the gradient held a NaN or an infinity (checked in the same pass).
+    pub fn update(&mut self, index: usize, p: &mut crate::layer::Param, lr: f32) -> bool {
         let (cfg, t) = (&self.config, self.steps);
         if self.slots.len() <= index {
             self.slots.resize_with(index + 1, Slot::default);
@@ -182,15 +185,16 @@ impl Optimizer {
         }
         let decay = if p.kind == ParamKind::Weight { cfg.weight_decay } else { 0.0 };
         let (w, g) = (p.value.data_mut(), p.grad.data());
-        match cfg.kind {
+        let finite = match cfg.kind {
             OptimizerKind::Sgd => sgd::update(w, g, &mut slot.m, cfg, lr, decay, t),
             OptimizerKind::Adam => adam::update(w, g, slot, cfg, lr, decay, false, t),
             OptimizerKind::AdamW => adam::update(w, g, slot, cfg, lr, decay, true, t),
-        }
+        };
         if let (Some(c), ParamKind::Weight) = (cfg.max_norm, p.kind) {
             let rows = p.value.rows();
             max_norm::constrain_rows(p.value.data_mut(), rows, c);
         }
+        finite
     }
 
     /// The state, for checkpoints: (steps, slots).

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::optim::OptimizerConfig;
+use crate::train::EarlyStopping;
 use serde::{Deserialize, Serialize};
 
 /// What a training run does.
@@ -23,13 +24,39 @@ pub struct RunConfig {
     pub validation_split: f64,
     pub seed: u64,
     pub optimizer: OptimizerConfig,
+    /// Write a checkpoint every this many epochs (and after the last); 0 writes none.
+    #[serde(default = "one")]
+    pub checkpoint_every: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
 }
 
 fn default_dataset() -> String {
     "mnist".into()
 }
 
+fn one() -> usize {
+    1
+}
+
 impl RunConfig {
+    /// A config for `model` with the defaults of `dropkit train --model`: 10 epochs, batch 128,
+    /// validation split 0.1, seed 42, Adam 1e-3, a checkpoint every epoch.
+    pub fn new(model: &str) -> Self {
+        RunConfig {
+            preset: None,
+            model: model.into(),
+            dataset: default_dataset(),
+            epochs: 10,
+            batch_size: 128,
+            validation_split: 0.1,
+            seed: 42,
+            optimizer: OptimizerConfig::default(),
+            checkpoint_every: 1,
+            early_stopping: None,
+        }
+    }
+
     /// Checks every field, naming the bad one.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 {
@@ -45,6 +72,14 @@ impl RunConfig {
             )));
         }
         self.optimizer.validate()?;
+        if let Some(rule) = &self.early_stopping {
+            rule.validate()?;
+            if self.validation_split == 0.0 {
+                return Err(Error::InvalidArgument(
+                    "early stopping watches the validation set; set validation_split > 0, e.g. 0.1".into(),
+                ));
+            }
+        }
         crate::model::spec::parse(&self.model).map(|_| ())
     }
 

@@ -1,31 +1,48 @@
 //! Training: `fit` (minibatch SGD over shuffled epochs, with optional validation), `evaluate`,
 //! the per-epoch `History`, presets, and run directories.
 
+pub mod checkpoint;
 pub mod config;
+pub mod early_stopping;
 pub mod presets;
 pub mod run;
 pub mod weights;
 
 pub use config::RunConfig;
+pub use early_stopping::{EarlyStopping, Monitor};
 
 use crate::data::batches::epoch_order;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Mode};
 use crate::loss::{BatchStats, CrossEntropy};
-use crate::model::Sequential;
+use crate::model::{NamedTensor, Sequential};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
+use early_stopping::{EarlyState, Verdict};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// Options of one `fit` call.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct FitOptions {
     pub epochs: usize,
     pub batch_size: usize,
     /// Keys the shuffles and the dropout masks.
     pub seed: u64,
+    /// Stop when the validation figure stops improving (needs a validation set).
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+/// Where a fit stands after some epochs: what [`fit_from`] continues from, and what a
+/// checkpoint saves.
+#[derive(Clone, Debug, Default)]
+pub struct FitState {
+    pub history: History,
+    pub early: EarlyState,
+    /// The weights of the best epoch so far (early stopping with `restore_best`).
+    pub best_weights: Option<Vec<NamedTensor>>,
+    pub stopped_early: bool,
 }
 
 /// One epoch's figures (a line of `history.jsonl`).
@@ -66,19 +83,61 @@ pub fn fit(
     options: &FitOptions,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<History> {
+    let mut state = FitState::default();
+    fit_from(model, optimizer, train, val, options, &mut state, on_progress, &mut |_, _, _| Ok(()))?;
+    Ok(state.history)
+}
+
+/// Called after every epoch with the state, the model and the optimizer (to write checkpoints).
+pub type EpochHook<'a> = dyn FnMut(&FitState, &mut Sequential, &Optimizer) -> Result<()> + 'a;
+
+/// [`fit`], continuing from `state` (the epochs already done, as a checkpoint restores them
+/// together with the model and optimizer), calling `on_epoch_end` after every epoch. Training
+/// is a function of (seed, epoch, step), so continuing gives exactly what one run would have.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_from(
+    model: &mut Sequential,
+    optimizer: &mut Optimizer,
+    train: &Dataset,
+    val: Option<&Dataset>,
+    options: &FitOptions,
+    state: &mut FitState,
+    on_progress: &mut dyn FnMut(Progress),
+    on_epoch_end: &mut EpochHook,
+) -> Result<()> {
     if options.batch_size == 0 {
         return Err(Error::InvalidArgument("batch size 0: it must be at least 1, e.g. 128".into()));
     }
     if train.is_empty() {
         return Err(Error::InvalidArgument("the training set is empty".into()));
     }
+    let val = val.filter(|v| !v.is_empty());
+    if let Some(rule) = &options.early_stopping {
+        rule.validate()?;
+        if val.is_none() {
+            return Err(Error::InvalidArgument(
+                "early stopping watches the validation set, but there is none; set a validation split, e.g. 0.1".into(),
+            ));
+        }
+    }
     check_classes(model, train)?;
     let n = train.len();
     let batches = n.div_ceil(options.batch_size);
+    let done = state.history.epochs.len();
+    if optimizer.steps() != (done * batches) as u64 {
+        return Err(Error::InvalidArgument(format!(
+            "the optimizer has taken {} steps, but {done} epochs of {batches} batches take {}; the checkpoint was written with another batch size or data",
+            optimizer.steps(),
+            done * batches
+        )));
+    }
+    let names = model.param_names();
     let (mut order, mut x, mut labels) = (Vec::with_capacity(n), Tensor::default(), Vec::new());
     let mut loss = CrossEntropy::new();
-    let mut history = History::default();
-    for epoch in 0..options.epochs {
+    for epoch in done..options.epochs {
+        if state.stopped_early {
+            break;
+        }
         let started = Instant::now();
         let lr = optimizer.lr_at(epoch);
         epoch_order(options.seed, epoch as u64, n, &mut order);
@@ -91,26 +150,41 @@ pub fn fit(
             let logits = model.forward_logits(&x, &ctx)?;
             let batch = loss.compute(logits, &labels, true)?;
             if !batch.loss_sum.is_finite() {
+                let origin = model.first_nonfinite_output().map(|l| format!(" (first non-finite output: {l})"));
                 return Err(Error::Numeric(format!(
-                    "loss became {} at epoch {}, step {}; lower the learning rate (now {lr})",
+                    "loss became {} at epoch {}, step {}{}; lower the learning rate (now {lr})",
                     batch.loss_sum,
                     epoch + 1,
-                    optimizer.steps()
+                    optimizer.steps() + 1,
+                    origin.unwrap_or_default()
                 )));
             }
             // Each layer's parameters are updated right after its backward pass, while they are
             // still in cache (bit-identical to updating after the whole backward pass).
             optimizer.begin_step();
-            model.backward_with(&x, loss.grad(), &ctx, &mut |i, p| optimizer.update(i, p, lr))?;
+            let mut bad_grad = None;
+            model.backward_with(&x, loss.grad(), &ctx, &mut |i, p| {
+                if !optimizer.update(i, p, lr) {
+                    bad_grad = Some(i);
+                }
+            })?;
+            if let Some(i) = bad_grad {
+                return Err(Error::Numeric(format!(
+                    "the gradient of {} became NaN or infinite at epoch {}, step {}; lower the learning rate (now {lr})",
+                    names.get(i).map_or("a parameter", |s| s.as_str()),
+                    epoch + 1,
+                    optimizer.steps()
+                )));
+            }
             stats.add(batch);
             on_progress(Progress::Batch { epoch: epoch + 1, batch: b + 1, batches, loss: batch.loss() });
         }
         let (val_loss, val_accuracy) = match val {
-            Some(v) if !v.is_empty() => {
+            Some(v) => {
                 let s = evaluate(model, v, Mode::Eval)?;
                 (Some(s.loss()), Some(s.accuracy()))
             }
-            _ => (None, None),
+            None => (None, None),
         };
         let record = EpochRecord {
             epoch: epoch + 1,
@@ -121,10 +195,27 @@ pub fn fit(
             lr,
             seconds: started.elapsed().as_secs_f64(),
         };
+        if let Some(rule) = &options.early_stopping {
+            let watched = match rule.monitor {
+                Monitor::ValLoss => record.val_loss,
+                Monitor::ValAccuracy => record.val_accuracy,
+            };
+            match watched.map(|v| state.early.observe(rule, v, epoch + 1)) {
+                Some(Verdict::Improved) if rule.restore_best => state.best_weights = Some(model.state_dict()),
+                Some(Verdict::Stop) => state.stopped_early = true,
+                _ => {}
+            }
+        }
         on_progress(Progress::Epoch(&record));
-        history.epochs.push(record);
+        state.history.epochs.push(record);
+        on_epoch_end(state, model, optimizer)?;
     }
-    Ok(history)
+    if let (Some(rule), Some(best)) = (&options.early_stopping, &state.best_weights) {
+        if rule.restore_best {
+            model.load_state_dict(best)?;
+        }
+    }
+    Ok(())
 }
 
 /// Rows per evaluation batch: large for GEMM efficiency, bounded for memory.
@@ -148,7 +239,7 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, mode: Mode) -> Result<Ba
     Ok(total)
 }
 
-fn check_classes(model: &Sequential, data: &Dataset) -> Result<()> {
+pub(crate) fn check_classes(model: &Sequential, data: &Dataset) -> Result<()> {
     let out: usize = model.output_shape().iter().product();
     let want_in: usize = model.input_shape().iter().product();
     if data.sample_len() != want_in {

@@ -20,16 +20,7 @@ fn sgd(lr: f32, momentum: f32) -> OptimizerConfig {
 }
 
 fn run(model: &str, epochs: usize, batch_size: usize, validation_split: f64, optimizer: OptimizerConfig) -> RunConfig {
-    RunConfig {
-        preset: None,
-        model: model.into(),
-        dataset: "mnist".into(),
-        epochs,
-        batch_size,
-        validation_split,
-        seed: 42,
-        optimizer,
-    }
+    RunConfig { epochs, batch_size, validation_split, optimizer, ..RunConfig::new(model) }
 }
 
 /// Every preset.

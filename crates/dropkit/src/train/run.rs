@@ -1,7 +1,8 @@
 //! Run directories: train from a [`RunConfig`] and write `config.toml`, `history.jsonl`,
 //! `metrics.json` and `model.safetensors` (each atomically); evaluate a saved run.
 
-use super::{evaluate, fit, weights, FitOptions, History, Progress, RunConfig};
+use super::checkpoint::{self, Checkpoint};
+use super::{check_classes, evaluate, fit_from, weights, FitOptions, FitState, History, Progress, RunConfig};
 use crate::data::{DataSource, Dataset, Mnist};
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic;
@@ -10,7 +11,6 @@ use crate::model::Sequential;
 use crate::optim::Optimizer;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::time::Instant;
 
 /// The figures of a finished run (`metrics.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,6 +29,12 @@ pub struct Metrics {
     pub train_seconds: f64,
     pub seconds_per_epoch: f64,
     pub data: String,
+    /// Early stopping ended the run before its last epoch.
+    #[serde(default)]
+    pub stopped_early: bool,
+    /// The epoch early stopping judged best (its weights were restored if so configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_epoch: Option<usize>,
 }
 
 /// A finished run in memory.
@@ -44,7 +50,8 @@ pub fn build_model(config: &RunConfig, sample_shape: &[usize]) -> Result<Sequent
 }
 
 /// Trains as `config` says on `data` (validation split from the end of the training set),
-/// evaluates on the test set, and writes the run directory `out` when given.
+/// evaluates on the test set, and writes the run directory `out` when given, with a checkpoint
+/// every `config.checkpoint_every` epochs.
 pub fn train_run(
     config: &RunConfig,
     data: &Mnist,
@@ -52,19 +59,71 @@ pub fn train_run(
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<RunOutcome> {
     config.validate()?;
+    run(config, data, out, Start::Fresh, on_progress)
+}
+
+/// Where [`run`] starts.
+enum Start {
+    /// A new run: `config.toml` is written once the model is known to fit the data.
+    Fresh,
+    Resume(Option<Checkpoint>),
+}
+
+/// Continues the run in `dir` (its `config.toml`) from `checkpoint`, normally
+/// `checkpoint::load(dir)`, or from the start when there is none. Ends with the same weights
+/// and history as a run that was never interrupted.
+pub fn resume_run(
+    dir: &Path,
+    data: &Mnist,
+    checkpoint: Option<Checkpoint>,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<RunOutcome> {
+    let config = load_config(dir)?;
+    run(&config, data, Some(dir), Start::Resume(checkpoint), on_progress)
+}
+
+fn run(
+    config: &RunConfig,
+    data: &Mnist,
+    out: Option<&Path>,
+    start: Start,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<RunOutcome> {
     let (fit_set, val_set) = data.train.split_last(config.validation_split)?;
     let mut model = build_model(config, &data.train.sample_shape)?;
+    check_classes(&model, &fit_set)?;
     let mut optimizer = Optimizer::new(config.optimizer.clone())?;
-    let options = FitOptions { epochs: config.epochs, batch_size: config.batch_size, seed: config.seed };
-    if let Some(dir) = out {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        write_atomic(&dir.join("config.toml"), config.to_toml()?.as_bytes())?;
-    }
-    let started = Instant::now();
+    let data_id = checkpoint::fingerprint(&fit_set);
+    let mut state = match (start, out) {
+        (Start::Resume(Some(c)), _) => c.restore(&mut model, &mut optimizer, &data_id)?,
+        (Start::Fresh, Some(dir)) => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            write_atomic(&dir.join("config.toml"), config.to_toml()?.as_bytes())?;
+            FitState::default()
+        }
+        _ => FitState::default(),
+    };
+    let options = FitOptions {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        seed: config.seed,
+        early_stopping: config.early_stopping.clone(),
+    };
+    let every = config.checkpoint_every;
+    let mut save_checkpoint = |state: &FitState, model: &mut Sequential, optimizer: &Optimizer| match out {
+        Some(dir) if every > 0 => {
+            let epoch = state.history.epochs.len();
+            if epoch % every == 0 || epoch == config.epochs || state.stopped_early {
+                checkpoint::save(dir, state, model, optimizer, &data_id)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    };
     let val = (!val_set.is_empty()).then_some(&val_set);
-    let history = fit(&mut model, &mut optimizer, &fit_set, val, &options, on_progress)?;
-    let train_seconds = started.elapsed().as_secs_f64();
-    let metrics = measure(&mut model, &fit_set, &data.test, &history, train_seconds, &data.source)?;
+    fit_from(&mut model, &mut optimizer, &fit_set, val, &options, &mut state, on_progress, &mut save_checkpoint)?;
+    let metrics = measure(&mut model, &fit_set, &data.test, &state, &data.source)?;
+    let history = state.history;
     if let Some(dir) = out {
         write_run(dir, &mut model, &history, &metrics)?;
     }
@@ -75,10 +134,11 @@ fn measure(
     model: &mut Sequential,
     fit_set: &Dataset,
     test: &Dataset,
-    history: &History,
-    train_seconds: f64,
+    state: &FitState,
     source: &DataSource,
 ) -> Result<Metrics> {
+    let history = &state.history;
+    let train_seconds = history.epochs.iter().map(|r| r.seconds).sum::<f64>();
     let test_stats = evaluate(model, test, Mode::Eval)?;
     let train_stats = evaluate(model, fit_set, Mode::Eval)?;
     let last = history.epochs.last();
@@ -95,8 +155,10 @@ fn measure(
         epochs,
         parameters: model.num_params(),
         train_seconds,
-        seconds_per_epoch: history.epochs.iter().map(|r| r.seconds).sum::<f64>() / epochs.max(1) as f64,
+        seconds_per_epoch: train_seconds / epochs.max(1) as f64,
         data: source.to_string(),
+        stopped_early: state.stopped_early,
+        best_epoch: state.early.best.map(|(_, epoch)| epoch),
     })
 }
 
