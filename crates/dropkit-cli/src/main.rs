@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model (from --model, --preset or --config) and write a run directory.
-    Train(cmd::train::Args),
+    Train(Box<cmd::train::Args>),
     /// Evaluate a saved run on its test set.
     Eval(cmd::eval::Args),
     /// Train one network with and without dropout on the embedded data and compare them.
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Train(a) => cmd::train::run(a),
+        Command::Train(a) => cmd::train::run(*a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Data(a) => cmd::data::run(a),

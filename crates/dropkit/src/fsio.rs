@@ -1,6 +1,8 @@
 //! Atomic file writes: a temporary file in the same directory, fsync, rename over the target,
 //! fsync of the directory. A reader sees the old file or the new one, never half of one.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use crate::error::{Error, Result};
 use std::fs;
 use std::io::Write;

@@ -20,6 +20,11 @@
 //! `p` is the drop probability everywhere. Masks come from Philox4x32-10 keyed by
 //! (seed, layer, step or Monte Carlo sample, element), so runs reproduce bit for bit.
 
+// What a user hands the library gets an error, never a panic: no unwrap, expect or panic!
+// outside tests, and no unchecked indexing in the modules that read user input (those carry
+// `#![deny(clippy::indexing_slicing)]`).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod bench;
 pub mod data;
 pub mod dropout;

@@ -86,7 +86,7 @@ fn max_norm_projects_weights_after_the_step() {
 
 #[test]
 fn invalid_settings_are_rejected_with_the_field_named() {
-    let bad = |c: OptimizerConfig| Optimizer::new(c).err().expect("invalid").to_string();
+    let bad = |c: OptimizerConfig| Optimizer::new(c).expect_err("invalid").to_string();
     assert!(bad(OptimizerConfig { lr: 0.0, ..Default::default() }).contains("lr = 0"));
     assert!(bad(OptimizerConfig { momentum: 1.5, ..Default::default() }).contains("momentum"));
     assert!(bad(OptimizerConfig { max_norm: Some(-1.0), ..Default::default() }).contains("max_norm"));

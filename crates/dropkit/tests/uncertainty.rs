@@ -1,6 +1,8 @@
 //! Monte Carlo dropout predictions: reproducible, equal to averaging full passes by hand, and
 //! consistent with the error curve.
 
+#![allow(clippy::needless_range_loop)] // parallel arrays read side by side
+
 use dropkit::data::{load_mnist, DataSource};
 use dropkit::layer::{Ctx, Mode};
 use dropkit::model::Sequential;

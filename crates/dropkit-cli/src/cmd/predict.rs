@@ -33,8 +33,8 @@ pub fn to_csv(p: &Predictions, labels: &[u8]) -> String {
     (0..p.classes).for_each(|k| write!(s, ",p_{k}").unwrap_or(()));
     (0..p.classes).for_each(|k| write!(s, ",std_{k}").unwrap_or(()));
     s.push_str(",predictive_entropy,expected_entropy,mutual_information\n");
-    for i in 0..p.len() {
-        let _ = write!(s, "{i},{},{}", labels[i], p.predicted[i]);
+    for (i, label) in labels.iter().enumerate().take(p.len()) {
+        let _ = write!(s, "{i},{label},{}", p.predicted[i]);
         p.probs(i).iter().for_each(|v| write!(s, ",{v:.6}").unwrap_or(()));
         p.std[i * p.classes..(i + 1) * p.classes].iter().for_each(|v| write!(s, ",{v:.6}").unwrap_or(()));
         let _ =
@@ -46,10 +46,10 @@ pub fn to_csv(p: &Predictions, labels: &[u8]) -> String {
 /// The predictions as JSON lines.
 pub fn to_jsonl(p: &Predictions, labels: &[u8]) -> Result<String> {
     let mut s = String::new();
-    for i in 0..p.len() {
+    for (i, label) in labels.iter().enumerate().take(p.len()) {
         let line = serde_json::json!({
             "index": i,
-            "label": labels[i],
+            "label": label,
             "predicted": p.predicted[i],
             "probs": p.probs(i),
             "std": &p.std[i * p.classes..(i + 1) * p.classes],

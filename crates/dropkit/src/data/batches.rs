@@ -1,6 +1,8 @@
 //! Minibatch order: a seeded shuffle per epoch (stream `SHUFFLE`, step = epoch), so any epoch's
 //! order can be recomputed, e.g. on resume, without replaying earlier ones.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use crate::rng::{streams, Stream};
 
 /// Fills `order` with a permutation of `0..n` for `epoch` of run `seed`.

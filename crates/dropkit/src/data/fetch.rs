@@ -2,6 +2,8 @@
 //! content (so a mirror that re-compresses is still accepted), trying the next mirror on any
 //! failure, and writing each file atomically.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic;
 use flate2::read::GzDecoder;

@@ -3,6 +3,8 @@
 //! (type 0x08) occur in MNIST-like sets. The header is validated, and the declared size
 //! bounded, before anything is allocated; raw and gzip files are both accepted.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use crate::error::{Error, Result};
 use flate2::read::GzDecoder;
 use std::io::Read;
@@ -92,8 +94,8 @@ fn parse_stream(mut r: impl Read, ndim: usize, name: &str, gz: bool) -> Result<I
 /// Fills `buf` completely; Ok(false) at a clean end of input before the first byte.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
     let mut filled = 0;
-    while filled < buf.len() {
-        match r.read(&mut buf[filled..]) {
+    while let Some(rest) = buf.get_mut(filled..).filter(|rest| !rest.is_empty()) {
+        match r.read(rest) {
             Ok(0) if filled == 0 => return Ok(false),
             Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "unexpected end of data")),
             Ok(n) => filled += n,

@@ -3,6 +3,8 @@
 //! embedded `data/mnist-mini` subset (the first 10,000 training and 2,000 test images).
 //! Any image size is accepted, as long as images and labels agree.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use super::idx::{parse_idx, read_idx, IdxArray};
 use super::{DataSource, Dataset};
 use crate::error::{Error, Result};

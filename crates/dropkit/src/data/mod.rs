@@ -1,6 +1,8 @@
 //! Data sets: IDX files, MNIST (from a data directory, the embedded subset, or a download),
 //! validation splits and seeded per-epoch shuffling.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 pub mod batches;
 pub mod fetch;
 pub mod idx;
@@ -37,15 +39,38 @@ impl Dataset {
         self.sample_shape.iter().product()
     }
 
-    /// Samples `range` as a new data set.
+    /// Samples `range` as a new data set; the range is clamped to the data, as Python slices are.
     pub fn slice(&self, range: std::ops::Range<usize>) -> Dataset {
         let d = self.sample_len();
+        let end = range.end.min(self.len());
+        let start = range.start.min(end);
         Dataset {
-            images: self.images[range.start * d..range.end * d].to_vec(),
+            images: self.images.get(start * d..end * d).unwrap_or_default().to_vec(),
             sample_shape: self.sample_shape.clone(),
-            labels: self.labels[range].to_vec(),
+            labels: self.labels.get(start..end).unwrap_or_default().to_vec(),
             classes: self.classes,
         }
+    }
+
+    /// Checks that the fields agree: `images` holds `len()` samples, every label is a class.
+    pub fn validate(&self) -> Result<()> {
+        let d = self.sample_len();
+        if d == 0 || Some(self.images.len()) != self.labels.len().checked_mul(d) {
+            return Err(Error::InvalidArgument(format!(
+                "data set of {} labels has {} image values, not {} x {:?}; images and labels must match",
+                self.labels.len(),
+                self.images.len(),
+                self.labels.len(),
+                self.sample_shape
+            )));
+        }
+        if let Some(&bad) = self.labels.iter().find(|&&l| l as usize >= self.classes) {
+            return Err(Error::InvalidArgument(format!(
+                "label {bad} is not one of the data set's {} classes",
+                self.classes
+            )));
+        }
+        Ok(())
     }
 
     /// Splits off the last `fraction` as a validation set, as Keras' `validation_split` does

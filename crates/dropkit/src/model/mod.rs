@@ -213,7 +213,8 @@ impl Sequential {
         };
         for i in (first..end).rev() {
             let (before, rest) = self.layers.split_at_mut(i);
-            let (layer, after) = rest.split_first_mut().expect("i < end <= len");
+            // `rest` is never empty: i < end <= len.
+            let Some((layer, after)) = rest.split_first_mut() else { continue };
             let dy = if i + 1 == end { dlogits } else { after[0].input_grad() };
             let input = if i == 0 { x } else { before[i - 1].output() };
             let layer_ctx = Ctx { input_grad: i > first, ..*ctx };

@@ -8,6 +8,8 @@
 //! `dropout(p)` (inverted), `classic_dropout(p)` (scaled at test time). The input size comes
 //! from the data, e.g. `"dense(512) relu dropout(0.2) dense(10)"`.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use crate::dropout::{Dropout, Scaling};
 use crate::error::{Error, Result};
 use crate::layer::Layer;
@@ -88,9 +90,12 @@ fn make(item: &Item, position: usize) -> Result<Vec<Box<dyn Layer>>> {
     let layer: Box<dyn Layer> = match name.as_str() {
         "dense" | "linear" => {
             n_args(1, 2, "dense(units) or dense(units, activation), e.g. dense(512, relu)")?;
-            let units = item.args[0].parse::<usize>().ok().filter(|&u| u > 0).ok_or_else(|| {
-                Error::Spec(format!("{call}: units must be a positive integer, got '{}'", item.args[0]))
-            })?;
+            let arg = item.args.first().copied().unwrap_or_default();
+            let units = arg
+                .parse::<usize>()
+                .ok()
+                .filter(|&u| u > 0)
+                .ok_or_else(|| Error::Spec(format!("{call}: units must be a positive integer, got '{arg}'")))?;
             let dense: Box<dyn Layer> = Box::new(Linear::new(units)?);
             return match item.args.get(1) {
                 None => Ok(vec![dense]),
@@ -113,7 +118,7 @@ fn make(item: &Item, position: usize) -> Result<Vec<Box<dyn Layer>>> {
         "dropout" | "classic_dropout" => {
             n_args(1, 1, &format!("{name}(p) with p the drop probability, e.g. {name}(0.5)"))?;
             let scaling = if name == "dropout" { Scaling::Inverted } else { Scaling::Classic };
-            Box::new(Dropout::new(prob(item.args[0])?, scaling)?)
+            Box::new(Dropout::new(prob(item.args.first().copied().unwrap_or_default())?, scaling)?)
         }
         _ => return Err(unknown(item.name, position)),
     };
@@ -132,6 +137,7 @@ fn unknown(name: &str, position: usize) -> Error {
 }
 
 /// Levenshtein distance, for "did you mean" hints.
+#[allow(clippy::indexing_slicing)] // rows have b.len() + 1 entries and j < b.len()
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();

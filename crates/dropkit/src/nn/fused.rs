@@ -36,7 +36,10 @@ pub struct DenseBlock {
 
 /// Replaces every `dense -> relu [-> dropout]` run of unbuilt `layers` with a [`DenseBlock`].
 /// Returns the new layers and, for each, the index of its first original layer.
-pub fn fuse(layers: Vec<Box<dyn Layer>>) -> Result<(Vec<Box<dyn Layer>>, Vec<usize>)> {
+/// Layers, and for each the index of its first original layer.
+pub type FusedLayers = (Vec<Box<dyn Layer>>, Vec<usize>);
+
+pub fn fuse(layers: Vec<Box<dyn Layer>>) -> Result<FusedLayers> {
     let roles: Vec<FusionRole> = layers.iter().map(|l| l.fusion_role()).collect();
     let mut out: Vec<Box<dyn Layer>> = Vec::with_capacity(layers.len());
     let mut origin = Vec::with_capacity(layers.len());

@@ -1,5 +1,7 @@
 //! Learning-rate schedules, evaluated per epoch (0-based).
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 

@@ -12,6 +12,8 @@
 //! atomically, then older tensor files are removed: whenever the process dies, the JSON names a
 //! complete file, and the previous checkpoint survives until the next one is whole.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use super::early_stopping::EarlyState;
 use super::{weights, FitState, History};
 use crate::data::fetch::sha256_hex;

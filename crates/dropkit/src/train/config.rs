@@ -1,5 +1,7 @@
 //! A run's configuration: everything needed to rerun it, stored as `config.toml`.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use crate::error::{Error, Result};
 use crate::optim::OptimizerConfig;
 use crate::train::EarlyStopping;

@@ -2,6 +2,8 @@
 //! epoch, stop once it has not improved by more than `min_delta` for `patience` epochs, and
 //! (with `restore_best`) end with the weights of the best epoch.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 

@@ -240,6 +240,7 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, mode: Mode) -> Result<Ba
 }
 
 pub(crate) fn check_classes(model: &Sequential, data: &Dataset) -> Result<()> {
+    data.validate()?;
     let out: usize = model.output_shape().iter().product();
     let want_in: usize = model.input_shape().iter().product();
     if data.sample_len() != want_in {

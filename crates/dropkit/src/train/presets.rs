@@ -1,5 +1,7 @@
 //! Ready-made runs porting the classic dropout tutorials' code.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use super::RunConfig;
 use crate::error::{Error, Result};
 use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};

@@ -66,7 +66,7 @@ pub fn train_run(
 enum Start {
     /// A new run: `config.toml` is written once the model is known to fit the data.
     Fresh,
-    Resume(Option<Checkpoint>),
+    Resume(Option<Box<Checkpoint>>),
 }
 
 /// Continues the run in `dir` (its `config.toml`) from `checkpoint`, normally
@@ -79,7 +79,7 @@ pub fn resume_run(
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<RunOutcome> {
     let config = load_config(dir)?;
-    run(&config, data, Some(dir), Start::Resume(checkpoint), on_progress)
+    run(&config, data, Some(dir), Start::Resume(checkpoint.map(Box::new)), on_progress)
 }
 
 fn run(
@@ -95,7 +95,7 @@ fn run(
     let mut optimizer = Optimizer::new(config.optimizer.clone())?;
     let data_id = checkpoint::fingerprint(&fit_set);
     let mut state = match (start, out) {
-        (Start::Resume(Some(c)), _) => c.restore(&mut model, &mut optimizer, &data_id)?,
+        (Start::Resume(Some(c)), _) => (*c).restore(&mut model, &mut optimizer, &data_id)?,
         (Start::Fresh, Some(dir)) => {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             write_atomic(&dir.join("config.toml"), config.to_toml()?.as_bytes())?;
@@ -113,7 +113,7 @@ fn run(
     let mut save_checkpoint = |state: &FitState, model: &mut Sequential, optimizer: &Optimizer| match out {
         Some(dir) if every > 0 => {
             let epoch = state.history.epochs.len();
-            if epoch % every == 0 || epoch == config.epochs || state.stopped_early {
+            if epoch.is_multiple_of(every) || epoch == config.epochs || state.stopped_early {
                 checkpoint::save(dir, state, model, optimizer, &data_id)?;
             }
             Ok(())

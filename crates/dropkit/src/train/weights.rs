@@ -1,6 +1,8 @@
 //! Model weights as safetensors with PyTorch `state_dict` names (`layers.0.weight`), so a
 //! PyTorch `nn.Sequential` with the same layers loads them with `load_state_dict`.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use crate::error::{Error, Result};
 use crate::model::{NamedTensor, Sequential};
 use safetensors::tensor::{Dtype, TensorView};
@@ -36,7 +38,7 @@ pub fn decode(bytes: &[u8], origin: &str) -> Result<Vec<NamedTensor>> {
         if view.dtype() != Dtype::F32 {
             return Err(Error::format(origin, format!("tensor {name} is {:?}; dropkit stores F32", view.dtype())));
         }
-        let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap_or_default())).collect();
         out.push(NamedTensor { name, shape: view.shape().to_vec(), data });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

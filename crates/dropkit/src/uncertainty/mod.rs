@@ -79,7 +79,7 @@ fn for_each_pass(
 ) -> Result<usize> {
     let shape = model.input_shape().to_vec();
     let d: usize = shape.iter().product();
-    if d == 0 || images.len() % d != 0 {
+    if d == 0 || !images.len().is_multiple_of(d) {
         return Err(Error::Shape {
             context: "predict".into(),
             got: vec![images.len()],
@@ -177,11 +177,11 @@ pub fn predict_tracking_error(
     let mean: Vec<f32> = sum.iter().map(|s| (s / t) as f32).collect();
     let std = sum.iter().zip(&sum_sq).map(|(s, q)| ((q / t - (s / t).powi(2)).max(0.0)).sqrt() as f32).collect();
     let mut out = Predictions { classes: c, mean, std, ..Default::default() };
-    for i in 0..n {
+    for (i, &sum_h) in sum_h.iter().enumerate().take(n) {
         let p = out.probs(i);
         let best = argmax(p);
         let h = entropy(p);
-        let eh = (sum_h[i] / t) as f32;
+        let eh = (sum_h / t) as f32;
         out.predicted.push(best as u8);
         out.predictive_entropy.push(h);
         out.expected_entropy.push(eh);
