@@ -104,6 +104,10 @@ pub trait Layer: Send {
     /// Visits the parameters in a fixed order with their PyTorch-style names.
     fn visit_params(&mut self, _f: &mut dyn FnMut(&str, &mut Param)) {}
 
+    /// Visits state that is saved with the weights but not trained (PyTorch buffers, e.g.
+    /// batch norm's `running_mean`).
+    fn visit_buffers(&mut self, _f: &mut dyn FnMut(&str, &mut Tensor)) {}
+
     /// Overrides the model's mode for this layer (e.g. MC only on the last dropout).
     /// Returns false for layers whose behaviour does not depend on the mode.
     fn set_mode_override(&mut self, _mode: Option<Mode>) -> bool {

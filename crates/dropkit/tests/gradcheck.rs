@@ -5,7 +5,7 @@ use dropkit::dropout::{Dropout, Scaling};
 use dropkit::layer::{Ctx, Layer, Mode};
 use dropkit::loss::CrossEntropy;
 use dropkit::model::Sequential;
-use dropkit::nn::{Activation, ActivationKind, Linear, Softmax};
+use dropkit::nn::{Activation, ActivationKind, BatchNorm, Linear, Softmax};
 use dropkit::rng::Stream;
 use dropkit::tensor::Tensor;
 
@@ -22,8 +22,8 @@ fn ctx() -> Ctx {
 }
 
 /// L = sum(y * r) for a fixed random r, so dL/dy = r.
-fn objective(layer: &mut dyn Layer, x: &Tensor, r: &Tensor) -> f64 {
-    let y = layer.forward(x, &ctx()).unwrap();
+fn objective(layer: &mut dyn Layer, x: &Tensor, r: &Tensor, ctx: &Ctx) -> f64 {
+    let y = layer.forward(x, ctx).unwrap();
     y.data().iter().zip(r.data()).map(|(a, b)| *a as f64 * *b as f64).sum()
 }
 
@@ -32,23 +32,29 @@ fn close(analytic: f32, numeric: f64, what: &str) {
     assert!(err < 2e-2, "{what}: analytic {analytic} vs numeric {numeric}");
 }
 
-fn check_layer(mut layer: Box<dyn Layer>, name: &str) {
-    let out = layer.build(&[D], 1, &mut Stream::new(5, 1, 0)).unwrap();
-    let x = random(&[B, D], 1);
+fn check_layer(layer: Box<dyn Layer>, name: &str) {
+    check_layer_in(layer, name, &[D], ctx());
+}
+
+/// Checks dx and every parameter gradient of `layer` on inputs of per-sample `shape`.
+fn check_layer_in(mut layer: Box<dyn Layer>, name: &str, shape: &[usize], ctx: Ctx) {
+    let out = layer.build(shape, 1, &mut Stream::new(5, 1, 0)).unwrap();
+    let x = random(&[&[B], shape].concat(), 1);
     let r = random(&[B, out.iter().product()], 2);
-    layer.forward(&x, &ctx()).unwrap();
-    let dx = layer.backward(&x, &r, &ctx()).unwrap().clone();
+    layer.forward(&x, &ctx).unwrap();
+    let dx = layer.backward(&x, &r, &ctx).unwrap().clone();
     let eps = 1e-2f32;
     for i in 0..x.len() {
         let (mut xp, mut xm) = (x.clone(), x.clone());
         xp.data_mut()[i] += eps;
         xm.data_mut()[i] -= eps;
-        let num = (objective(layer.as_mut(), &xp, &r) - objective(layer.as_mut(), &xm, &r)) / (2.0 * eps as f64);
+        let num =
+            (objective(layer.as_mut(), &xp, &r, &ctx) - objective(layer.as_mut(), &xm, &r, &ctx)) / (2.0 * eps as f64);
         close(dx.data()[i], num, &format!("{name} dx[{i}]"));
     }
     // Parameter gradients: recompute analytic ones at x, then perturb each parameter.
-    layer.forward(&x, &ctx()).unwrap();
-    layer.backward(&x, &r, &ctx()).unwrap();
+    layer.forward(&x, &ctx).unwrap();
+    layer.backward(&x, &r, &ctx).unwrap();
     let mut grads = Vec::new();
     layer.visit_params(&mut |n, p| grads.push((n.to_string(), p.grad.data().to_vec())));
     for (pi, (pname, grad)) in grads.iter().enumerate() {
@@ -63,9 +69,9 @@ fn check_layer(mut layer: Box<dyn Layer>, name: &str) {
                 });
             };
             shift(eps, layer.as_mut());
-            let lp = objective(layer.as_mut(), &x, &r);
+            let lp = objective(layer.as_mut(), &x, &r, &ctx);
             shift(-2.0 * eps, layer.as_mut());
-            let lm = objective(layer.as_mut(), &x, &r);
+            let lm = objective(layer.as_mut(), &x, &r, &ctx);
             shift(eps, layer.as_mut());
             close(g, (lp - lm) / (2.0 * eps as f64), &format!("{name} {pname}[{j}]"));
         }
@@ -94,6 +100,19 @@ fn softmax_gradients() {
 fn dropout_gradients() {
     check_layer(Box::new(Dropout::new(0.4, Scaling::Inverted).unwrap()), "dropout");
     check_layer(Box::new(Dropout::new(0.4, Scaling::Classic).unwrap()), "classic_dropout");
+}
+
+#[test]
+fn batchnorm_gradients_with_batch_and_running_statistics() {
+    let bn = || Box::new(BatchNorm::new(0.1).unwrap());
+    check_layer(bn(), "batchnorm1d train");
+    check_layer_in(bn(), "batchnorm2d train", &[2, 3, 2], ctx());
+    check_layer_in(bn(), "batchnorm1d eval", &[D], Ctx::new(Mode::Eval, 77, 3));
+}
+
+#[test]
+fn whole_model_with_batchnorm_gradient() {
+    model_gradient("dense(7) batchnorm tanh dropout(0.3) dense(3)", 1e-2);
 }
 
 #[test]

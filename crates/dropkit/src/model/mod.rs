@@ -287,33 +287,44 @@ impl Sequential {
         Ok(())
     }
 
-    /// The parameters by PyTorch `state_dict` names.
+    /// Visits every parameter value and buffer (the model's saved state) by `state_dict` name.
+    fn visit_state(&mut self, f: &mut dyn FnMut(&str, &mut Tensor)) {
+        let mut name = String::new();
+        for (layer, &i) in self.layers.iter_mut().zip(&self.origin) {
+            let mut named = |local: &str, t: &mut Tensor| {
+                name.clear();
+                use std::fmt::Write;
+                let _ = write!(name, "layers.{i}.{local}");
+                f(&name, t)
+            };
+            layer.visit_params(&mut |local, p| named(local, &mut p.value));
+            layer.visit_buffers(&mut named);
+        }
+    }
+
+    /// The parameters and buffers by PyTorch `state_dict` names.
     pub fn state_dict(&mut self) -> Vec<NamedTensor> {
         let mut out = Vec::new();
-        self.visit_params(&mut |name, p| {
-            out.push(NamedTensor {
-                name: name.to_string(),
-                shape: p.value.shape().to_vec(),
-                data: p.value.data().to_vec(),
-            })
+        self.visit_state(&mut |name, t| {
+            out.push(NamedTensor { name: name.to_string(), shape: t.shape().to_vec(), data: t.data().to_vec() })
         });
         out
     }
 
-    /// Loads parameters by name; every parameter must be present with its exact shape.
+    /// Loads parameters and buffers by name; each must be present with its exact shape.
     pub fn load_state_dict(&mut self, tensors: &[NamedTensor]) -> Result<()> {
         let mut missing = Vec::new();
         let mut error = None;
-        self.visit_params(&mut |name, p| match tensors.iter().find(|t| t.name == name) {
+        self.visit_state(&mut |name, value| match tensors.iter().find(|t| t.name == name) {
             None => missing.push(name.to_string()),
-            Some(t) if t.shape != p.value.shape() || t.data.len() != p.value.len() => {
+            Some(t) if t.shape != value.shape() || t.data.len() != value.len() => {
                 error.get_or_insert_with(|| Error::Shape {
                     context: format!("loading {name}"),
                     got: t.shape.clone(),
-                    expected: format!("{:?} (the model spec must match the saved model)", p.value.shape()),
+                    expected: format!("{:?} (the model spec must match the saved model)", value.shape()),
                 });
             }
-            Some(t) => p.value.data_mut().copy_from_slice(&t.data),
+            Some(t) => value.data_mut().copy_from_slice(&t.data),
         });
         if let Some(e) = error {
             return Err(e);

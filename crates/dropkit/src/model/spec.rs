@@ -5,7 +5,8 @@
 //! layer  := name [ "(" arg { "," arg } ")" ]
 //! ```
 //! Layers: `dense(units[, activation])` (alias `linear`), `relu`, `sigmoid`, `tanh`, `softmax`,
-//! `dropout(p)` (inverted), `classic_dropout(p)` (scaled at test time). The input size comes
+//! `dropout(p)` (inverted), `classic_dropout(p)` (scaled at test time), `batchnorm` or
+//! `batchnorm(momentum)` (aliases `batchnorm1d`, `batchnorm2d`). The input size comes
 //! from the data, e.g. `"dense(512) relu dropout(0.2) dense(10)"`.
 
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
@@ -13,11 +14,11 @@
 use crate::dropout::{Dropout, Scaling};
 use crate::error::{Error, Result};
 use crate::layer::Layer;
-use crate::nn::{Activation, ActivationKind, Linear, Softmax};
+use crate::nn::{Activation, ActivationKind, BatchNorm, Linear, Softmax};
 
 /// Every layer name the parser knows, for messages and suggestions.
 pub const LAYER_NAMES: &[&str] =
-    &["dense", "linear", "relu", "sigmoid", "tanh", "softmax", "dropout", "classic_dropout"];
+    &["dense", "linear", "relu", "sigmoid", "tanh", "softmax", "dropout", "classic_dropout", "batchnorm"];
 
 /// One parsed `name(args)` item.
 #[derive(Debug, PartialEq)]
@@ -119,6 +120,16 @@ fn make(item: &Item, position: usize) -> Result<Vec<Box<dyn Layer>>> {
             n_args(1, 1, &format!("{name}(p) with p the drop probability, e.g. {name}(0.5)"))?;
             let scaling = if name == "dropout" { Scaling::Inverted } else { Scaling::Classic };
             Box::new(Dropout::new(prob(item.args.first().copied().unwrap_or_default())?, scaling)?)
+        }
+        "batchnorm" | "batchnorm1d" | "batchnorm2d" | "batch_norm" => {
+            n_args(0, 1, "batchnorm or batchnorm(momentum), e.g. batchnorm(0.1)")?;
+            let momentum = match item.args.first() {
+                None => 0.1,
+                Some(arg) => arg.parse::<f64>().ok().filter(|m| m.is_finite()).ok_or_else(|| {
+                    Error::Spec(format!("{call}: '{arg}' is not a number; momentum is in [0, 1], e.g. 0.1"))
+                })?,
+            };
+            Box::new(BatchNorm::new(momentum)?)
         }
         _ => return Err(unknown(item.name, position)),
     };

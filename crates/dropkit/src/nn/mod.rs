@@ -2,10 +2,12 @@
 //! side, with the shape of every buffer.
 
 pub mod activation;
+pub mod batchnorm;
 pub mod linear;
 pub mod softmax;
 
 pub use activation::{Activation, ActivationKind};
+pub use batchnorm::BatchNorm;
 pub use linear::Linear;
 pub use softmax::Softmax;
 
