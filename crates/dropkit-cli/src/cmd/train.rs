@@ -65,6 +65,10 @@ pub struct Args {
     /// Early stopping: keep the last epoch's weights instead of the best epoch's.
     #[arg(long)]
     no_restore_best: bool,
+    /// Augment training images with random shifts of up to SHIFT pixels and rotations of up to
+    /// DEGREES, new every epoch (default 2,10).
+    #[arg(long, value_name = "SHIFT,DEGREES", num_args = 0..=1, default_missing_value = "2,10")]
+    augment: Option<String>,
     /// Write a checkpoint every N epochs (0: none); `--resume` continues from the last one.
     #[arg(long, value_name = "N")]
     checkpoint_every: Option<usize>,
@@ -72,7 +76,7 @@ pub struct Args {
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = [
         "model", "preset", "config", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "max_norm",
         "schedule", "epochs", "batch_size", "validation_split", "seed", "early_stopping", "monitor",
-        "min_delta", "no_restore_best", "checkpoint_every", "out",
+        "min_delta", "no_restore_best", "checkpoint_every", "augment", "out",
     ])]
     resume: Option<PathBuf>,
     /// Data directory holding mnist/ (default: $DROPKIT_DATA, then ~/.cache/dropkit, then the embedded subset).
@@ -140,6 +144,9 @@ fn config(args: &Args) -> Result<RunConfig> {
     }
     if let Some(v) = args.seed {
         c.seed = v;
+    }
+    if let Some(a) = &args.augment {
+        c.augment = Some(dropkit::data::augment::Augment::parse(a)?);
     }
     if let Some(v) = args.checkpoint_every {
         c.checkpoint_every = v;

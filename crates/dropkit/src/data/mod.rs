@@ -3,6 +3,7 @@
 
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
+pub mod augment;
 pub mod batches;
 pub mod fetch;
 pub mod idx;

@@ -2,6 +2,7 @@
 
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
+use crate::data::augment::Augment;
 use crate::error::{Error, Result};
 use crate::optim::OptimizerConfig;
 use crate::train::EarlyStopping;
@@ -31,6 +32,9 @@ pub struct RunConfig {
     pub checkpoint_every: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
+    /// Random translations and rotations of training images (`[augment]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<Augment>,
 }
 
 fn default_dataset() -> String {
@@ -56,6 +60,7 @@ impl RunConfig {
             optimizer: OptimizerConfig::default(),
             checkpoint_every: 1,
             early_stopping: None,
+            augment: None,
         }
     }
 
@@ -74,6 +79,9 @@ impl RunConfig {
             )));
         }
         self.optimizer.validate()?;
+        if let Some(a) = &self.augment {
+            a.validate()?;
+        }
         if let Some(rule) = &self.early_stopping {
             rule.validate()?;
             if self.validation_split == 0.0 {

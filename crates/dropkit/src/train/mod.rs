@@ -11,6 +11,7 @@ pub mod weights;
 pub use config::RunConfig;
 pub use early_stopping::{EarlyStopping, Monitor};
 
+use crate::data::augment::Augment;
 use crate::data::batches::epoch_order;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -32,6 +33,8 @@ pub struct FitOptions {
     pub seed: u64,
     /// Stop when the validation figure stops improving (needs a validation set).
     pub early_stopping: Option<EarlyStopping>,
+    /// Random translations and rotations of the training images, new every epoch.
+    pub augment: Option<Augment>,
 }
 
 /// Where a fit stands after some epochs: what [`fit_from`] continues from, and what a
@@ -112,6 +115,9 @@ pub fn fit_from(
         return Err(Error::InvalidArgument("the training set is empty".into()));
     }
     let val = val.filter(|v| !v.is_empty());
+    if let Some(a) = &options.augment {
+        a.validate()?;
+    }
     if let Some(rule) = &options.early_stopping {
         rule.validate()?;
         if val.is_none() {
@@ -144,6 +150,9 @@ pub fn fit_from(
         let mut stats = BatchStats::default();
         for (b, idx) in order.chunks(options.batch_size).enumerate() {
             x.gather_rows(&train.images, &train.sample_shape, idx);
+            if let Some(a) = &options.augment {
+                a.apply(&train.images, &train.sample_shape, idx, options.seed, epoch as u64, x.data_mut())?;
+            }
             labels.clear();
             labels.extend(idx.iter().map(|&i| train.labels[i]));
             let ctx = Ctx::new(Mode::Train, options.seed, optimizer.steps());

@@ -108,6 +108,7 @@ fn run(
         batch_size: config.batch_size,
         seed: config.seed,
         early_stopping: config.early_stopping.clone(),
+        augment: config.augment,
     };
     let every = config.checkpoint_every;
     let mut save_checkpoint = |state: &FitState, model: &mut Sequential, optimizer: &Optimizer| match out {

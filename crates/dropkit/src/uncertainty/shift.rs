@@ -42,29 +42,8 @@ impl Shift {
 
 /// Bilinear rotation of one `h x w` image by `deg` degrees about its centre.
 pub fn rotate(img: &[f32], h: usize, w: usize, deg: f32) -> Vec<f32> {
-    let (sin, cos) = deg.to_radians().sin_cos();
-    let (cy, cx) = ((h as f32 - 1.0) / 2.0, (w as f32 - 1.0) / 2.0);
-    let at = |y: isize, x: isize| -> f32 {
-        if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
-            0.0
-        } else {
-            img[y as usize * w + x as usize]
-        }
-    };
     let mut out = vec![0.0; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            // Inverse mapping: where in the source does output (y, x) come from?
-            let (dy, dx) = (y as f32 - cy, x as f32 - cx);
-            let sx = cos * dx + sin * dy + cx;
-            let sy = -sin * dx + cos * dy + cy;
-            let (x0, y0) = (sx.floor(), sy.floor());
-            let (fx, fy) = (sx - x0, sy - y0);
-            let (x0, y0) = (x0 as isize, y0 as isize);
-            out[y * w + x] = (1.0 - fy) * ((1.0 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
-                + fy * ((1.0 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
-        }
-    }
+    crate::data::augment::warp(img, h, w, deg, 0.0, 0.0, &mut out);
     out
 }
 
