@@ -80,9 +80,11 @@ pub fn run(args: Args) -> Result<()> {
 
     let series: Vec<Series> = results
         .iter()
-        .map(|(label, h, _)| Series {
-            label: label.to_string(),
-            points: h.epochs.iter().filter_map(|r| r.val_accuracy.map(|a| (r.epoch as f64, a))).collect(),
+        .map(|(label, h, _)| {
+            Series::new(
+                label.to_string(),
+                h.epochs.iter().filter_map(|r| r.val_accuracy.map(|a| (r.epoch as f64, a))).collect(),
+            )
         })
         .collect();
     let chart = Chart {

@@ -200,9 +200,9 @@ fn draw(out: &Path, reports: &[RunReport]) -> Result<Vec<PathBuf>> {
         &stem,
         &Chart { title: "Reliability diagram", x_label: "confidence", y_label: "accuracy" },
         &[
-            Series { label: "perfect calibration".into(), points: vec![(0.0, 0.0), (1.0, 1.0)] },
-            Series { label: "deterministic".into(), points: reliability(&r.deterministic) },
-            Series { label: format!("MC dropout T={}", r.passes), points: reliability(&r.mc) },
+            Series::new("perfect calibration", vec![(0.0, 0.0), (1.0, 1.0)]),
+            Series::new("deterministic", reliability(&r.deterministic)),
+            Series::new(format!("MC dropout T={}", r.passes), reliability(&r.mc)),
         ],
     )?;
     files.push(stem);
@@ -216,8 +216,8 @@ fn draw(out: &Path, reports: &[RunReport]) -> Result<Vec<PathBuf>> {
             y_label: "accuracy on the rest",
         },
         &[
-            Series { label: "deterministic".into(), points: pct(&r.rejection_deterministic) },
-            Series { label: format!("MC dropout T={}", r.passes), points: pct(&r.rejection_mc) },
+            Series::new("deterministic", pct(&r.rejection_deterministic)),
+            Series::new(format!("MC dropout T={}", r.passes), pct(&r.rejection_mc)),
         ],
     )?;
     files.push(stem);
@@ -228,14 +228,8 @@ fn draw(out: &Path, reports: &[RunReport]) -> Result<Vec<PathBuf>> {
         &stem,
         &Chart { title: "Test error against Monte Carlo passes", x_label: "passes T", y_label: "test error" },
         &[
-            Series {
-                label: "MC model averaging".into(),
-                points: r.error_vs_passes.iter().map(|&(t, e)| (t as f64, e)).collect(),
-            },
-            Series {
-                label: "weight scaling (deterministic)".into(),
-                points: vec![(1.0, det_error), (t_max, det_error)],
-            },
+            Series::new("MC model averaging", r.error_vs_passes.iter().map(|&(t, e)| (t as f64, e)).collect()),
+            Series::new("weight scaling (deterministic)", vec![(1.0, det_error), (t_max, det_error)]),
         ],
     )?;
     files.push(stem);

@@ -24,10 +24,23 @@ const COLOURS: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-/// One labelled line.
+/// One labelled line, optionally with a (low, high) error bar at each point.
 pub struct Series {
     pub label: String,
     pub points: Vec<(f64, f64)>,
+    pub spread: Vec<(f64, f64)>,
+}
+
+impl Series {
+    pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series { label: label.into(), points, spread: Vec::new() }
+    }
+
+    /// Adds error bars from `spread[i].0` to `spread[i].1` at point i.
+    pub fn with_spread(mut self, spread: Vec<(f64, f64)>) -> Self {
+        self.spread = spread;
+        self
+    }
 }
 
 /// A chart's text.
@@ -61,9 +74,15 @@ pub fn line_chart(stem: &Path, chart: &Chart, series: &[Series]) -> Result<Vec<P
 }
 
 fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
-    let pts = series.iter().flat_map(|s| s.points.iter()).filter(|(x, y)| x.is_finite() && y.is_finite());
+    let bars =
+        series.iter().flat_map(|s| s.points.iter().zip(&s.spread).flat_map(|(&(x, _), &(lo, hi))| [(x, lo), (x, hi)]));
+    let pts = series
+        .iter()
+        .flat_map(|s| s.points.iter().copied())
+        .chain(bars)
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in pts {
+    for (x, y) in pts {
         (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
     }
     if x0 > x1 {
@@ -103,6 +122,9 @@ where
             move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], ShapeStyle::from(&colour).stroke_width(3)),
         );
         ctx.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled()))).map_err(err)?;
+        let bars = s.points.iter().zip(&s.spread);
+        ctx.draw_series(bars.map(|(&(x, y), &(lo, hi))| ErrorBar::new_vertical(x, lo, y, hi, style, 8)))
+            .map_err(err)?;
     }
     ctx.configure_series_labels()
         .position(SeriesLabelPosition::LowerRight)
