@@ -33,6 +33,11 @@ enum Command {
     Predict(cmd::predict::Args),
     /// Calibration, rejection and out-of-distribution detection: deterministic vs MC dropout.
     Uncertainty(cmd::uncertainty::Args),
+    /// Train a grid of dropout rates, variants, regularizers, batch sizes, learning rates and
+    /// seeds; write results.jsonl, plots and report.html (reruns skip finished trials).
+    Sweep(Box<cmd::sweep::Args>),
+    /// Merge sweep directories (shards) and redraw their plots and report.html.
+    Report(cmd::sweep::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,8 @@ fn main() -> ExitCode {
         Command::Bench(a) => cmd::bench::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Uncertainty(a) => cmd::uncertainty::run(a),
+        Command::Sweep(a) => cmd::sweep::run(*a),
+        Command::Report(a) => cmd::sweep::report(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -305,3 +305,118 @@ fn predict_and_uncertainty_on_a_saved_run() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+/// The valid result lines of a sweep directory, by trial key, without wall-clock figures.
+fn sweep_results(dir: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("results.jsonl")).unwrap_or_default();
+    let mut out = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let Ok(mut v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        for e in v["history"]["epochs"].as_array_mut().unwrap() {
+            e["seconds"] = 0.into();
+        }
+        for k in ["train_seconds", "seconds_per_epoch"] {
+            v["metrics"][k] = 0.into();
+        }
+        out.insert(v["key"].as_str().unwrap().to_string(), v);
+    }
+    out
+}
+
+#[test]
+fn a_killed_sweep_reruns_only_the_missing_trials_and_matches_an_uninterrupted_one() {
+    let sweep = |dir: &Path, jobs: &str| -> Vec<String> {
+        let d = dir.to_str().unwrap().to_string();
+        [
+            "sweep",
+            "--model",
+            "dense(32, relu) dropout(0.5) dense(10)",
+            "--rates",
+            "0,0.3,0.5,0.7,0.9",
+            "--seeds",
+            "3",
+            "--epochs",
+            "2",
+            "--jobs",
+            jobs,
+            "--out",
+            &d,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let full = temp("sweep-full");
+    let out = dropkit(&sweep(&full, "1").iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = sweep_results(&full);
+    assert_eq!(expected.len(), 15);
+    for file in ["report.html", "val_accuracy.svg", "val_accuracy.png", "test_error_vs_rate.svg", "gap_vs_rate.png"] {
+        assert!(full.join(file).exists(), "{file} missing");
+    }
+    let html = std::fs::read_to_string(full.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("best setting") && html.contains("dropkit train --model"));
+
+    let dir = temp("sweep-killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dropkit"))
+        .args(sweep(&dir, "2"))
+        .env_remove("DROPKIT_DATA")
+        .env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while sweep_results(&dir).len() < 4 && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // A line torn by the kill is skipped and its trial rerun.
+    let mut f = std::fs::OpenOptions::new().append(true).open(dir.join("results.jsonl")).unwrap();
+    std::io::Write::write_all(&mut f, b"{\"key\":\"torn").unwrap();
+    let done = sweep_results(&dir).len();
+    assert!((4..15).contains(&done), "killed after {done} trials");
+    let out = dropkit(&sweep(&dir, "2").iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains(&format!("15 trials, {done} already in")), "{printed}");
+    assert_eq!(printed.lines().filter(|l| l.starts_with('[')).count(), 15 - done, "{printed}");
+    assert_eq!(sweep_results(&dir), expected, "same results with 2 jobs and an interruption");
+}
+
+#[test]
+fn shards_cover_the_sweep_and_report_merges_them() {
+    let (a, b, merged) = (temp("shard-a"), temp("shard-b"), temp("shard-merged"));
+    for (dir, shard) in [(&a, "1/2"), (&b, "2/2")] {
+        let out = dropkit(
+            &[
+                "sweep",
+                "--model",
+                "dense(16, relu) dropout(0.5) dense(10)",
+                "--rates",
+                "0,0.5",
+                "--batch-sizes",
+                "32,128",
+                "--seeds",
+                "2",
+                "--epochs",
+                "1",
+                "--shard",
+                shard,
+                "-q",
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(&format!("(shard {shard}): 4 trials")), "{}", text(&out.stdout));
+    }
+    let out = dropkit(&["report", a.to_str().unwrap(), b.to_str().unwrap(), "--out", merged.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("8 trials"), "{}", text(&out.stdout));
+    for file in ["report.html", "accuracy_vs_batch_size.svg", "time_vs_batch_size.png", "test_error_vs_rate.svg"] {
+        assert!(merged.join(file).exists(), "{file} missing");
+    }
+    assert_clean_error(&dropkit(&["sweep", "--model", SMALL, "--shard", "3/2", "--out", "x"], &[]), 2, "shard '3/2'");
+    assert_clean_error(&dropkit(&["sweep", "--model", SMALL, "--rates", "0,2", "--out", "x"], &[]), 2, "rate '2'");
+}

@@ -37,6 +37,7 @@ pub mod model;
 pub mod nn;
 pub mod optim;
 pub mod rng;
+pub mod sweep;
 pub mod tensor;
 pub mod train;
 pub mod uncertainty;

@@ -177,6 +177,72 @@ fn config(args: &Args) -> Result<RunConfig> {
     Ok(c)
 }
 
+/// The `dropkit train` arguments that give exactly `c` (as a fresh run), or `None` when it has
+/// settings no flag expresses (then `--config FILE` reproduces it).
+pub fn train_args(c: &RunConfig) -> Option<Vec<String>> {
+    let o = &c.optimizer;
+    let defaults = dropkit::optim::OptimizerConfig::default();
+    if c.dataset != "mnist" || (o.beta1, o.beta2, o.eps) != (defaults.beta1, defaults.beta2, defaults.eps) {
+        return None;
+    }
+    let mut a: Vec<String> = Vec::new();
+    let mut flag = |name: &str, value: String| {
+        a.push(format!("--{name}"));
+        a.push(value);
+    };
+    if let Some(p) = &c.preset {
+        flag("preset", p.clone());
+    }
+    flag("model", c.model.clone());
+    flag("optimizer", format!("{:?}", o.kind).to_ascii_lowercase());
+    flag("lr", o.lr.to_string());
+    flag("momentum", o.momentum.to_string());
+    flag("weight-decay", o.weight_decay.to_string());
+    if let Some(m) = o.max_norm {
+        flag("max-norm", m.to_string());
+    }
+    flag(
+        "schedule",
+        match o.schedule {
+            Schedule::Constant => "constant".into(),
+            Schedule::Step { every, gamma } => format!("step:{every}:{gamma}"),
+            Schedule::Exponential { gamma } => format!("exp:{gamma}"),
+        },
+    );
+    flag("epochs", c.epochs.to_string());
+    flag("batch-size", c.batch_size.to_string());
+    flag("validation-split", c.validation_split.to_string());
+    flag("seed", c.seed.to_string());
+    flag("checkpoint-every", c.checkpoint_every.to_string());
+    if let Some(aug) = &c.augment {
+        flag("augment", format!("{},{}", aug.shift, aug.rotate));
+    }
+    if let Some(e) = &c.early_stopping {
+        flag("early-stopping", e.patience.to_string());
+        flag("monitor", if e.monitor == Monitor::ValAccuracy { "val_accuracy" } else { "val_loss" }.into());
+        flag("min-delta", e.min_delta.to_string());
+    }
+    if o.nesterov {
+        a.push("--nesterov".into());
+    }
+    if c.early_stopping.as_ref().is_some_and(|e| !e.restore_best) {
+        a.push("--no-restore-best".into());
+    }
+    Some(a)
+}
+
+/// `train_args` as one shell command line (arguments with spaces or parentheses quoted).
+pub fn train_command(c: &RunConfig) -> Option<String> {
+    let quote = |s: &String| {
+        if s.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.,:/=+".contains(ch)) {
+            s.clone()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    train_args(c).map(|a| format!("dropkit train {}", a.iter().map(quote).collect::<Vec<_>>().join(" ")))
+}
+
 /// Refuses to overwrite a finished or unfinished run: nothing written is lost.
 pub fn check_out_dir(dir: &Path) -> Result<()> {
     if dir.join("model.safetensors").exists() {
@@ -276,4 +342,37 @@ fn report(outcome: &dropkit::train::run::RunOutcome, out: &Path) -> Result<()> {
     }
     say(format!("run written to {}", out.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn the_printed_command_gives_back_the_exact_config() {
+        let mut with_everything = preset("two-layer-net").unwrap();
+        with_everything.optimizer.max_norm = Some(3.5);
+        with_everything.optimizer.nesterov = true;
+        with_everything.optimizer.momentum = 0.9;
+        with_everything.augment = Some(dropkit::data::augment::Augment { shift: 1.5, rotate: 7.0 });
+        with_everything.early_stopping =
+            Some(EarlyStopping { monitor: Monitor::ValAccuracy, patience: 3, min_delta: 0.001, restore_best: false });
+        with_everything.checkpoint_every = 0;
+        for c in
+            [preset("keras-mnist").unwrap(), RunConfig::new("dense(64, relu) dropout(0.5) dense(10)"), with_everything]
+        {
+            let argv = std::iter::once("train".to_string()).chain(train_args(&c).unwrap());
+            let parsed = Cli::try_parse_from(argv).unwrap();
+            assert_eq!(config(&parsed.args).unwrap(), c);
+        }
+        let command = train_command(&RunConfig::new("dense(64, relu) dense(10)")).unwrap();
+        assert!(command.starts_with("dropkit train --model 'dense(64, relu) dense(10)' --optimizer adam"), "{command}");
+    }
 }

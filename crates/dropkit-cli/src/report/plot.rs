@@ -35,12 +35,6 @@ impl Series {
     pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Series { label: label.into(), points, spread: Vec::new() }
     }
-
-    /// Adds error bars from `spread[i].0` to `spread[i].1` at point i.
-    pub fn with_spread(mut self, spread: Vec<(f64, f64)>) -> Self {
-        self.spread = spread;
-        self
-    }
 }
 
 /// A chart's text.

@@ -40,6 +40,96 @@ pub fn parse(spec: &str) -> Result<Vec<Box<dyn Layer>>> {
     Ok(layers)
 }
 
+/// Names of the layers whose first argument is a drop probability.
+pub const DROPOUT_LAYERS: &[&str] = &["dropout", "classic_dropout"];
+
+fn is_dropout(name: &str) -> bool {
+    DROPOUT_LAYERS.contains(&name.to_ascii_lowercase().as_str())
+}
+
+fn is_activation(name: &str) -> bool {
+    matches!(name.to_ascii_lowercase().as_str(), "relu" | "sigmoid" | "tanh")
+}
+
+/// Writes items back as a spec, checking that it parses.
+fn join(items: &[(String, Vec<String>)]) -> Result<String> {
+    let text = items
+        .iter()
+        .map(|(name, args)| if args.is_empty() { name.clone() } else { format!("{name}({})", args.join(", ")) })
+        .collect::<Vec<_>>()
+        .join(" ");
+    parse(&text)?;
+    Ok(text)
+}
+
+fn owned_items(spec: &str) -> Result<Vec<(String, Vec<String>)>> {
+    let items = tokenize(spec)?;
+    Ok(items.into_iter().map(|i| (i.name.to_string(), i.args.iter().map(|a| a.to_string()).collect())).collect())
+}
+
+/// Number of dropout layers in `spec`.
+pub fn count_dropout(spec: &str) -> Result<usize> {
+    Ok(tokenize(spec)?.iter().filter(|i| is_dropout(i.name)).count())
+}
+
+/// `spec` with the i-th dropout layer's p set to `rates[i]` (the last rate repeats for the
+/// remaining layers): `[0.2, 0.5]` gives the input 0.2 and every hidden layer 0.5.
+pub fn with_dropout_rates(spec: &str, rates: &[f64]) -> Result<String> {
+    let Some(&last) = rates.last() else {
+        return Err(Error::Spec("no dropout rate given".into()));
+    };
+    let mut items = owned_items(spec)?;
+    if !items.iter().any(|(n, _)| is_dropout(n)) {
+        return Err(Error::Spec(format!("'{spec}' has no dropout layer whose rate could be set; add dropout(p)")));
+    }
+    for (k, (_, args)) in items.iter_mut().filter(|(n, _)| is_dropout(n)).enumerate() {
+        *args = vec![format!("{}", rates.get(k).copied().unwrap_or(last))];
+    }
+    join(&items)
+}
+
+/// `spec` with every dropout layer replaced by `variant` (a dropout layer name), same p.
+pub fn with_dropout_variant(spec: &str, variant: &str) -> Result<String> {
+    if !is_dropout(variant) {
+        return Err(Error::Spec(format!("'{variant}' is not a dropout variant; known: {}", DROPOUT_LAYERS.join(", "))));
+    }
+    let mut items = owned_items(spec)?;
+    for (name, _) in items.iter_mut().filter(|(n, _)| is_dropout(n)) {
+        *name = variant.to_string();
+    }
+    join(&items)
+}
+
+/// `spec` without its dropout layers.
+pub fn without_dropout(spec: &str) -> Result<String> {
+    let items: Vec<_> = owned_items(spec)?.into_iter().filter(|(n, _)| !is_dropout(n)).collect();
+    join(&items)
+}
+
+/// `spec` with batch normalization between every dense layer and its activation: the
+/// "linear, batch norm, ReLU, dropout" stack.
+pub fn with_batchnorm(spec: &str) -> Result<String> {
+    let items = owned_items(spec)?;
+    let mut out = Vec::new();
+    let mut iter = items.into_iter().peekable();
+    while let Some((name, args)) = iter.next() {
+        let dense = matches!(name.to_ascii_lowercase().as_str(), "dense" | "linear");
+        match (dense, args.get(1).cloned()) {
+            (true, Some(act)) if is_activation(&act) => {
+                out.push((name, args.into_iter().take(1).collect()));
+                out.push(("batchnorm".to_string(), vec![]));
+                out.push((act, vec![]));
+            }
+            (true, None) if iter.peek().is_some_and(|(next, _)| is_activation(next)) => {
+                out.push((name, args));
+                out.push(("batchnorm".to_string(), vec![]));
+            }
+            _ => out.push((name, args)),
+        }
+    }
+    join(&out)
+}
+
 fn tokenize(spec: &str) -> Result<Vec<Item<'_>>> {
     let mut items = Vec::new();
     let mut rest = spec.trim_start();
@@ -180,6 +270,28 @@ mod tests {
             specs("dense(64, tanh) -> classic_dropout(0.5) -> dense(10, softmax)"),
             ["dense(64)", "tanh", "classic_dropout(0.5)", "dense(10)", "softmax"]
         );
+    }
+
+    #[test]
+    fn specs_are_rewritten_for_sweeps() {
+        let paper = "dropout(0.2) dense(1024, relu) dropout(0.5) dense(1024) relu dropout(0.5) dense(10)";
+        assert_eq!(count_dropout(paper).unwrap(), 3);
+        assert_eq!(
+            with_dropout_rates(paper, &[0.1, 0.3]).unwrap(),
+            "dropout(0.1) dense(1024, relu) dropout(0.3) dense(1024) relu dropout(0.3) dense(10)"
+        );
+        assert_eq!(
+            with_dropout_variant(paper, "classic_dropout").unwrap(),
+            "classic_dropout(0.2) dense(1024, relu) classic_dropout(0.5) dense(1024) relu classic_dropout(0.5) dense(10)"
+        );
+        assert_eq!(without_dropout(paper).unwrap(), "dense(1024, relu) dense(1024) relu dense(10)");
+        assert_eq!(
+            with_batchnorm(paper).unwrap(),
+            "dropout(0.2) dense(1024) batchnorm relu dropout(0.5) dense(1024) batchnorm relu dropout(0.5) dense(10)"
+        );
+        assert!(with_dropout_rates("dense(10)", &[0.5]).unwrap_err().to_string().contains("no dropout layer"));
+        assert!(with_dropout_rates(paper, &[1.5]).is_err());
+        assert!(with_dropout_variant(paper, "relu").is_err());
     }
 
     #[test]

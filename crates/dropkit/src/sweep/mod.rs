@@ -1,0 +1,179 @@
+//! Sweeps: train every trial of a [`Grid`], up to `jobs` at a time, appending each finished
+//! trial to `results.jsonl` (one JSON line: settings, config, history, metrics). A rerun skips
+//! the trials already there, so an interrupted sweep loses only the trials in flight. A shard
+//! (`i/N`) runs every N-th trial and writes `results-shard-i-of-N.jsonl`, so that shards on
+//! several machines never write the same file; reports merge every `results*.jsonl`.
+
+pub mod grid;
+
+pub use grid::{Grid, Regularizer, Settings, Shard, Trial};
+
+use crate::data::Mnist;
+use crate::error::{Error, Result};
+use crate::train::run::{train_run, Metrics};
+use crate::train::{History, RunConfig};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// One line of `results.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    pub key: String,
+    pub settings: Settings,
+    pub config: RunConfig,
+    pub history: History,
+    pub metrics: Metrics,
+}
+
+/// The results file this process appends to.
+pub fn results_file(dir: &Path, shard: Option<Shard>) -> PathBuf {
+    match shard {
+        None => dir.join("results.jsonl"),
+        Some(s) => dir.join(format!("results-shard-{}-of-{}.jsonl", s.index, s.count)),
+    }
+}
+
+/// Every trial recorded in `dir`'s `results*.jsonl` files, in file order, and the number of
+/// lines that could not be read (a line cut short by a crash is skipped; its trial reruns).
+pub fn read_results(dir: &Path) -> Result<(Vec<TrialRecord>, usize)> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                name.starts_with("results") && name.ends_with(".jsonl")
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    files.sort();
+    let (mut records, mut skipped) = (Vec::new(), 0);
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            match serde_json::from_str::<TrialRecord>(line) {
+                Ok(r) => records.push(r),
+                Err(_) => skipped += 1,
+            }
+        }
+    }
+    Ok((records, skipped))
+}
+
+/// Appends one record as a line, synced to disk before returning.
+fn append(path: &Path, record: &TrialRecord) -> Result<()> {
+    let mut line = serde_json::to_string(record).map_err(|e| Error::InvalidArgument(format!("result: {e}")))?;
+    line.push('\n');
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::io(path, e))?;
+    // A previous run killed mid-line left a partial line: start on a fresh one.
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > 0 && !std::fs::read(path).map(|b| b.ends_with(b"\n")).unwrap_or(true) {
+        line.insert(0, '\n');
+    }
+    f.write_all(line.as_bytes()).and_then(|_| f.sync_data()).map_err(|e| Error::io(path, e))
+}
+
+/// What a running sweep reports.
+#[derive(Debug)]
+pub enum SweepEvent<'a> {
+    /// Before training: how many trials the grid has, are already done, and will run now.
+    Plan {
+        total: usize,
+        done: usize,
+        to_run: usize,
+    },
+    Started {
+        trial: &'a Trial,
+    },
+    Finished {
+        trial: &'a Trial,
+        record: &'a TrialRecord,
+    },
+}
+
+/// Options of [`run_sweep`].
+#[derive(Clone, Copy, Debug)]
+pub struct SweepOptions {
+    /// Trials trained at the same time; the threads are divided among them.
+    pub jobs: usize,
+    pub shard: Option<Shard>,
+}
+
+/// Runs every trial of this shard not yet recorded in `dir`; returns the records written now.
+/// Trials train with `threads / jobs` threads each and give the same results for any split.
+pub fn run_sweep(
+    trials: &[Trial],
+    data: &Mnist,
+    dir: &Path,
+    options: SweepOptions,
+    on_event: &(dyn Fn(SweepEvent) + Sync),
+) -> Result<Vec<TrialRecord>> {
+    if options.jobs == 0 {
+        return Err(Error::InvalidArgument("--jobs 0: run at least 1 trial at a time".into()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let (existing, _) = read_results(dir)?;
+    let done: std::collections::HashSet<&str> = existing.iter().map(|r| r.key.as_str()).collect();
+    let mine: Vec<&Trial> =
+        trials.iter().enumerate().filter(|(k, _)| options.shard.is_none_or(|s| s.owns(*k))).map(|(_, t)| t).collect();
+    let pending: Vec<&Trial> = mine.iter().copied().filter(|t| !done.contains(t.key.as_str())).collect();
+    on_event(SweepEvent::Plan { total: mine.len(), done: mine.len() - pending.len(), to_run: pending.len() });
+    let file = results_file(dir, options.shard);
+    let next = AtomicUsize::new(0);
+    let written = Mutex::new(Vec::new());
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let jobs = options.jobs.min(pending.len()).max(1);
+    let threads = (rayon::current_num_threads() / jobs).max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let msg = format!("cannot start {threads} threads: {e}");
+                        first_error
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(Error::InvalidArgument(msg));
+                        return;
+                    }
+                };
+                loop {
+                    if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
+                        return;
+                    }
+                    let Some(&trial) = pending.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
+                    on_event(SweepEvent::Started { trial });
+                    let result = pool.install(|| train_run(&trial.config, data, None, &mut |_| {}));
+                    let outcome = result.and_then(|o| {
+                        let record = TrialRecord {
+                            key: trial.key.clone(),
+                            settings: trial.settings.clone(),
+                            config: trial.config.clone(),
+                            history: o.history,
+                            metrics: o.metrics,
+                        };
+                        let mut out = written.lock().unwrap_or_else(|p| p.into_inner());
+                        append(&file, &record)?;
+                        on_event(SweepEvent::Finished { trial, record: &record });
+                        out.push(record);
+                        Ok(())
+                    });
+                    if let Err(e) = outcome {
+                        first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(written.into_inner().unwrap_or_else(|p| p.into_inner())),
+    }
+}
