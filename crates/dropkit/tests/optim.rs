@@ -148,3 +148,33 @@ fn a_non_finite_gradient_is_reported_by_every_optimizer() {
         }
     }
 }
+
+#[test]
+fn momentum_ramp_and_dampened_momentum_follow_their_formulas() {
+    use dropkit::optim::MomentumRamp;
+    let cfg = OptimizerConfig {
+        kind: OptimizerKind::Sgd,
+        lr: 0.1,
+        momentum: 0.9,
+        momentum_ramp: Some(MomentumRamp { start: 0.5, epochs: 4 }),
+        dampened: true,
+        ..OptimizerConfig::default()
+    };
+    let mut opt = Optimizer::new(cfg).unwrap();
+    let ramp: Vec<f32> = (0..6).map(|e| opt.momentum_at(e)).collect();
+    for (got, want) in ramp.iter().zip([0.5, 0.6, 0.7, 0.8, 0.9, 0.9]) {
+        assert!((got - want).abs() < 1e-6, "{ramp:?}");
+    }
+    // Epoch 2: mu = 0.7. Step 1: b = g = 1, w = 1 - 0.1; step 2: b = 0.7 + 0.3 * 2 = 1.3.
+    opt.begin_epoch(2);
+    let mut m = model(1.0, 0.0);
+    set_grads(&mut m, 1.0);
+    opt.step(&mut m, 0.1);
+    close(values(&mut m).0, 0.9);
+    set_grads(&mut m, 2.0);
+    opt.step(&mut m, 0.1);
+    close(values(&mut m).0, 0.9 - 0.1 * 1.3);
+    let adam_ramp =
+        OptimizerConfig { momentum_ramp: Some(MomentumRamp { start: 0.5, epochs: 4 }), ..OptimizerConfig::default() };
+    assert!(Optimizer::new(adam_ramp).unwrap_err().to_string().contains("sgd"));
+}

@@ -34,6 +34,12 @@ pub struct Args {
     /// Nesterov momentum (SGD).
     #[arg(long)]
     nesterov: bool,
+    /// SGD momentum rising linearly from START to --momentum over EPOCHS epochs, e.g. 0.5:100.
+    #[arg(long, value_name = "START:EPOCHS")]
+    momentum_ramp: Option<String>,
+    /// Dampened SGD momentum, b = mu b + (1 - mu) g (the 2014 dropout paper's form).
+    #[arg(long)]
+    dampened: bool,
     /// L2 weight decay on weights (decoupled for adamw).
     #[arg(long)]
     weight_decay: Option<f32>,
@@ -74,7 +80,7 @@ pub struct Args {
     checkpoint_every: Option<usize>,
     /// Continue the killed or interrupted run in RUN_DIR from its last checkpoint.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = [
-        "model", "preset", "config", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "max_norm",
+        "model", "preset", "config", "optimizer", "lr", "momentum", "nesterov", "momentum_ramp", "dampened", "weight_decay", "max_norm",
         "schedule", "epochs", "batch_size", "validation_split", "seed", "early_stopping", "monitor",
         "min_delta", "no_restore_best", "checkpoint_every", "augment", "out",
     ])]
@@ -124,6 +130,10 @@ fn config(args: &Args) -> Result<RunConfig> {
         o.momentum = v;
     }
     o.nesterov |= args.nesterov;
+    o.dampened |= args.dampened;
+    if let Some(r) = &args.momentum_ramp {
+        o.momentum_ramp = Some(dropkit::optim::MomentumRamp::parse(r)?);
+    }
     if let Some(v) = args.weight_decay {
         o.weight_decay = v;
     }
@@ -222,8 +232,14 @@ pub fn train_args(c: &RunConfig) -> Option<Vec<String>> {
         flag("monitor", if e.monitor == Monitor::ValAccuracy { "val_accuracy" } else { "val_loss" }.into());
         flag("min-delta", e.min_delta.to_string());
     }
+    if let Some(r) = o.momentum_ramp {
+        flag("momentum-ramp", format!("{}:{}", r.start, r.epochs));
+    }
     if o.nesterov {
         a.push("--nesterov".into());
+    }
+    if o.dampened {
+        a.push("--dampened".into());
     }
     if c.early_stopping.as_ref().is_some_and(|e| !e.restore_best) {
         a.push("--no-restore-best".into());
@@ -360,6 +376,8 @@ mod tests {
         let mut with_everything = preset("two-layer-net").unwrap();
         with_everything.optimizer.max_norm = Some(3.5);
         with_everything.optimizer.nesterov = true;
+        with_everything.optimizer.dampened = true;
+        with_everything.optimizer.momentum_ramp = Some(dropkit::optim::MomentumRamp { start: 0.5, epochs: 7 });
         with_everything.optimizer.momentum = 0.9;
         with_everything.augment = Some(dropkit::data::augment::Augment { shift: 1.5, rotate: 7.0 });
         with_everything.early_stopping =

@@ -55,6 +55,34 @@ pub struct OptimizerConfig {
     /// Max-norm constraint: each unit's incoming weight vector is rescaled to norm <= c.
     pub max_norm: Option<f32>,
     pub schedule: Schedule,
+    /// SGD momentum rising linearly from `start` to `momentum` over the first `epochs` epochs
+    /// (Hinton et al. 2012; Srivastava et al. 2014, appendix A.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum_ramp: Option<MomentumRamp>,
+    /// Dampened SGD momentum, `b = mu b + (1 - mu) g` (PyTorch's `dampening = momentum`): the
+    /// 2014 paper's form, whose step stays near `lr * g` whatever the momentum.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dampened: bool,
+}
+
+/// A linear momentum ramp: `start` at epoch 0, the configured momentum from epoch `epochs` on.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MomentumRamp {
+    pub start: f32,
+    pub epochs: usize,
+}
+
+impl MomentumRamp {
+    /// Parses `START:EPOCHS`, e.g. `0.5:100`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || Error::InvalidArgument(format!("momentum ramp '{text}': expected START:EPOCHS, e.g. 0.5:100"));
+        let (start, epochs) = text.split_once(':').ok_or_else(bad)?;
+        Ok(MomentumRamp {
+            start: start.trim().parse().map_err(|_| bad())?,
+            epochs: epochs.trim().parse().map_err(|_| bad())?,
+        })
+    }
 }
 
 impl Default for OptimizerConfig {
@@ -70,6 +98,8 @@ impl Default for OptimizerConfig {
             weight_decay: 0.0,
             max_norm: None,
             schedule: Schedule::Constant,
+            momentum_ramp: None,
+            dampened: false,
         }
     }
 }
@@ -98,6 +128,17 @@ impl OptimizerConfig {
             if !(c.is_finite() && c > 0.0) {
                 return bad("max_norm", c, "must be positive, e.g. 3.0");
             }
+        }
+        if let Some(r) = self.momentum_ramp {
+            if !(0.0..1.0).contains(&r.start) || r.epochs == 0 || self.kind != OptimizerKind::Sgd {
+                return Err(Error::InvalidArgument(format!(
+                    "momentum ramp {}:{}: needs the sgd optimizer, a start in [0, 1) and at least 1 epoch, e.g. 0.5:100",
+                    r.start, r.epochs
+                )));
+            }
+        }
+        if self.dampened && self.kind != OptimizerKind::Sgd {
+            return Err(Error::InvalidArgument("dampened momentum needs the sgd optimizer".into()));
         }
         if self.nesterov && (self.kind != OptimizerKind::Sgd || self.momentum == 0.0) {
             return Err(Error::InvalidArgument("nesterov needs the sgd optimizer with momentum > 0".into()));
@@ -131,12 +172,15 @@ pub struct Optimizer {
     config: OptimizerConfig,
     slots: Vec<Slot>,
     steps: u64,
+    /// SGD momentum of the current epoch (see [`MomentumRamp`]).
+    momentum: f32,
 }
 
 impl Optimizer {
     pub fn new(config: OptimizerConfig) -> Result<Self> {
         config.validate()?;
-        Ok(Optimizer { config, slots: Vec::new(), steps: 0 })
+        let momentum = config.momentum_ramp.map_or(config.momentum, |r| r.start);
+        Ok(Optimizer { config, slots: Vec::new(), steps: 0, momentum })
     }
 
     pub fn config(&self) -> &OptimizerConfig {
@@ -151,6 +195,21 @@ impl Optimizer {
     /// The learning rate the schedule gives for `epoch` (0-based).
     pub fn lr_at(&self, epoch: usize) -> f32 {
         self.config.schedule.lr(self.config.lr, epoch)
+    }
+
+    /// The SGD momentum for `epoch` (0-based), following the ramp if there is one.
+    pub fn momentum_at(&self, epoch: usize) -> f32 {
+        let target = self.config.momentum;
+        match self.config.momentum_ramp {
+            Some(r) => r.start + (target - r.start) * (epoch as f32 / r.epochs as f32).min(1.0),
+            None => target,
+        }
+    }
+
+    /// Starts `epoch` (0-based): sets its momentum and returns its learning rate.
+    pub fn begin_epoch(&mut self, epoch: usize) -> f32 {
+        self.momentum = self.momentum_at(epoch);
+        self.lr_at(epoch)
     }
 
     /// One update of every parameter of `model` from its stored gradients, at rate `lr`.
@@ -186,7 +245,7 @@ impl Optimizer {
         let decay = if p.kind == ParamKind::Weight { cfg.weight_decay } else { 0.0 };
         let (w, g) = (p.value.data_mut(), p.grad.data());
         let finite = match cfg.kind {
-            OptimizerKind::Sgd => sgd::update(w, g, &mut slot.m, cfg, lr, decay, t),
+            OptimizerKind::Sgd => sgd::update(w, g, &mut slot.m, cfg, self.momentum, lr, decay, t),
             OptimizerKind::Adam => adam::update(w, g, slot, cfg, lr, decay, false, t),
             OptimizerKind::AdamW => adam::update(w, g, slot, cfg, lr, decay, true, t),
         };

@@ -145,7 +145,7 @@ pub fn fit_from(
             break;
         }
         let started = Instant::now();
-        let lr = optimizer.lr_at(epoch);
+        let lr = optimizer.begin_epoch(epoch);
         epoch_order(options.seed, epoch as u64, n, &mut order);
         let mut stats = BatchStats::default();
         for (b, idx) in order.chunks(options.batch_size).enumerate() {
