@@ -38,6 +38,8 @@ enum Command {
     Sweep(Box<cmd::sweep::Args>),
     /// Merge sweep directories (shards) and redraw their plots and report.html.
     Report(cmd::sweep::ReportArgs),
+    /// Reproduce a paper's results: srivastava-mnist (the 2014 dropout paper's MNIST MLPs).
+    Reproduce(cmd::reproduce::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Uncertainty(a) => cmd::uncertainty::run(a),
         Command::Sweep(a) => cmd::sweep::run(*a),
         Command::Report(a) => cmd::sweep::report(a),
+        Command::Reproduce(a) => cmd::reproduce::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -420,3 +420,23 @@ fn shards_cover_the_sweep_and_report_merges_them() {
     assert_clean_error(&dropkit(&["sweep", "--model", SMALL, "--shard", "3/2", "--out", "x"], &[]), 2, "shard '3/2'");
     assert_clean_error(&dropkit(&["sweep", "--model", SMALL, "--rates", "0,2", "--out", "x"], &[]), 2, "rate '2'");
 }
+
+#[test]
+fn reproduce_prints_the_papers_errors_next_to_its_own() {
+    let out_dir = temp("reproduce");
+    let o = out_dir.to_str().unwrap();
+    let out = dropkit(&["reproduce", "srivastava-mnist", "--epochs", "1", "--rows", "baseline", "--out", o], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("baseline") && printed.contains("1.60%"), "{printed}");
+    assert!(out_dir.join("report.html").exists());
+    // Rerun: the finished row is skipped.
+    let again = dropkit(&["reproduce", "srivastava-mnist", "--epochs", "1", "--rows", "baseline", "--out", o], &[]);
+    assert!(text(&again.stdout).contains("1 rows already in"), "{}", text(&again.stdout));
+    assert_clean_error(
+        &dropkit(&["reproduce", "srivastava-mnist", "--rows", "huge", "--out", o], &[]),
+        2,
+        "unknown row 'huge'",
+    );
+    assert_clean_error(&dropkit(&["reproduce", "hinton-2012", "--out", o], &[]), 2, "unknown experiment");
+}

@@ -36,6 +36,7 @@ pub mod loss;
 pub mod model;
 pub mod nn;
 pub mod optim;
+pub mod reproduce;
 pub mod rng;
 pub mod sweep;
 pub mod tensor;

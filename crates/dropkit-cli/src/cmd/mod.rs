@@ -5,6 +5,7 @@ pub mod data;
 pub mod demo;
 pub mod eval;
 pub mod predict;
+pub mod reproduce;
 pub mod sweep;
 pub mod train;
 pub mod uncertainty;

@@ -24,6 +24,9 @@ pub struct Args {
     /// The base run: a model spec (with Adam 1e-3, batch 128, validation split 0.1).
     #[arg(long)]
     model: Option<String>,
+    /// The base run: a run config (a run's config.toml); --model replaces its model.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Dropout rates, comma-separated; each is one p for every dropout layer or one per layer
     /// joined by '/', e.g. 0,0.3,0.5 or 0.2/0.5,0.1/0.3.
     #[arg(long)]
@@ -104,7 +107,17 @@ fn plan(args: &Args) -> Result<(RunConfig, Grid, usize)> {
         }
         None => SweepFile::default(),
     };
-    let mut base = match (args.preset.as_ref().or(file.preset.as_ref()), args.model.as_ref().or(file.model.as_ref())) {
+    let model = args.model.as_ref().or(file.model.as_ref());
+    let mut base = match (args.preset.as_ref().or(file.preset.as_ref()), model) {
+        _ if args.config.is_some() => {
+            let path = args.config.as_deref().unwrap_or(Path::new(""));
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let mut c = RunConfig::from_toml(&text, &path.display().to_string())?;
+            if let Some(m) = model {
+                c.model = m.clone();
+            }
+            c
+        }
         (Some(p), model) => {
             let mut c = preset(p)?;
             if let Some(m) = model {
@@ -114,7 +127,7 @@ fn plan(args: &Args) -> Result<(RunConfig, Grid, usize)> {
         }
         (None, Some(m)) => RunConfig::new(m),
         (None, None) => bail!(dropkit::Error::InvalidArgument(
-            "give the base run: --preset NAME or --model SPEC (or preset/model in --grid FILE)".into()
+            "give the base run: --preset NAME, --model SPEC or --config FILE (or preset/model in --grid FILE)".into()
         )),
     };
     if let Some(e) = args.epochs.or(file.epochs) {

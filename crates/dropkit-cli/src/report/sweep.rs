@@ -60,6 +60,7 @@ impl Group<'_> {
 
 /// Which axes differ between the trials; labels name only those.
 struct Varying {
+    name: bool,
     rate: bool,
     variant: bool,
     regularizer: bool,
@@ -73,6 +74,7 @@ impl Varying {
             records.iter().map(|r| f(&r.settings)).collect::<std::collections::HashSet<_>>().len() > 1
         };
         Varying {
+            name: differs(&|s| format!("{:?}", s.name)),
             rate: differs(&|s| format!("{:?}", s.rate)),
             variant: differs(&|s| format!("{:?}", s.variant)),
             regularizer: differs(&|s| format!("{:?}", s.regularizer)),
@@ -84,6 +86,9 @@ impl Varying {
     /// The label of `s` naming the varying axes, leaving out `skip` ("rate" or "batch").
     fn label(&self, s: &Settings, skip: &str) -> String {
         let mut parts = Vec::new();
+        if self.name {
+            parts.push(s.name.clone().unwrap_or_default());
+        }
         if self.rate && skip != "rate" {
             parts.push(format!("rate {}", s.rate.as_deref().unwrap_or("-")));
         }

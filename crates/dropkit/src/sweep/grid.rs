@@ -94,6 +94,9 @@ pub struct Grid {
 /// One trial's position on the grid.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
+    /// A name for a hand-made trial (e.g. a row of a paper's table); grid trials have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The rate setting as given (`"0.5"` or `"0.2/0.5"`), if the grid sweeps rates.
     pub rate: Option<String>,
     pub variant: Option<String>,
@@ -107,7 +110,7 @@ impl Settings {
     /// The settings that vary in a sweep, without the seed: trials with the same label are
     /// repeats of one setting.
     pub fn label(&self) -> String {
-        let mut parts = Vec::new();
+        let mut parts: Vec<String> = self.name.iter().cloned().collect();
         if let Some(r) = &self.rate {
             parts.push(format!("rate {r}"));
         }
@@ -151,6 +154,23 @@ fn parse_rates(text: &str) -> Result<Vec<f64>> {
     Ok(rates)
 }
 
+impl Trial {
+    /// A hand-made trial named `name` (the grid axes left empty).
+    pub fn named(name: &str, config: RunConfig) -> Result<Self> {
+        config.validate()?;
+        let settings = Settings {
+            name: Some(name.to_string()),
+            rate: None,
+            variant: None,
+            regularizer: None,
+            batch_size: config.batch_size,
+            lr: config.optimizer.lr,
+            seed: config.seed,
+        };
+        Ok(Trial { key: config_key(&config)?, settings, config })
+    }
+}
+
 /// The key of a config: a hash of its TOML.
 pub fn config_key(config: &RunConfig) -> Result<String> {
     Ok(sha256_hex(config.to_toml()?.as_bytes()).chars().take(16).collect())
@@ -190,6 +210,7 @@ impl Grid {
                                 config.checkpoint_every = 0;
                                 config.validate()?;
                                 let settings = Settings {
+                                    name: None,
                                     rate: rate.clone(),
                                     variant: variant.clone(),
                                     regularizer,

@@ -1,0 +1,111 @@
+//! `dropkit reproduce srivastava-mnist`: the MLP rows of the 2014 dropout paper's MNIST table,
+//! trained with the paper's recipe, printed next to the paper's errors. The rows run as a
+//! sweep: results.jsonl in --out, so an interrupted run resumes where it stopped.
+
+use super::train::load_data;
+use crate::output::say;
+use anyhow::{bail, Result};
+use dropkit::reproduce::{srivastava_mnist, PaperRow, DEFAULT_ROWS};
+use dropkit::sweep::{read_results, run_sweep, SweepEvent, SweepOptions, Trial};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// What to reproduce: srivastava-mnist.
+    experiment: String,
+    /// Epochs per row (the paper trained for 3000; fewer give somewhat higher errors).
+    #[arg(long, default_value_t = 100)]
+    epochs: usize,
+    /// Rows, comma-separated: baseline, dropout, dropout-maxnorm, maxnorm-3x2048,
+    /// maxnorm-2x4096, maxnorm-2x8192, or all.
+    #[arg(long)]
+    rows: Option<String>,
+    /// Directory for results.jsonl and report.html (a rerun skips finished rows).
+    #[arg(long, default_value = "runs/srivastava-mnist")]
+    out: PathBuf,
+    /// Rows trained at the same time.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Data directory holding mnist/ (the full set; the embedded subset gives higher errors).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+fn chosen(args: &Args) -> Result<Vec<PaperRow>> {
+    if args.experiment != "srivastava-mnist" {
+        bail!(dropkit::Error::InvalidArgument(format!(
+            "unknown experiment '{}'; the one available is srivastava-mnist",
+            args.experiment
+        )));
+    }
+    let rows = srivastava_mnist(args.epochs)?;
+    let names: Vec<&str> = match args.rows.as_deref() {
+        None => DEFAULT_ROWS.to_vec(),
+        Some("all") => rows.iter().map(|r| r.name).collect(),
+        Some(list) => list.split(',').map(str::trim).collect(),
+    };
+    names
+        .iter()
+        .map(|n| {
+            rows.iter().find(|r| r.name == *n).cloned().ok_or_else(|| {
+                let known: Vec<&str> = rows.iter().map(|r| r.name).collect();
+                dropkit::Error::InvalidArgument(format!("unknown row '{n}'; rows: {}, or all", known.join(", "))).into()
+            })
+        })
+        .collect()
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let rows = chosen(&args)?;
+    let trials: Vec<Trial> =
+        rows.iter().map(|r| Trial::named(r.name, r.config.clone())).collect::<dropkit::Result<_>>()?;
+    let data = load_data(args.data.as_deref(), "mnist")?;
+    say(format!(
+        "Srivastava et al. 2014, table 2 (MNIST MLPs): {} rows, {} epochs each (the paper: 3000); data: {}",
+        rows.len(),
+        args.epochs,
+        data.source
+    ))?;
+    let started = Instant::now();
+    let on_event = |e: SweepEvent| match e {
+        SweepEvent::Plan { done, to_run, .. } => {
+            let _ = say(format!("{done} rows already in {}, {to_run} to train", args.out.display()));
+        }
+        SweepEvent::Started { trial } => {
+            let _ = say(format!("training {}: {}", trial.settings.label(), trial.config.model));
+        }
+        SweepEvent::Finished { trial, record } => {
+            let _ = say(format!(
+                "{}: test error {:.2}% ({:.1} s/epoch)",
+                trial.settings.label(),
+                100.0 * (1.0 - record.metrics.test_accuracy),
+                record.metrics.seconds_per_epoch
+            ));
+        }
+    };
+    run_sweep(&trials, &data, &args.out, SweepOptions { jobs: args.jobs, shard: None }, &on_event)?;
+    let (records, _) = read_results(&args.out)?;
+    let mut table = format!("{:<18} {:<58} {:>8} {:>9}\n", "row", "network", "paper", "dropkit");
+    for (row, trial) in rows.iter().zip(&trials) {
+        let ours = records.iter().find(|r| r.key == trial.key).map(|r| 100.0 * (1.0 - r.metrics.test_accuracy));
+        table.push_str(&format!(
+            "{:<18} {:<58} {:>7.2}% {:>8}\n",
+            row.name,
+            row.description,
+            row.paper_error,
+            ours.map_or("-".into(), |e| format!("{e:.2}%"))
+        ));
+    }
+    say(table.trim_end())?;
+    say(format!(
+        "test error on the {} test images of {}; wall time {:.0} s",
+        data.test.len(),
+        data.source,
+        started.elapsed().as_secs_f64()
+    ))?;
+    let mine: Vec<_> = records.into_iter().filter(|r| trials.iter().any(|t| t.key == r.key)).collect();
+    crate::report::sweep::write(&args.out, &mine, "Srivastava et al. 2014, MNIST MLPs")?;
+    say(format!("report: {}", args.out.join("report.html").display()))?;
+    Ok(())
+}
