@@ -23,8 +23,9 @@ pub struct PaperRow {
     pub config: RunConfig,
 }
 
-/// The starting learning rate of the recipe.
-pub const LR: f32 = 1.0;
+/// The starting learning rate of the recipe (chosen on a validation split: over 3 epochs, 0.3
+/// and 1 beat 0.1, and 3 diverged).
+pub const LR: f32 = 0.5;
 
 fn mlp(hidden: &[usize], input_p: f64, hidden_p: f64) -> String {
     let mut spec = if input_p > 0.0 { format!("dropout({input_p}) ") } else { String::new() };
@@ -67,16 +68,16 @@ pub fn srivastava_mnist(epochs: usize) -> Result<Vec<PaperRow>> {
         ..RunConfig::new(&spec)
     };
     let max_norm = Some(3.5);
-    // Without max-norm the recipe's large steps diverge (the paper's point); a tenth of the rate.
+    // Without max-norm the recipe's large steps diverge (the paper's point); a fifth of the rate.
     let rows = [
         (
             "baseline",
             "no dropout, ReLU 3x1024 (paper: standard net, logistic 2x800)",
             1.60,
             mlp(&[1024; 3], 0.0, 0.0),
-            recipe(epochs, LR / 10.0, None),
+            recipe(epochs, LR / 5.0, None),
         ),
-        ("dropout", "dropout, ReLU 3x1024", 1.25, mlp(&[1024; 3], 0.2, 0.5), recipe(epochs, LR / 10.0, None)),
+        ("dropout", "dropout, ReLU 3x1024", 1.25, mlp(&[1024; 3], 0.2, 0.5), recipe(epochs, LR / 5.0, None)),
         (
             "dropout-maxnorm",
             "dropout + max-norm, ReLU 3x1024",
@@ -117,5 +118,6 @@ pub fn srivastava_mnist(epochs: usize) -> Result<Vec<PaperRow>> {
         .collect())
 }
 
-/// The rows run by default: the three 3x1024 rows; the larger nets take much longer.
-pub const DEFAULT_ROWS: &[&str] = &["baseline", "dropout", "dropout-maxnorm"];
+/// The rows run by default: the three 3x1024 rows, the paper's best first; the larger nets
+/// take much longer.
+pub const DEFAULT_ROWS: &[&str] = &["dropout-maxnorm", "dropout", "baseline"];

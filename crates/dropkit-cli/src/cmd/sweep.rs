@@ -191,7 +191,7 @@ pub fn run(args: Args) -> Result<()> {
                 data.source
             ));
         }
-        SweepEvent::Started { .. } => {}
+        SweepEvent::Started { .. } | SweepEvent::Epoch { .. } => {}
         SweepEvent::Finished { trial, record } => {
             let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
             if !quiet {

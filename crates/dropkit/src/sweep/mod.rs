@@ -11,7 +11,7 @@ pub use grid::{Grid, Regularizer, Settings, Shard, Trial};
 use crate::data::Mnist;
 use crate::error::{Error, Result};
 use crate::train::run::{train_run, Metrics};
-use crate::train::{History, RunConfig};
+use crate::train::{History, Progress, RunConfig};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -90,6 +90,11 @@ pub enum SweepEvent<'a> {
     Started {
         trial: &'a Trial,
     },
+    /// A trial finished an epoch.
+    Epoch {
+        trial: &'a Trial,
+        record: &'a crate::train::EpochRecord,
+    },
     Finished {
         trial: &'a Trial,
         record: &'a TrialRecord,
@@ -149,7 +154,13 @@ pub fn run_sweep(
                     }
                     let Some(&trial) = pending.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
                     on_event(SweepEvent::Started { trial });
-                    let result = pool.install(|| train_run(&trial.config, data, None, &mut |_| {}));
+                    let result = pool.install(|| {
+                        train_run(&trial.config, data, None, &mut |p| {
+                            if let Progress::Epoch(record) = p {
+                                on_event(SweepEvent::Epoch { trial, record });
+                            }
+                        })
+                    });
                     let outcome = result.and_then(|o| {
                         let record = TrialRecord {
                             key: trial.key.clone(),
