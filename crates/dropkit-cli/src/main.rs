@@ -27,6 +27,11 @@ enum Command {
     Data(cmd::data::Args),
     /// List the presets.
     Presets,
+    /// List the dropout variants, one line each (--json: a JSON list).
+    Variants {
+        #[arg(long)]
+        json: bool,
+    },
     /// Time fixed workloads (release build), optionally next to PyTorch.
     Bench(cmd::bench::Args),
     /// Predict the test set of a saved run, deterministically or with Monte Carlo dropout.
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Data(a) => cmd::data::run(a),
         Command::Presets => cmd::presets(),
+        Command::Variants { json } => cmd::variants(json),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Uncertainty(a) => cmd::uncertainty::run(a),

@@ -103,6 +103,18 @@ fn dropout_gradients() {
 }
 
 #[test]
+fn dropout_variant_gradients() {
+    use dropkit::dropout::{AlphaDropout, AlphaKind, GaussianDropout, GaussianNoise, NoiseShapeDropout};
+    check_layer(Box::new(GaussianDropout::new(0.3).unwrap()), "gaussian_dropout");
+    check_layer(Box::new(GaussianNoise::new(0.2).unwrap()), "gaussian_noise");
+    check_layer(Box::new(AlphaDropout::new(0.2, AlphaKind::Units).unwrap()), "alpha_dropout");
+    check_layer_in(Box::new(AlphaDropout::new(0.3, AlphaKind::Features).unwrap()), "feature_alpha", &[3, 2], ctx());
+    check_layer_in(Box::new(NoiseShapeDropout::spatial(0.4, 2).unwrap()), "spatial_dropout2d", &[3, 2, 2], ctx());
+    check_layer_in(Box::new(NoiseShapeDropout::new(0.4, vec![1]).unwrap()), "noise_dropout", &[3, 4], ctx());
+    check_layer(Box::new(Activation::new(ActivationKind::Selu)), "selu");
+}
+
+#[test]
 fn batchnorm_gradients_with_batch_and_running_statistics() {
     let bn = || Box::new(BatchNorm::new(0.1).unwrap());
     check_layer(bn(), "batchnorm1d train");

@@ -19,6 +19,18 @@ pub fn is_usage_error(e: &anyhow::Error) -> bool {
     })
 }
 
+/// `dropkit variants [--json]`
+pub fn variants(json: bool) -> anyhow::Result<()> {
+    let all = dropkit::dropout::VARIANTS;
+    if json {
+        return say(serde_json::to_string_pretty(all)?);
+    }
+    for v in all {
+        say(format!("{:<22} {:<26} {} ({})", v.name, v.spec, v.description, v.paper))?;
+    }
+    Ok(())
+}
+
 /// `dropkit presets`
 pub fn presets() -> anyhow::Result<()> {
     for p in dropkit::train::presets::PRESETS {

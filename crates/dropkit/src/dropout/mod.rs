@@ -5,14 +5,94 @@
 //! through Philox4x32-10, so the backward pass regenerates them (no mask memory), every thread
 //! count gives the same masks, and resuming at step k reproduces step k's masks.
 
+pub mod alpha;
+pub mod gaussian;
+pub mod noise_shape;
 pub mod standard;
 
+pub use alpha::{AlphaDropout, AlphaKind};
+pub use gaussian::{GaussianDropout, GaussianNoise};
+pub use noise_shape::NoiseShapeDropout;
 pub use standard::{Dropout, Scaling};
 
 use crate::error::{Error, Result};
 use crate::kernels::mask::{keep_threshold, MaskKey};
 use crate::layer::{Ctx, Mode};
-use crate::rng::{key_for, MC_TAG};
+use crate::rng::{counter, key_for, philox4x32_10, MC_TAG};
+
+/// One entry of the catalogue `dropkit variants` prints.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Variant {
+    pub name: &'static str,
+    /// How to write it in a model spec.
+    pub spec: &'static str,
+    pub description: &'static str,
+    pub paper: &'static str,
+}
+
+/// Every dropout variant dropkit implements.
+pub const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "dropout",
+        spec: "dropout(p)",
+        description: "inverted dropout of units: train x*m/(1-p), eval identity",
+        paper: "Srivastava et al. 2014, JMLR 15",
+    },
+    Variant {
+        name: "classic",
+        spec: "classic_dropout(p)",
+        description: "the paper's form: train x*m, eval x*(1-p) (weight scaling)",
+        paper: "Srivastava et al. 2014, JMLR 15",
+    },
+    Variant {
+        name: "noise_shape",
+        spec: "noise_dropout(p, axes)",
+        description: "one mask shared along the given axes (Keras noise_shape, Flax broadcast_dims)",
+        paper: "Srivastava et al. 2014; Keras noise_shape",
+    },
+    Variant {
+        name: "spatial_dropout1d",
+        spec: "spatial_dropout1d(p)",
+        description: "drops whole channels of (B, C, L) inputs",
+        paper: "Tompson et al. 2015, CVPR",
+    },
+    Variant {
+        name: "spatial_dropout2d",
+        spec: "spatial_dropout2d(p)",
+        description: "drops whole feature maps of (B, C, H, W) inputs",
+        paper: "Tompson et al. 2015, CVPR",
+    },
+    Variant {
+        name: "spatial_dropout3d",
+        spec: "spatial_dropout3d(p)",
+        description: "drops whole volumes of (B, C, D, H, W) inputs",
+        paper: "Tompson et al. 2015, CVPR",
+    },
+    Variant {
+        name: "gaussian_dropout",
+        spec: "gaussian_dropout(p)",
+        description: "multiplicative N(1, p/(1-p)) noise on every unit; eval identity",
+        paper: "Srivastava et al. 2014, section 10",
+    },
+    Variant {
+        name: "gaussian_noise",
+        spec: "gaussian_noise(stddev)",
+        description: "additive N(0, stddev^2) noise in training; eval identity",
+        paper: "Keras GaussianNoise",
+    },
+    Variant {
+        name: "alpha_dropout",
+        spec: "alpha_dropout(p)",
+        description: "sets units to SELU's saturation and keeps mean 0, variance 1 (use with selu)",
+        paper: "Klambauer et al. 2017, NeurIPS",
+    },
+    Variant {
+        name: "feature_alpha_dropout",
+        spec: "feature_alpha_dropout(p)",
+        description: "alpha dropout of whole channels",
+        paper: "Klambauer et al. 2017, NeurIPS",
+    },
+];
 
 /// Checks a drop probability: finite and in [0, 1]. `layer` names the layer in the message.
 pub fn validate_p(layer: &str, p: f64) -> Result<f32> {
@@ -37,4 +117,27 @@ pub fn mask_key(ctx: &Ctx, mode: Mode, id: u32, keep: f64) -> Option<MaskKey> {
         Mode::Eval => return None,
     };
     Some(MaskKey { key: key_for(ctx.seed, id), step, threshold: keep_threshold(keep) })
+}
+
+/// Fills `out` with standard normal draws that are a pure function of (`key`, element index):
+/// element i uses Philox block i / 4 (Box-Muller on its two word pairs), so any thread count
+/// and any pass (forward, backward) gives the same values.
+pub fn fill_normal(out: &mut [f32], key: &MaskKey) {
+    crate::kernels::par_each(out, |chunk, first| {
+        // CHUNK is a multiple of 4, so every chunk starts at a block boundary.
+        for (b, quad) in chunk.chunks_mut(4).enumerate() {
+            let block = (first / 4 + b) as u64;
+            let w = philox4x32_10(counter(block, key.step), key.key);
+            let mut z = [0f32; 4];
+            for pair in 0..2 {
+                let u1 = ((w[2 * pair] >> 8) as f64 + 0.5) / (1u64 << 24) as f64;
+                let u2 = (w[2 * pair + 1] >> 8) as f64 / (1u64 << 24) as f64;
+                let r = (-2.0 * u1.ln()).sqrt();
+                let (sin, cos) = (std::f64::consts::TAU * u2).sin_cos();
+                z[2 * pair] = (r * cos) as f32;
+                z[2 * pair + 1] = (r * sin) as f32;
+            }
+            quad.iter_mut().zip(z).for_each(|(o, v)| *o = v);
+        }
+    });
 }

@@ -6,19 +6,40 @@
 //! ```
 //! Layers: `dense(units[, activation])` (alias `linear`), `relu`, `sigmoid`, `tanh`, `softmax`,
 //! `dropout(p)` (inverted), `classic_dropout(p)` (scaled at test time), `batchnorm` or
-//! `batchnorm(momentum)` (aliases `batchnorm1d`, `batchnorm2d`). The input size comes
+//! `batchnorm(momentum)` (aliases `batchnorm1d`, `batchnorm2d`), `selu`, `noise_dropout(p, axes)`,
+//! `spatial_dropout{1,2,3}d(p)`, `gaussian_dropout(p)`, `gaussian_noise(stddev)`,
+//! `alpha_dropout(p)`, `feature_alpha_dropout(p)`. The input size comes
 //! from the data, e.g. `"dense(512) relu dropout(0.2) dense(10)"`.
 
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-use crate::dropout::{Dropout, Scaling};
+use crate::dropout::{AlphaDropout, AlphaKind, Dropout, GaussianDropout, GaussianNoise, NoiseShapeDropout, Scaling};
 use crate::error::{Error, Result};
 use crate::layer::Layer;
+use crate::nn::linear::Init;
 use crate::nn::{Activation, ActivationKind, BatchNorm, Linear, Softmax};
 
 /// Every layer name the parser knows, for messages and suggestions.
-pub const LAYER_NAMES: &[&str] =
-    &["dense", "linear", "relu", "sigmoid", "tanh", "softmax", "dropout", "classic_dropout", "batchnorm"];
+pub const LAYER_NAMES: &[&str] = &[
+    "dense",
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "selu",
+    "softmax",
+    "batchnorm",
+    "dropout",
+    "classic_dropout",
+    "noise_dropout",
+    "spatial_dropout1d",
+    "spatial_dropout2d",
+    "spatial_dropout3d",
+    "gaussian_dropout",
+    "gaussian_noise",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+];
 
 /// One parsed `name(args)` item.
 #[derive(Debug, PartialEq)]
@@ -35,13 +56,26 @@ pub fn parse(spec: &str) -> Result<Vec<Box<dyn Layer>>> {
     }
     let mut layers = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        layers.extend(make(item, i + 1)?);
+        // A dense layer feeding SELU starts LeCun-normal, as self-normalizing networks need.
+        let selu_next = items.get(i + 1).is_some_and(|n| n.name.eq_ignore_ascii_case("selu"))
+            || item.args.get(1).is_some_and(|a| a.eq_ignore_ascii_case("selu"));
+        layers.extend(make(item, i + 1, selu_next)?);
     }
     Ok(layers)
 }
 
 /// Names of the layers whose first argument is a drop probability.
-pub const DROPOUT_LAYERS: &[&str] = &["dropout", "classic_dropout"];
+pub const DROPOUT_LAYERS: &[&str] = &[
+    "dropout",
+    "classic_dropout",
+    "noise_dropout",
+    "spatial_dropout1d",
+    "spatial_dropout2d",
+    "spatial_dropout3d",
+    "gaussian_dropout",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+];
 
 fn is_dropout(name: &str) -> bool {
     DROPOUT_LAYERS.contains(&name.to_ascii_lowercase().as_str())
@@ -83,7 +117,11 @@ pub fn with_dropout_rates(spec: &str, rates: &[f64]) -> Result<String> {
         return Err(Error::Spec(format!("'{spec}' has no dropout layer whose rate could be set; add dropout(p)")));
     }
     for (k, (_, args)) in items.iter_mut().filter(|(n, _)| is_dropout(n)).enumerate() {
-        *args = vec![format!("{}", rates.get(k).copied().unwrap_or(last))];
+        let p = format!("{}", rates.get(k).copied().unwrap_or(last));
+        match args.first_mut() {
+            Some(first) => *first = p,
+            None => args.push(p),
+        }
     }
     join(&items)
 }
@@ -94,8 +132,9 @@ pub fn with_dropout_variant(spec: &str, variant: &str) -> Result<String> {
         return Err(Error::Spec(format!("'{variant}' is not a dropout variant; known: {}", DROPOUT_LAYERS.join(", "))));
     }
     let mut items = owned_items(spec)?;
-    for (name, _) in items.iter_mut().filter(|(n, _)| is_dropout(n)) {
+    for (name, args) in items.iter_mut().filter(|(n, _)| is_dropout(n)) {
         *name = variant.to_string();
+        args.truncate(1);
     }
     join(&items)
 }
@@ -163,7 +202,7 @@ fn preview(s: &str) -> String {
     s.chars().take(20).collect()
 }
 
-fn make(item: &Item, position: usize) -> Result<Vec<Box<dyn Layer>>> {
+fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Layer>>> {
     let name = item.name.to_ascii_lowercase();
     let call = format!("{}({})", item.name, item.args.join(", "));
     let n_args = |min: usize, max: usize, usage: &str| -> Result<()> {
@@ -187,24 +226,64 @@ fn make(item: &Item, position: usize) -> Result<Vec<Box<dyn Layer>>> {
                 .ok()
                 .filter(|&u| u > 0)
                 .ok_or_else(|| Error::Spec(format!("{call}: units must be a positive integer, got '{arg}'")))?;
-            let dense: Box<dyn Layer> = Box::new(Linear::new(units)?);
+            let init = if selu_next { Init::LecunNormal } else { Init::GlorotUniform };
+            let dense: Box<dyn Layer> = Box::new(Linear::new(units)?.with_init(init));
             return match item.args.get(1) {
                 None => Ok(vec![dense]),
                 Some(act) => {
                     let mut v = vec![dense];
-                    v.extend(make(&Item { name: act, args: vec![] }, position)?);
+                    v.extend(make(&Item { name: act, args: vec![] }, position, false)?);
                     Ok(v)
                 }
             };
         }
-        "relu" | "sigmoid" | "tanh" | "softmax" => {
+        "relu" | "sigmoid" | "tanh" | "selu" | "softmax" => {
             n_args(0, 0, &format!("no arguments: {name}"))?;
             match name.as_str() {
                 "relu" => Box::new(Activation::new(ActivationKind::Relu)),
                 "sigmoid" => Box::new(Activation::new(ActivationKind::Sigmoid)),
                 "tanh" => Box::new(Activation::new(ActivationKind::Tanh)),
+                "selu" => Box::new(Activation::new(ActivationKind::Selu)),
                 _ => Box::new(Softmax::new()),
             }
+        }
+        "noise_dropout" => {
+            n_args(2, 2, "noise_dropout(p, axes): axes share the mask, joined by '/' (0 is the batch), e.g. 2/3")?;
+            let axes = item.args.get(1).copied().unwrap_or_default();
+            let broadcast =
+                axes.split('/').map(|a| a.trim().parse::<usize>()).collect::<std::result::Result<Vec<_>, _>>();
+            let broadcast = broadcast.map_err(|_| {
+                Error::Spec(format!("{call}: axes '{axes}' must be axis numbers joined by '/', e.g. 2/3"))
+            })?;
+            Box::new(NoiseShapeDropout::new(prob(item.args.first().copied().unwrap_or_default())?, broadcast)?)
+        }
+        "spatial_dropout1d" | "spatial_dropout2d" | "spatial_dropout3d" => {
+            n_args(1, 1, &format!("{name}(p), e.g. {name}(0.2)"))?;
+            let dims = if name.ends_with("1d") {
+                1
+            } else if name.ends_with("2d") {
+                2
+            } else {
+                3
+            };
+            Box::new(NoiseShapeDropout::spatial(prob(item.args.first().copied().unwrap_or_default())?, dims)?)
+        }
+        "gaussian_dropout" | "alpha_dropout" | "feature_alpha_dropout" => {
+            n_args(1, 1, &format!("{name}(p) with p the drop probability, e.g. {name}(0.1)"))?;
+            let p = prob(item.args.first().copied().unwrap_or_default())?;
+            match name.as_str() {
+                "gaussian_dropout" => Box::new(GaussianDropout::new(p)?),
+                "alpha_dropout" => Box::new(AlphaDropout::new(p, AlphaKind::Units)?),
+                _ => Box::new(AlphaDropout::new(p, AlphaKind::Features)?),
+            }
+        }
+        "gaussian_noise" => {
+            n_args(1, 1, "gaussian_noise(stddev), e.g. gaussian_noise(0.1)")?;
+            let arg = item.args.first().copied().unwrap_or_default();
+            let sd = arg.parse::<f64>().map_err(|_| {
+                Error::Spec(format!("{call}: '{arg}' is not a number; stddev is the noise's standard deviation"))
+            })?;
+            Box::new(GaussianNoise::new(sd)?)
         }
         "dropout" | "classic_dropout" => {
             n_args(1, 1, &format!("{name}(p) with p the drop probability, e.g. {name}(0.5)"))?;

@@ -1,5 +1,7 @@
 //! Elementwise activations. Backward uses the saved output `y`:
-//! ReLU `dx = dy * [y > 0]`; sigmoid `dx = dy * y (1 - y)`; tanh `dx = dy * (1 - y^2)`.
+//! ReLU `dx = dy * [y > 0]`; sigmoid `dx = dy * y (1 - y)`; tanh `dx = dy * (1 - y^2)`;
+//! SELU (Klambauer et al. 2017) `y = lambda x` for x > 0, `lambda alpha (e^x - 1)` otherwise,
+//! `dx = dy * lambda` for y > 0, `dy * (y + lambda alpha)` otherwise.
 
 use crate::error::Result;
 use crate::kernels::{par_each, par_zip};
@@ -7,12 +9,18 @@ use crate::layer::{Ctx, Layer};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
+/// SELU's scale (Klambauer et al. 2017).
+pub const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
+/// SELU's negative-side coefficient.
+pub const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+
 /// Which elementwise nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActivationKind {
     Relu,
     Sigmoid,
     Tanh,
+    Selu,
 }
 
 impl ActivationKind {
@@ -21,6 +29,7 @@ impl ActivationKind {
             ActivationKind::Relu => "relu",
             ActivationKind::Sigmoid => "sigmoid",
             ActivationKind::Tanh => "tanh",
+            ActivationKind::Selu => "selu",
         }
     }
 }
@@ -70,6 +79,10 @@ impl Layer for Activation {
             ActivationKind::Relu => y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.max(0.0)),
             ActivationKind::Sigmoid => y.iter_mut().zip(x).for_each(|(y, &x)| *y = 1.0 / (1.0 + (-x).exp())),
             ActivationKind::Tanh => y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.tanh()),
+            ActivationKind::Selu => {
+                let (l, la) = (SELU_LAMBDA as f32, (SELU_LAMBDA * SELU_ALPHA) as f32);
+                y.iter_mut().zip(x).for_each(|(y, &x)| *y = if x > 0.0 { l * x } else { la * x.exp_m1() })
+            }
         });
         Ok(&self.y)
     }
@@ -87,6 +100,10 @@ impl Layer for Activation {
                 ActivationKind::Relu => dx.iter_mut().zip(y).for_each(|(d, &y)| *d = if y > 0.0 { *d } else { 0.0 }),
                 ActivationKind::Sigmoid => dx.iter_mut().zip(y).for_each(|(d, &y)| *d *= y * (1.0 - y)),
                 ActivationKind::Tanh => dx.iter_mut().zip(y).for_each(|(d, &y)| *d *= 1.0 - y * y),
+                ActivationKind::Selu => {
+                    let (l, la) = (SELU_LAMBDA as f32, (SELU_LAMBDA * SELU_ALPHA) as f32);
+                    dx.iter_mut().zip(y).for_each(|(d, &y)| *d *= if y > 0.0 { l } else { y + la })
+                }
             }
         });
         Ok(&self.dx)

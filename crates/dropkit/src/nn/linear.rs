@@ -17,8 +17,18 @@ pub struct Linear {
     in_features: usize,
     weight: Param, // (units, in_features)
     bias: Param,   // (units)
-    y: Tensor,     // (B, units)
-    dx: Tensor,    // (B, in_features)
+    init: Init,
+    y: Tensor,  // (B, units)
+    dx: Tensor, // (B, in_features)
+}
+
+/// How a dense layer's weights start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    /// Glorot/Xavier uniform, Keras' default: U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
+    GlorotUniform,
+    /// LeCun normal, N(0, 1 / fan_in): what SELU networks need (Klambauer et al. 2017).
+    LecunNormal,
 }
 
 impl Linear {
@@ -32,9 +42,16 @@ impl Linear {
             in_features: 0,
             weight: Param::zeros(&[0], ParamKind::Weight),
             bias: Param::zeros(&[0], ParamKind::Bias),
+            init: Init::GlorotUniform,
             y: Tensor::default(),
             dx: Tensor::default(),
         })
+    }
+
+    /// The same layer, initialised by `init`.
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
     }
 
     /// The weight (units, in_features).
@@ -60,10 +77,19 @@ impl Layer for Linear {
         self.in_features = input.iter().product();
         self.weight = Param::checked(&[self.units, self.in_features], ParamKind::Weight, &self.spec())?;
         self.bias = Param::checked(&[self.units], ParamKind::Bias, &self.spec())?;
-        // Glorot/Xavier uniform (Keras' default): U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
-        let a = (6.0 / (self.in_features + self.units) as f64).sqrt() as f32;
-        for w in self.weight.value.data_mut() {
-            *w = (2.0 * init.uniform() - 1.0) * a;
+        match self.init {
+            Init::GlorotUniform => {
+                let a = (6.0 / (self.in_features + self.units) as f64).sqrt() as f32;
+                for w in self.weight.value.data_mut() {
+                    *w = (2.0 * init.uniform() - 1.0) * a;
+                }
+            }
+            Init::LecunNormal => {
+                let sd = (1.0 / self.in_features.max(1) as f64).sqrt() as f32;
+                for w in self.weight.value.data_mut() {
+                    *w = init.normal() * sd;
+                }
+            }
         }
         Ok(vec![self.units])
     }

@@ -1,0 +1,166 @@
+//! Gaussian dropout (Srivastava et al., JMLR 2014, section 10,
+//! <https://jmlr.org/papers/v15/srivastava14a.html>) and additive Gaussian noise (Keras
+//! `GaussianNoise`).
+//!
+//! Gaussian dropout multiplies every unit by `e ~ N(1, p / (1 - p))`, the variance of inverted
+//! Bernoulli dropout with drop probability p, so no rescaling is needed: train `y = x * e`,
+//! eval `y = x`, backward `dx = dy * e` (e regenerated from its key). Gaussian noise adds
+//! `n ~ N(0, stddev^2)`: train `y = x + n`, eval `y = x`, backward `dx = dy`. Monte Carlo
+//! passes draw fresh noise per sample, as in training.
+
+use super::{effective_mode, fill_normal, mask_key, validate_p};
+use crate::error::{Error, Result};
+use crate::layer::{Ctx, Layer, Mode};
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+
+/// Multiplicative N(1, p / (1 - p)) noise.
+pub struct GaussianDropout {
+    p: f32,
+    id: u32,
+    mode_override: Option<Mode>,
+    y: Tensor,
+    dx: Tensor,
+}
+
+impl GaussianDropout {
+    /// Gaussian dropout matching Bernoulli dropout of drop probability `p` in [0, 1).
+    pub fn new(p: f64) -> Result<Self> {
+        let p = validate_p("gaussian_dropout", p)?;
+        if p >= 1.0 {
+            return Err(Error::InvalidArgument(
+                "gaussian_dropout(1): p must be below 1 (the noise variance p / (1 - p) is infinite at 1)".into(),
+            ));
+        }
+        Ok(GaussianDropout { p, id: 0, mode_override: None, y: Tensor::default(), dx: Tensor::default() })
+    }
+
+    /// The noise's standard deviation, `sqrt(p / (1 - p))`.
+    pub fn stddev(&self) -> f32 {
+        (self.p / (1.0 - self.p)).sqrt()
+    }
+
+    /// `out = src * (1 + stddev * z)` in a stochastic pass, `out = src` otherwise.
+    fn apply(&self, out: &mut Tensor, src: &Tensor, ctx: &Ctx) {
+        out.resize(src.shape());
+        let mode = effective_mode(ctx, self.mode_override);
+        match mask_key(ctx, mode, self.id, 1.0).filter(|_| self.p > 0.0) {
+            Some(key) => {
+                fill_normal(out.data_mut(), &key);
+                let sd = self.stddev();
+                out.data_mut().iter_mut().zip(src.data()).for_each(|(o, &x)| *o = x * (1.0 + sd * *o));
+            }
+            None => out.data_mut().copy_from_slice(src.data()),
+        }
+    }
+}
+
+impl Layer for GaussianDropout {
+    fn spec(&self) -> String {
+        format!("gaussian_dropout({})", self.p)
+    }
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+    fn input_grad(&self) -> &Tensor {
+        &self.dx
+    }
+    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+        self.id = id;
+        Ok(input.to_vec())
+    }
+    // x: (B, ...) -> y: (B, ...)
+    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        let mut y = std::mem::take(&mut self.y);
+        self.apply(&mut y, x, ctx);
+        self.y = y;
+        Ok(&self.y)
+    }
+    // dx = dy * e with the forward pass's e (same key and step).
+    fn backward(&mut self, _x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        if ctx.input_grad {
+            let mut dx = std::mem::take(&mut self.dx);
+            self.apply(&mut dx, dy, ctx);
+            self.dx = dx;
+        }
+        Ok(&self.dx)
+    }
+    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
+        self.mode_override = mode;
+        true
+    }
+    fn is_stochastic(&self) -> bool {
+        self.p > 0.0
+    }
+}
+
+/// Additive N(0, stddev^2) noise.
+pub struct GaussianNoise {
+    stddev: f32,
+    id: u32,
+    mode_override: Option<Mode>,
+    y: Tensor,
+    dx: Tensor,
+}
+
+impl GaussianNoise {
+    pub fn new(stddev: f64) -> Result<Self> {
+        if !(stddev.is_finite() && stddev >= 0.0) {
+            return Err(Error::InvalidArgument(format!(
+                "gaussian_noise({stddev}): the standard deviation must be a number >= 0, e.g. 0.1"
+            )));
+        }
+        Ok(GaussianNoise {
+            stddev: stddev as f32,
+            id: 0,
+            mode_override: None,
+            y: Tensor::default(),
+            dx: Tensor::default(),
+        })
+    }
+}
+
+impl Layer for GaussianNoise {
+    fn spec(&self) -> String {
+        format!("gaussian_noise({})", self.stddev)
+    }
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+    fn input_grad(&self) -> &Tensor {
+        &self.dx
+    }
+    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+        self.id = id;
+        Ok(input.to_vec())
+    }
+    // x: (B, ...) -> y: (B, ...)
+    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        self.y.resize(x.shape());
+        let mode = effective_mode(ctx, self.mode_override);
+        match mask_key(ctx, mode, self.id, 1.0).filter(|_| self.stddev > 0.0) {
+            Some(key) => {
+                fill_normal(self.y.data_mut(), &key);
+                let sd = self.stddev;
+                self.y.data_mut().iter_mut().zip(x.data()).for_each(|(o, &x)| *o = x + sd * *o);
+            }
+            None => self.y.data_mut().copy_from_slice(x.data()),
+        }
+        Ok(&self.y)
+    }
+    // dy/dx = 1.
+    fn backward(&mut self, _x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        if ctx.input_grad {
+            self.dx.resize(dy.shape());
+            self.dx.data_mut().copy_from_slice(dy.data());
+        }
+        Ok(&self.dx)
+    }
+    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
+        self.mode_override = mode;
+        true
+    }
+    fn is_stochastic(&self) -> bool {
+        self.stddev > 0.0
+    }
+}

@@ -1,0 +1,206 @@
+//! Dropout with a noise shape (Keras `noise_shape`, Flax `broadcast_dims`), and spatial
+//! (channel) dropout built on it (Tompson, Goroshin, Jain, LeCun, Bregler, "Efficient Object
+//! Localization Using Convolutional Networks", CVPR 2015, <https://arxiv.org/abs/1411.4280>).
+//!
+//! Drops: one Bernoulli(1 - p) draw per element of the noise tensor, whose shape is the input's
+//! with every broadcast axis set to 1; the draw is shared along the broadcast axes. Spatial
+//! dropout on (B, C, spatial...) broadcasts over the spatial axes: whole feature maps drop.
+//! Scaling as inverted dropout: train `y = x * m / (1 - p)`, eval `y = x`; backward
+//! `dx = dy * m / (1 - p)`. Monte Carlo: a fresh noise tensor per sample, scaled as in training.
+//! The noise tensor is small and kept from the forward pass for the backward pass.
+
+use super::{effective_mode, mask_key, validate_p};
+use crate::error::{Error, Result};
+use crate::kernels::mask;
+use crate::layer::{Ctx, Layer, Mode};
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+
+/// Dropout whose mask is shared along `broadcast` axes (0 is the batch axis).
+pub struct NoiseShapeDropout {
+    p: f32,
+    broadcast: Vec<usize>,
+    /// The spec name: `noise_dropout`, or `spatial_dropout{1,2,3}d` (then `broadcast` is the
+    /// spatial axes and the input rank is checked).
+    name: String,
+    spatial: Option<usize>,
+    id: u32,
+    mode_override: Option<Mode>,
+    /// `m / (1 - p)` per noise element, from the last stochastic forward pass.
+    noise: Vec<f32>,
+    noise_shape: Vec<usize>,
+    ones: Vec<f32>,
+    stochastic_pass: bool,
+    y: Tensor,
+    dx: Tensor,
+}
+
+impl NoiseShapeDropout {
+    /// Dropout with drop probability `p` whose mask is shared along the axes `broadcast` of
+    /// the input (axis 0 is the batch: one mask for all samples).
+    pub fn new(p: f64, broadcast: Vec<usize>) -> Result<Self> {
+        Self::named(p, broadcast, "noise_dropout".into(), None)
+    }
+
+    /// Spatial dropout for inputs (B, C, spatial...) with `dims` spatial axes (1, 2 or 3).
+    pub fn spatial(p: f64, dims: usize) -> Result<Self> {
+        if !(1..=3).contains(&dims) {
+            return Err(Error::Spec(format!("spatial dropout has 1, 2 or 3 spatial dims, not {dims}")));
+        }
+        Self::named(p, (2..dims + 2).collect(), format!("spatial_dropout{dims}d"), Some(dims))
+    }
+
+    fn named(p: f64, mut broadcast: Vec<usize>, name: String, spatial: Option<usize>) -> Result<Self> {
+        let p = validate_p(&name, p)?;
+        broadcast.sort_unstable();
+        broadcast.dedup();
+        Ok(NoiseShapeDropout {
+            p,
+            broadcast,
+            name,
+            spatial,
+            id: 0,
+            mode_override: None,
+            noise: Vec::new(),
+            noise_shape: Vec::new(),
+            ones: Vec::new(),
+            stochastic_pass: false,
+            y: Tensor::default(),
+            dx: Tensor::default(),
+        })
+    }
+
+    /// The noise tensor's shape for an input of `shape`.
+    pub fn noise_shape(&self, shape: &[usize]) -> Vec<usize> {
+        shape.iter().enumerate().map(|(d, &n)| if self.broadcast.contains(&d) { 1 } else { n }).collect()
+    }
+
+    fn check(&self, shape: &[usize]) -> Result<()> {
+        let rank_ok = match self.spatial {
+            Some(dims) => shape.len() == dims + 2,
+            None => self.broadcast.iter().all(|&d| d < shape.len()),
+        };
+        if !rank_ok {
+            let expected = match self.spatial {
+                Some(dims) => format!("(batch, channels, {dims} spatial axes)"),
+                None => format!(
+                    "at least {} axes for broadcast axes {:?}",
+                    self.broadcast.last().map_or(1, |d| d + 1),
+                    self.broadcast
+                ),
+            };
+            return Err(Error::Shape { context: self.spec(), got: shape.to_vec(), expected });
+        }
+        Ok(())
+    }
+
+    /// `out = src * noise` with the noise broadcast along its size-1 axes.
+    fn multiply(out: &mut [f32], src: &[f32], noise: &[f32], shape: &[usize], noise_shape: &[usize]) {
+        // Row-major walk; `inner` is the contiguous run at the last axis.
+        let inner = shape.last().copied().unwrap_or(1);
+        let last_shared = noise_shape.last() == Some(&1);
+        let rows = src.len() / inner.max(1);
+        let mut index = vec![0usize; shape.len().saturating_sub(1)];
+        for r in 0..rows {
+            // Offset into the noise tensor of this row's first element.
+            let mut off = 0;
+            for (d, &i) in index.iter().enumerate() {
+                off = off * noise_shape[d] + if noise_shape[d] == 1 { 0 } else { i };
+            }
+            off *= noise_shape.last().copied().unwrap_or(1);
+            let (o, x) = (&mut out[r * inner..(r + 1) * inner], &src[r * inner..(r + 1) * inner]);
+            if last_shared {
+                let m = noise[off];
+                o.iter_mut().zip(x).for_each(|(o, &x)| *o = x * m);
+            } else {
+                o.iter_mut().zip(x).zip(&noise[off..off + inner]).for_each(|((o, &x), &m)| *o = x * m);
+            }
+            // Next row index (odometer over all axes but the last).
+            for d in (0..index.len()).rev() {
+                index[d] += 1;
+                if index[d] < shape[d] {
+                    break;
+                }
+                index[d] = 0;
+            }
+        }
+    }
+}
+
+impl Layer for NoiseShapeDropout {
+    fn spec(&self) -> String {
+        match self.spatial {
+            Some(_) => format!("{}({})", self.name, self.p),
+            None => {
+                let dims: Vec<String> = self.broadcast.iter().map(|d| d.to_string()).collect();
+                format!("{}({}, {})", self.name, self.p, dims.join("/"))
+            }
+        }
+    }
+
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+
+    fn input_grad(&self) -> &Tensor {
+        &self.dx
+    }
+
+    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+        self.id = id;
+        self.check(&[&[1], input].concat())?;
+        Ok(input.to_vec())
+    }
+
+    // x: (B, ...) -> y: (B, ...)
+    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        self.check(x.shape())?;
+        self.y.resize(x.shape());
+        let mode = effective_mode(ctx, self.mode_override);
+        let key = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0);
+        self.stochastic_pass = key.is_some();
+        let Some(key) = key else {
+            self.y.data_mut().copy_from_slice(x.data());
+            return Ok(&self.y);
+        };
+        self.noise_shape = self.noise_shape(x.shape());
+        let n: usize = self.noise_shape.iter().product();
+        self.ones.resize(n, 1.0);
+        self.noise.resize(n, 0.0);
+        let scale = if self.p < 1.0 { 1.0 / (1.0 - self.p) } else { 0.0 };
+        mask::apply(&mut self.noise, &self.ones, &key, scale);
+        Self::multiply(self.y.data_mut(), x.data(), &self.noise, x.shape(), &self.noise_shape);
+        Ok(&self.y)
+    }
+
+    // dx = dy * noise, the forward pass's noise.
+    fn backward(&mut self, _x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        if !ctx.input_grad {
+            return Ok(&self.dx);
+        }
+        if dy.len() != self.y.len() {
+            return Err(Error::Shape {
+                context: format!("{} backward", self.spec()),
+                got: dy.shape().to_vec(),
+                expected: format!("{:?}, the forward output's shape", self.y.shape()),
+            });
+        }
+        // The forward pass's shape: dy may come flattened.
+        self.dx.resize(self.y.shape());
+        if self.stochastic_pass {
+            Self::multiply(self.dx.data_mut(), dy.data(), &self.noise, self.y.shape(), &self.noise_shape);
+        } else {
+            self.dx.data_mut().copy_from_slice(dy.data());
+        }
+        Ok(&self.dx)
+    }
+
+    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
+        self.mode_override = mode;
+        true
+    }
+
+    fn is_stochastic(&self) -> bool {
+        self.p > 0.0
+    }
+}

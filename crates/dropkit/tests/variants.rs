@@ -1,0 +1,216 @@
+//! The dropout variants against the properties every variant must have (DESIGN.md): mean
+//! preserved in training, drop fraction within binomial bounds, the eval rule, p = 0 and
+//! p = 1, the mask's structure, gradient = mask x upstream gradient, the same mask with 1 and
+//! 2 threads; plus each variant's own property.
+
+use dropkit::dropout::{AlphaDropout, AlphaKind, GaussianDropout, GaussianNoise, NoiseShapeDropout};
+use dropkit::layer::{Ctx, Layer, Mode};
+use dropkit::model::Sequential;
+use dropkit::rng::Stream;
+use dropkit::tensor::Tensor;
+
+fn train() -> Ctx {
+    Ctx::new(Mode::Train, 21, 5)
+}
+
+fn built(mut layer: Box<dyn Layer>, sample: &[usize]) -> Box<dyn Layer> {
+    layer.build(sample, 3, &mut Stream::new(0, 0, 0)).unwrap();
+    layer
+}
+
+fn filled(shape: &[usize], v: f32) -> Tensor {
+    Tensor::from_vec(vec![v; shape.iter().product()], shape).unwrap()
+}
+
+fn normal(shape: &[usize], seed: u64) -> Tensor {
+    let mut s = Stream::new(seed, 9, 0);
+    Tensor::from_vec((0..shape.iter().product()).map(|_| s.normal()).collect(), shape).unwrap()
+}
+
+fn mean_var(v: &[f32]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+    (mean, v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n)
+}
+
+/// |fraction - p| within 5 binomial standard deviations.
+fn assert_fraction(dropped: usize, n: usize, p: f64, what: &str) {
+    let f = dropped as f64 / n as f64;
+    let sd = (p * (1.0 - p) / n as f64).sqrt();
+    assert!((f - p).abs() <= 5.0 * sd + 1e-9, "{what}: dropped {f:.4}, expected {p} +- {:.4}", 5.0 * sd);
+}
+
+fn forward(layer: &mut dyn Layer, x: &Tensor, ctx: &Ctx) -> Tensor {
+    layer.forward(x, ctx).unwrap().clone()
+}
+
+fn with_threads<T: Send>(n: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap().install(f)
+}
+
+#[test]
+fn spatial_dropout_drops_whole_channels() {
+    let p = 0.3;
+    for (dims, sample) in [(1, vec![32, 7]), (2, vec![32, 5, 5]), (3, vec![32, 2, 3, 3])] {
+        let shape = [&[16], &sample[..]].concat();
+        let mut layer = built(Box::new(NoiseShapeDropout::spatial(p, dims).unwrap()), &sample);
+        let x = filled(&shape, 1.0);
+        let y = forward(layer.as_mut(), &x, &train());
+        let per_channel: usize = sample[1..].iter().product();
+        let mut dropped = 0;
+        for channel in y.data().chunks(per_channel) {
+            let first = channel[0];
+            assert!(channel.iter().all(|&v| v == first), "spatial_dropout{dims}d: a channel is partly dropped");
+            assert!(first == 0.0 || (first - 1.0 / (1.0 - p as f32)).abs() < 1e-6);
+            dropped += (first == 0.0) as usize;
+        }
+        assert_fraction(dropped, 16 * 32, p, &format!("spatial_dropout{dims}d"));
+        // Gradient = mask x upstream gradient.
+        let dx = layer.backward(&x, &x, &train()).unwrap();
+        assert_eq!(dx.data(), y.data());
+        assert_eq!(forward(layer.as_mut(), &x, &Ctx::new(Mode::Eval, 21, 5)).data(), x.data());
+    }
+    let mut wrong = NoiseShapeDropout::spatial(0.2, 2).unwrap();
+    assert!(wrong.build(&[784], 0, &mut Stream::new(0, 0, 0)).unwrap_err().to_string().contains("spatial"));
+}
+
+#[test]
+fn noise_shape_shares_the_mask_along_broadcast_axes() {
+    // Axis 0 (the batch): every sample gets the same mask.
+    let mut layer = built(Box::new(NoiseShapeDropout::new(0.5, vec![0]).unwrap()), &[64]);
+    let y = forward(layer.as_mut(), &filled(&[4, 64], 1.0), &train());
+    let rows: Vec<&[f32]> = y.data().chunks(64).collect();
+    assert!(rows.iter().all(|r| r == &rows[0]));
+    // Axis 1 of (B, T, F): the mask is locked over T, as variational RNN dropout needs.
+    let mut layer = built(Box::new(NoiseShapeDropout::new(0.5, vec![1]).unwrap()), &[10, 8]);
+    let y = forward(layer.as_mut(), &filled(&[3, 10, 8], 1.0), &train());
+    for sample in y.data().chunks(80) {
+        let steps: Vec<&[f32]> = sample.chunks(8).collect();
+        assert!(steps.iter().all(|s| s == &steps[0]), "the mask changed across time steps");
+    }
+    // Mean preserved and p = 0, p = 1.
+    let mut layer = built(Box::new(NoiseShapeDropout::new(0.4, vec![2]).unwrap()), &[200, 4]);
+    let (m, _) = mean_var(forward(layer.as_mut(), &filled(&[100, 200, 4], 1.0), &train()).data());
+    assert!((m - 1.0).abs() < 0.02, "mean {m}");
+    let x = normal(&[4, 6, 5], 1);
+    let mut keep_all = built(Box::new(NoiseShapeDropout::new(0.0, vec![2]).unwrap()), &[6, 5]);
+    assert_eq!(forward(keep_all.as_mut(), &x, &train()).data(), x.data());
+    let mut drop_all = built(Box::new(NoiseShapeDropout::new(1.0, vec![2]).unwrap()), &[6, 5]);
+    assert!(forward(drop_all.as_mut(), &x, &train()).data().iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn gaussian_dropout_has_mean_one_and_variance_p_over_1_minus_p() {
+    let p = 0.3;
+    let mut layer = built(Box::new(GaussianDropout::new(p).unwrap()), &[1000]);
+    let x = filled(&[1000, 1000], 1.0);
+    let y = forward(layer.as_mut(), &x, &train());
+    let (m, v) = mean_var(y.data());
+    assert!((m - 1.0).abs() < 0.003 && (v - p / (1.0 - p)).abs() < 0.003, "mean {m} var {v}");
+    let dx = layer.backward(&x, &x, &train()).unwrap();
+    assert_eq!(dx.data(), y.data(), "gradient = noise x upstream gradient");
+    assert_eq!(forward(layer.as_mut(), &x, &Ctx::new(Mode::Eval, 21, 5)).data(), x.data());
+    let mut none = built(Box::new(GaussianDropout::new(0.0).unwrap()), &[1000]);
+    assert_eq!(forward(none.as_mut(), &x, &train()).data(), x.data());
+    assert!(GaussianDropout::new(1.0).err().map(|e| e.to_string()).unwrap_or_default().contains("below 1"));
+}
+
+#[test]
+fn gaussian_noise_adds_zero_mean_noise_of_the_given_deviation() {
+    let mut layer = built(Box::new(GaussianNoise::new(0.5).unwrap()), &[1000]);
+    let x = filled(&[1000, 1000], 2.0);
+    let y = forward(layer.as_mut(), &x, &train());
+    let (m, v) = mean_var(y.data());
+    assert!((m - 2.0).abs() < 0.002 && (v - 0.25).abs() < 0.002, "mean {m} var {v}");
+    assert_eq!(layer.backward(&x, &x, &train()).unwrap().data(), x.data(), "dy/dx = 1");
+    assert_eq!(forward(layer.as_mut(), &x, &Ctx::new(Mode::Eval, 21, 5)).data(), x.data());
+    assert!(GaussianNoise::new(-1.0).is_err());
+}
+
+#[test]
+fn alpha_dropout_keeps_mean_and_variance_of_standardized_input() {
+    for p in [0.05, 0.1, 0.2] {
+        let mut layer = built(Box::new(AlphaDropout::new(p, AlphaKind::Units).unwrap()), &[1000]);
+        let x = normal(&[1000, 1000], 4);
+        let y = forward(layer.as_mut(), &x, &train());
+        let (m, v) = mean_var(y.data());
+        assert!(m.abs() < 0.01 && (v - 1.0).abs() < 0.01, "p {p}: mean {m} var {v}");
+        // Dropped units sit at a' * a + b; the fraction is binomial.
+        let (a, b) = layer_affine(p);
+        let saturated = a * dropkit::dropout::alpha::ALPHA_PRIME as f32 + b;
+        let dropped = y.data().iter().filter(|&&v| v == saturated).count();
+        assert_fraction(dropped, y.len(), p, "alpha_dropout");
+        // Gradient = a * mask * upstream gradient.
+        let ones = filled(&[1000, 1000], 1.0);
+        let dx = layer.backward(&x, &ones, &train()).unwrap();
+        for (&g, &out) in dx.data().iter().zip(y.data()).take(10_000) {
+            assert_eq!(g, if out == saturated { 0.0 } else { a });
+        }
+        assert_eq!(forward(layer.as_mut(), &x, &Ctx::new(Mode::Eval, 21, 5)).data(), x.data());
+    }
+    // Feature alpha dropout saturates whole channels.
+    let mut layer = built(Box::new(AlphaDropout::new(0.3, AlphaKind::Features).unwrap()), &[20, 6]);
+    let y = forward(layer.as_mut(), &normal(&[50, 20, 6], 5), &train());
+    let (a, b) = layer_affine(0.3);
+    let saturated = a * dropkit::dropout::alpha::ALPHA_PRIME as f32 + b;
+    let mut dropped = 0;
+    for channel in y.data().chunks(6) {
+        let n = channel.iter().filter(|&&v| v == saturated).count();
+        assert!(n == 0 || n == 6, "a channel is partly dropped");
+        dropped += (n == 6) as usize;
+    }
+    assert_fraction(dropped, 1000, 0.3, "feature_alpha_dropout");
+}
+
+fn layer_affine(p: f64) -> (f32, f32) {
+    AlphaDropout::new(p, AlphaKind::Units).unwrap().affine()
+}
+
+#[test]
+fn selu_with_lecun_normal_keeps_a_deep_stack_normalized() {
+    let spec = "dense(256, selu) dense(256, selu) dense(256, selu) dense(256, selu) dense(256, selu) dense(256, selu)";
+    let mut model = Sequential::from_spec(spec, &[256], 3).unwrap();
+    let x = normal(&[2000, 256], 6);
+    let y = model.forward(&x, &Ctx::new(Mode::Eval, 3, 0)).unwrap();
+    let (m, v) = mean_var(y.data());
+    assert!(m.abs() < 0.1 && (v - 1.0).abs() < 0.15, "after 6 SELU layers: mean {m} var {v}");
+}
+
+#[test]
+fn every_variant_gives_the_same_output_with_1_and_2_threads() {
+    let specs = [
+        "noise_dropout(0.3, 2)",
+        "spatial_dropout2d(0.3)",
+        "gaussian_dropout(0.3)",
+        "gaussian_noise(0.2)",
+        "alpha_dropout(0.1)",
+        "feature_alpha_dropout(0.1)",
+    ];
+    let x = normal(&[64, 8, 40, 40], 7);
+    for spec in specs {
+        let run = || {
+            let mut m = Sequential::from_spec(spec, &[8, 40, 40], 9).unwrap();
+            m.forward(&x, &Ctx::new(Mode::Train, 9, 2)).unwrap().clone()
+        };
+        let one = with_threads(1, run);
+        assert_eq!(one, with_threads(2, run), "{spec}");
+        assert_ne!(one.data(), x.data(), "{spec} changed nothing");
+        // Monte Carlo samples differ from each other and reproduce.
+        let mc = |sample| {
+            let mut m = Sequential::from_spec(spec, &[8, 40, 40], 9).unwrap();
+            m.forward(&x, &Ctx::new(Mode::MonteCarlo { sample }, 9, 0)).unwrap().clone()
+        };
+        assert_eq!(mc(1), mc(1), "{spec}");
+        assert_ne!(mc(1), mc(2), "{spec}");
+    }
+}
+
+#[test]
+fn every_catalogued_variant_parses_from_its_spec() {
+    for v in dropkit::dropout::VARIANTS {
+        let spec = v.spec.replace("(p, axes)", "(0.2, 1)").replace("(p)", "(0.2)").replace("(stddev)", "(0.1)");
+        let layers = dropkit::model::spec::parse(&spec).unwrap_or_else(|e| panic!("{}: {e}", v.name));
+        assert_eq!(layers.len(), 1, "{}", v.name);
+        assert!(layers[0].is_stochastic(), "{}", v.name);
+    }
+}
