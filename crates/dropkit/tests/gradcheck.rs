@@ -112,6 +112,11 @@ fn dropout_variant_gradients() {
     check_layer_in(Box::new(NoiseShapeDropout::spatial(0.4, 2).unwrap()), "spatial_dropout2d", &[3, 2, 2], ctx());
     check_layer_in(Box::new(NoiseShapeDropout::new(0.4, vec![1]).unwrap()), "noise_dropout", &[3, 4], ctx());
     check_layer(Box::new(Activation::new(ActivationKind::Selu)), "selu");
+    use dropkit::dropout::{DropConnect, DropConnectOptions};
+    let tanh = DropConnectOptions { activation: Some(ActivationKind::Tanh), ..DropConnectOptions::default() };
+    check_layer(Box::new(DropConnect::new(5, 0.4, tanh).unwrap()), "dropconnect");
+    let each = DropConnectOptions { per_example: true, ..tanh };
+    check_layer(Box::new(DropConnect::new(5, 0.4, each).unwrap()), "dropconnect per example");
 }
 
 #[test]

@@ -3,9 +3,13 @@
 //! p = 1, the mask's structure, gradient = mask x upstream gradient, the same mask with 1 and
 //! 2 threads; plus each variant's own property.
 
-use dropkit::dropout::{AlphaDropout, AlphaKind, GaussianDropout, GaussianNoise, NoiseShapeDropout};
+use dropkit::dropout::{
+    AlphaDropout, AlphaKind, DropConnect, DropConnectEval, DropConnectOptions, GaussianDropout, GaussianNoise,
+    NoiseShapeDropout,
+};
 use dropkit::layer::{Ctx, Layer, Mode};
 use dropkit::model::Sequential;
+use dropkit::nn::ActivationKind;
 use dropkit::rng::Stream;
 use dropkit::tensor::Tensor;
 
@@ -185,6 +189,8 @@ fn every_variant_gives_the_same_output_with_1_and_2_threads() {
         "gaussian_noise(0.2)",
         "alpha_dropout(0.1)",
         "feature_alpha_dropout(0.1)",
+        "dropconnect(16, 0.5)",
+        "dropconnect(8, 0.5, relu, per_example)",
     ];
     let x = normal(&[64, 8, 40, 40], 7);
     for spec in specs {
@@ -209,8 +215,69 @@ fn every_variant_gives_the_same_output_with_1_and_2_threads() {
 fn every_catalogued_variant_parses_from_its_spec() {
     for v in dropkit::dropout::VARIANTS {
         let spec = v.spec.replace("(p, axes)", "(0.2, 1)").replace("(p)", "(0.2)").replace("(stddev)", "(0.1)");
+        let spec = if v.name == "dropconnect" { "dropconnect(32, 0.5, relu, samples=10)".to_string() } else { spec };
         let layers = dropkit::model::spec::parse(&spec).unwrap_or_else(|e| panic!("{}: {e}", v.name));
         assert_eq!(layers.len(), 1, "{}", v.name);
         assert!(layers[0].is_stochastic(), "{}", v.name);
     }
+}
+
+fn dropconnect(p: f64, options: DropConnectOptions, inputs: usize) -> Box<dyn Layer> {
+    built(Box::new(DropConnect::new(64, p, options).unwrap()), &[inputs])
+}
+
+#[test]
+fn dropconnect_drops_weights_once_per_minibatch_or_per_example() {
+    let p = 0.4;
+    // Identity inputs read the masked weights out: y[i][j] = W[j][i] * m / (1 - p) (bias 0).
+    let eye = Tensor::from_vec((0..32 * 32).map(|k| (k / 32 == k % 32) as u8 as f32).collect(), &[32, 32]).unwrap();
+    let mut layer = dropconnect(p, DropConnectOptions::default(), 32);
+    let w = forward(layer.as_mut(), &eye, &Ctx::new(Mode::Eval, 21, 5)); // the plain weights
+    let y = forward(layer.as_mut(), &eye, &train());
+    let mut dropped = 0;
+    for (&masked, &plain) in y.data().iter().zip(w.data()) {
+        if masked == 0.0 {
+            dropped += 1;
+        } else {
+            assert!((masked - plain / (1.0 - p as f32)).abs() < 1e-6);
+        }
+    }
+    assert_fraction(dropped, 32 * 64, p, "dropconnect weights");
+    // Gradient through the masked weights: dx = dy (W * M / (1 - p)); with dy = e_j, dx reads row j.
+    let x = normal(&[2, 32], 3);
+    let same = Tensor::from_vec([x.row(0), x.row(0)].concat(), &[2, 32]).unwrap();
+    let y = forward(layer.as_mut(), &same, &train());
+    assert_eq!(y.row(0), y.row(1), "one mask per minibatch");
+    let per_example = DropConnectOptions { per_example: true, ..DropConnectOptions::default() };
+    let mut layer = dropconnect(p, per_example, 32);
+    let y = forward(layer.as_mut(), &same, &train());
+    assert_ne!(y.row(0), y.row(1), "a mask per example");
+}
+
+#[test]
+fn dropconnect_eval_by_mean_field_and_by_wans_sampling() {
+    let relu = Some(ActivationKind::Relu);
+    let x = normal(&[16, 32], 8);
+    let eval = Ctx::new(Mode::Eval, 21, 5);
+    let mean_field = DropConnectOptions { activation: relu, ..DropConnectOptions::default() };
+    let mut mf = dropconnect(0.5, mean_field, 32);
+    let mf_y = forward(mf.as_mut(), &x, &eval);
+    // Mean field is relu(x W^T + b): the p = 0 layer in any mode.
+    let mut plain = dropconnect(0.0, mean_field, 32);
+    assert_eq!(forward(plain.as_mut(), &x, &train()).data(), mf_y.data());
+    // Wan's sampling approximates the average over random weight masks.
+    let sampling = DropConnectOptions { eval: DropConnectEval::Sampling(4000), ..mean_field };
+    let mut wan = dropconnect(0.5, sampling, 32);
+    let wan_y = forward(wan.as_mut(), &x, &eval);
+    let mut mc_mean = vec![0f64; wan_y.len()];
+    for sample in 0..2000 {
+        let y = forward(wan.as_mut(), &x, &Ctx::new(Mode::MonteCarlo { sample }, 21, 0));
+        mc_mean.iter_mut().zip(y.data()).for_each(|(m, &v)| *m += v as f64 / 2000.0);
+    }
+    // Mean absolute differences (the Monte Carlo average itself has a standard error near 0.02).
+    let n = mc_mean.len() as f64;
+    let err = wan_y.data().iter().zip(&mc_mean).map(|(&a, &b)| (a as f64 - b).abs()).sum::<f64>() / n;
+    let gap = mf_y.data().iter().zip(&mc_mean).map(|(&a, &b)| (a as f64 - b).abs()).sum::<f64>() / n;
+    assert!(err < 0.03 && gap > 3.0 * err, "sampling off by {err}, mean field off by {gap}");
+    assert!(DropConnect::new(8, 0.5, DropConnectOptions { eval: DropConnectEval::Sampling(0), ..mean_field }).is_err());
 }

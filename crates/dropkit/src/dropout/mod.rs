@@ -6,11 +6,13 @@
 //! count gives the same masks, and resuming at step k reproduces step k's masks.
 
 pub mod alpha;
+pub mod dropconnect;
 pub mod gaussian;
 pub mod noise_shape;
 pub mod standard;
 
 pub use alpha::{AlphaDropout, AlphaKind};
+pub use dropconnect::{DropConnect, DropConnectEval, DropConnectOptions};
 pub use gaussian::{GaussianDropout, GaussianNoise};
 pub use noise_shape::NoiseShapeDropout;
 pub use standard::{Dropout, Scaling};
@@ -79,6 +81,12 @@ pub const VARIANTS: &[Variant] = &[
         spec: "gaussian_noise(stddev)",
         description: "additive N(0, stddev^2) noise in training; eval identity",
         paper: "Keras GaussianNoise",
+    },
+    Variant {
+        name: "dropconnect",
+        spec: "dropconnect(units, p[, activation][, per_example][, samples=Z])",
+        description: "dense layer with dropped weights; eval by mean field or Wan's Gaussian sampling",
+        paper: "Wan et al. 2013, ICML",
     },
     Variant {
         name: "alpha_dropout",

@@ -13,7 +13,10 @@
 
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-use crate::dropout::{AlphaDropout, AlphaKind, Dropout, GaussianDropout, GaussianNoise, NoiseShapeDropout, Scaling};
+use crate::dropout::{
+    AlphaDropout, AlphaKind, DropConnect, DropConnectEval, DropConnectOptions, Dropout, GaussianDropout, GaussianNoise,
+    NoiseShapeDropout, Scaling,
+};
 use crate::error::{Error, Result};
 use crate::layer::Layer;
 use crate::nn::linear::Init;
@@ -39,6 +42,7 @@ pub const LAYER_NAMES: &[&str] = &[
     "gaussian_noise",
     "alpha_dropout",
     "feature_alpha_dropout",
+    "dropconnect",
 ];
 
 /// One parsed `name(args)` item.
@@ -276,6 +280,38 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
                 "alpha_dropout" => Box::new(AlphaDropout::new(p, AlphaKind::Units)?),
                 _ => Box::new(AlphaDropout::new(p, AlphaKind::Features)?),
             }
+        }
+        "dropconnect" => {
+            n_args(
+                2,
+                5,
+                "dropconnect(units, p[, activation][, per_example][, samples=Z]), e.g. dropconnect(512, 0.5, relu)",
+            )?;
+            let arg = item.args.first().copied().unwrap_or_default();
+            let units = arg
+                .parse::<usize>()
+                .ok()
+                .filter(|&u| u > 0)
+                .ok_or_else(|| Error::Spec(format!("{call}: units must be a positive integer, got '{arg}'")))?;
+            let p = prob(item.args.get(1).copied().unwrap_or_default())?;
+            let mut options = DropConnectOptions::default();
+            for extra in item.args.iter().skip(2) {
+                if let Some(act) = ActivationKind::from_name(extra) {
+                    options.activation = Some(act);
+                } else if extra.eq_ignore_ascii_case("per_example") {
+                    options.per_example = true;
+                } else if let Some(z) = extra.strip_prefix("samples=") {
+                    let z = z.trim().parse::<usize>().map_err(|_| {
+                        Error::Spec(format!("{call}: samples='{z}' must be a whole number of draws, e.g. samples=100"))
+                    })?;
+                    options.eval = DropConnectEval::Sampling(z);
+                } else {
+                    return Err(Error::Spec(format!(
+                        "{call}: unknown option '{extra}'; use an activation (relu, tanh, sigmoid, selu), per_example or samples=Z"
+                    )));
+                }
+            }
+            Box::new(DropConnect::new(units, p, options)?)
         }
         "gaussian_noise" => {
             n_args(1, 1, "gaussian_noise(stddev), e.g. gaussian_noise(0.1)")?;

@@ -1,0 +1,304 @@
+//! DropConnect (Wan, Zeiler, Zhang, LeCun, Fergus, "Regularization of Neural Networks using
+//! DropConnect", ICML 2013, <https://proceedings.mlr.press/v28/wan13.html>): a dense layer
+//! whose *weights* are dropped.
+//!
+//! Drops: each weight, `M_ij ~ Bernoulli(1 - p)`; one mask per minibatch (default) or one per
+//! example (`per_example`). Train: `u = x (W * M / (1 - p))^T + b`, `y = f(u)` (inverted
+//! scaling, so the mean weight is W). Backward: `du = dy f'(u)`, `dW = (du^T x) * M / (1 - p)`,
+//! `dx = du (W * M / (1 - p))`, the mask regenerated from its key.
+//! Eval, mean-field (default): `y = f(x W^T + b)`. Eval, Wan's sampling (`samples=Z`): each
+//! pre-activation is Gaussian by moment matching, `u ~ N(x W^T + b, p / (1 - p) (x*x)(W*W)^T)`;
+//! `y` is the mean of `f(u)` over Z draws. Monte Carlo: fresh weight masks per sample.
+
+use super::{effective_mode, fill_normal, mask_key, validate_p};
+use crate::error::{Error, Result};
+use crate::kernels::column_sums;
+use crate::kernels::gemm::{matmul, MatRef};
+use crate::kernels::mask::{self, MaskKey};
+use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
+use crate::nn::ActivationKind;
+use crate::rng::{key_for, Stream};
+use crate::tensor::Tensor;
+
+/// How an eval pass treats the random weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropConnectEval {
+    /// The mean weights: `f(x W^T + b)`.
+    MeanField,
+    /// Wan's Gaussian moment matching, averaging `f` over this many draws.
+    Sampling(usize),
+}
+
+/// Options of a DropConnect layer beyond its size and rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DropConnectOptions {
+    /// Applied inside the layer (Wan's sampling needs it there).
+    pub activation: Option<ActivationKind>,
+    /// One weight mask per example instead of per minibatch.
+    pub per_example: bool,
+    pub eval: DropConnectEval,
+}
+
+impl Default for DropConnectOptions {
+    fn default() -> Self {
+        DropConnectOptions { activation: None, per_example: false, eval: DropConnectEval::MeanField }
+    }
+}
+
+/// A dense layer with DropConnect on its weights.
+pub struct DropConnect {
+    units: usize,
+    p: f32,
+    options: DropConnectOptions,
+    in_features: usize,
+    weight: Param,
+    bias: Param,
+    id: u32,
+    mode_override: Option<Mode>,
+    /// `W * M / (1 - p)` of the current mask (units, in).
+    masked: Vec<f32>,
+    /// Scratch: the outer product for per-example gradients, squares for sampling.
+    scratch: Vec<f32>,
+    scratch2: Tensor,
+    noise: Tensor,
+    du: Tensor,
+    y: Tensor,
+    dx: Tensor,
+}
+
+impl DropConnect {
+    pub fn new(units: usize, p: f64, options: DropConnectOptions) -> Result<Self> {
+        let p = validate_p("dropconnect", p)?;
+        if units == 0 {
+            return Err(Error::InvalidArgument("dropconnect(0, ...): units must be at least 1".into()));
+        }
+        if options.eval == DropConnectEval::Sampling(0) {
+            return Err(Error::InvalidArgument("dropconnect samples=0: Wan's sampling needs at least 1 draw".into()));
+        }
+        Ok(DropConnect {
+            units,
+            p,
+            options,
+            in_features: 0,
+            weight: Param::zeros(&[0], ParamKind::Weight),
+            bias: Param::zeros(&[0], ParamKind::Bias),
+            id: 0,
+            mode_override: None,
+            masked: Vec::new(),
+            scratch: Vec::new(),
+            scratch2: Tensor::default(),
+            noise: Tensor::default(),
+            du: Tensor::default(),
+            y: Tensor::default(),
+            dx: Tensor::default(),
+        })
+    }
+
+    fn scale(&self) -> f32 {
+        if self.p < 1.0 {
+            1.0 / (1.0 - self.p)
+        } else {
+            0.0
+        }
+    }
+
+    /// The key of example `b`'s mask (per-example masks), or of the minibatch's.
+    fn example_key(per_example: bool, id: u32, base: &MaskKey, seed: u64, b: usize) -> MaskKey {
+        if !per_example {
+            return *base;
+        }
+        let stream = id ^ (b as u32).wrapping_mul(0x9E37_79B9).rotate_left(13);
+        MaskKey { key: key_for(seed ^ (b as u64 + 1).wrapping_mul(0xD605_BBB5_8C8A_BBB1), stream), ..*base }
+    }
+
+    /// `y = f(u)` in place, keeping `u` nowhere: backward uses `f'` from the output.
+    fn activate(&mut self) {
+        if let Some(act) = self.options.activation {
+            self.y.data_mut().iter_mut().for_each(|v| *v = act.apply(*v));
+        }
+    }
+
+    fn mean_field(&mut self, x: &Tensor) {
+        let b = x.rows();
+        self.y.resize(&[b, self.units]);
+        for row in self.y.data_mut().chunks_exact_mut(self.units) {
+            row.copy_from_slice(self.bias.value.data());
+        }
+        let w = MatRef::new(self.weight.value.data(), self.units, self.in_features);
+        matmul(self.y.data_mut(), MatRef::new(x.data(), b, self.in_features), w.t(), true);
+    }
+
+    /// Wan's inference: Gaussian pre-activations by moment matching, `f` averaged over draws.
+    fn sampled(&mut self, x: &Tensor, ctx: &Ctx, samples: usize) {
+        self.mean_field(x); // y = mean pre-activation
+        let Some(act) = self.options.activation else { return };
+        let (b, n) = (x.rows(), self.units);
+        // var = p / (1 - p) (x*x)(W*W)^T
+        self.scratch.clear();
+        self.scratch.extend(self.weight.value.data().iter().map(|w| w * w));
+        let mut x2 = std::mem::take(&mut self.scratch2);
+        x2.resize(x.shape());
+        x2.data_mut().iter_mut().zip(x.data()).for_each(|(o, v)| *o = v * v);
+        self.du.resize(&[b, n]);
+        let w2 = MatRef::new(&self.scratch, n, self.in_features);
+        matmul(self.du.data_mut(), MatRef::new(x2.data(), b, self.in_features), w2.t(), false);
+        self.scratch2 = x2;
+        let ratio = if self.p < 1.0 { self.p / (1.0 - self.p) } else { 0.0 };
+        self.noise.resize(&[b, n]);
+        let mut total = vec![0f32; b * n];
+        for z in 0..samples {
+            let key = MaskKey { key: key_for(ctx.seed, self.id), step: (1 << 62) | z as u64, threshold: 0 };
+            fill_normal(self.noise.data_mut(), &key);
+            for (((t, &mean), &var), &e) in
+                total.iter_mut().zip(self.y.data()).zip(self.du.data()).zip(self.noise.data())
+            {
+                *t += act.apply(mean + (ratio * var).sqrt() * e);
+            }
+        }
+        let inv = 1.0 / samples as f32;
+        self.y.data_mut().iter_mut().zip(&total).for_each(|(y, t)| *y = t * inv);
+    }
+}
+
+impl Layer for DropConnect {
+    fn spec(&self) -> String {
+        let mut args = vec![self.units.to_string(), self.p.to_string()];
+        if let Some(a) = self.options.activation {
+            args.push(a.name().to_string());
+        }
+        if self.options.per_example {
+            args.push("per_example".into());
+        }
+        if let DropConnectEval::Sampling(z) = self.options.eval {
+            args.push(format!("samples={z}"));
+        }
+        format!("dropconnect({})", args.join(", "))
+    }
+
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+
+    fn input_grad(&self) -> &Tensor {
+        &self.dx
+    }
+
+    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+        self.id = id;
+        self.in_features = input.iter().product();
+        self.weight = Param::checked(&[self.units, self.in_features], ParamKind::Weight, &self.spec())?;
+        self.bias = Param::checked(&[self.units], ParamKind::Bias, &self.spec())?;
+        // Glorot/Xavier uniform, as for dense layers.
+        let a = (6.0 / (self.in_features + self.units) as f64).sqrt() as f32;
+        for w in self.weight.value.data_mut() {
+            *w = (2.0 * init.uniform() - 1.0) * a;
+        }
+        Ok(vec![self.units])
+    }
+
+    // x: (B, in) -> y: (B, units)
+    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        crate::nn::check_input(x, self.in_features, &self.spec())?;
+        let mode = effective_mode(ctx, self.mode_override);
+        let Some(base) = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0) else {
+            match self.options.eval {
+                DropConnectEval::Sampling(z) if mode == Mode::Eval => self.sampled(x, ctx, z),
+                _ => {
+                    self.mean_field(x);
+                    self.activate();
+                }
+            }
+            return Ok(&self.y);
+        };
+        let (b, n, d, s) = (x.rows(), self.units, self.in_features, self.scale());
+        self.y.resize(&[b, n]);
+        for row in self.y.data_mut().chunks_exact_mut(n) {
+            row.copy_from_slice(self.bias.value.data());
+        }
+        self.masked.resize(n * d, 0.0);
+        if self.options.per_example {
+            for (i, (yr, xr)) in self.y.data_mut().chunks_exact_mut(n).zip(x.data().chunks_exact(d)).enumerate() {
+                let key = Self::example_key(self.options.per_example, self.id, &base, ctx.seed, i);
+                mask::apply(&mut self.masked, self.weight.value.data(), &key, s);
+                matmul(yr, MatRef::new(xr, 1, d), MatRef::new(&self.masked, n, d).t(), true);
+            }
+        } else {
+            mask::apply(&mut self.masked, self.weight.value.data(), &base, s);
+            matmul(self.y.data_mut(), MatRef::new(x.data(), b, d), MatRef::new(&self.masked, n, d).t(), true);
+        }
+        self.activate();
+        Ok(&self.y)
+    }
+
+    // du = dy f'(u); dW = (du^T x) * M * s; db = sum du; dx = du (W * M * s)
+    fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        crate::nn::check_input(dy, self.units, &format!("{} backward", self.spec()))?;
+        let (b, n, d, s) = (x.rows(), self.units, self.in_features, self.scale());
+        self.du.resize(&[b, n]);
+        match self.options.activation {
+            Some(act) => {
+                for ((du, &dy), &y) in self.du.data_mut().iter_mut().zip(dy.data()).zip(self.y.data()) {
+                    *du = dy * act.grad_from_output(y);
+                }
+            }
+            None => self.du.data_mut().copy_from_slice(dy.data()),
+        }
+        column_sums(self.du.data(), b, n, self.bias.grad.data_mut());
+        let mode = effective_mode(ctx, self.mode_override);
+        let key = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0);
+        if ctx.input_grad {
+            self.dx.resize(x.shape());
+        }
+        let du_m = MatRef::new(self.du.data(), b, n);
+        match key {
+            None => {
+                // Mean-field: a plain dense layer.
+                matmul(self.weight.grad.data_mut(), du_m.t(), MatRef::new(x.data(), b, d), false);
+                if ctx.input_grad {
+                    matmul(self.dx.data_mut(), du_m, MatRef::new(self.weight.value.data(), n, d), false);
+                }
+            }
+            Some(base) if !self.options.per_example => {
+                self.scratch.resize(n * d, 0.0);
+                matmul(&mut self.scratch, du_m.t(), MatRef::new(x.data(), b, d), false);
+                mask::apply(self.weight.grad.data_mut(), &self.scratch, &base, s);
+                if ctx.input_grad {
+                    mask::apply(&mut self.masked, self.weight.value.data(), &base, s);
+                    matmul(self.dx.data_mut(), du_m, MatRef::new(&self.masked, n, d), false);
+                }
+            }
+            Some(base) => {
+                self.weight.grad.data_mut().fill(0.0);
+                self.scratch.resize(n * d, 0.0);
+                self.masked.resize(n * d, 0.0);
+                for i in 0..b {
+                    let key = Self::example_key(self.options.per_example, self.id, &base, ctx.seed, i);
+                    let (du_i, x_i) = (&self.du.data()[i * n..(i + 1) * n], &x.data()[i * d..(i + 1) * d]);
+                    matmul(&mut self.scratch, MatRef::new(du_i, 1, n).t(), MatRef::new(x_i, 1, d), false);
+                    mask::apply(&mut self.masked, &self.scratch, &key, s);
+                    self.weight.grad.data_mut().iter_mut().zip(&self.masked).for_each(|(g, v)| *g += v);
+                    if ctx.input_grad {
+                        mask::apply(&mut self.masked, self.weight.value.data(), &key, s);
+                        let dx_i = &mut self.dx.data_mut()[i * d..(i + 1) * d];
+                        matmul(dx_i, MatRef::new(du_i, 1, n), MatRef::new(&self.masked, n, d), false);
+                    }
+                }
+            }
+        }
+        Ok(&self.dx)
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
+        f("weight", &mut self.weight);
+        f("bias", &mut self.bias);
+    }
+
+    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
+        self.mode_override = mode;
+        true
+    }
+
+    fn is_stochastic(&self) -> bool {
+        self.p > 0.0
+    }
+}
