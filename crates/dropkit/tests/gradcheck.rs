@@ -120,6 +120,70 @@ fn dropout_variant_gradients() {
 }
 
 #[test]
+fn convolution_pooling_and_flatten_gradients() {
+    use dropkit::nn::{Conv, Flatten, Pool, PoolKind};
+    check_layer_in(Box::new(Conv::new(2, 3, 3, 1, 1).unwrap()), "conv2d same", &[2, 5, 4], ctx());
+    check_layer_in(Box::new(Conv::new(2, 2, 2, 2, 0).unwrap()), "conv2d stride 2", &[3, 4, 5], ctx());
+    check_layer_in(Box::new(Conv::new(1, 3, 3, 2, 1).unwrap()), "conv1d", &[2, 7], ctx());
+    check_layer_in(Box::new(Pool::new(PoolKind::Average, 2, 2, 2).unwrap()), "avgpool2d", &[2, 4, 4], ctx());
+    check_layer_in(Box::new(Pool::new(PoolKind::Average, 1, 3, 1).unwrap()), "avgpool1d", &[2, 6], ctx());
+    check_layer_in(Box::new(Flatten::default()), "flatten", &[2, 3, 2], ctx());
+}
+
+#[test]
+fn max_pooling_routes_the_gradient_to_each_window_maximum() {
+    use dropkit::nn::{Pool, PoolKind};
+    let mut pool = Pool::new(PoolKind::Max, 2, 2, 2).unwrap();
+    pool.build(&[1, 4, 4], 0, &mut Stream::new(0, 0, 0)).unwrap();
+    // Distinct values; the maximum of each 2x2 window is known.
+    let x = Tensor::from_vec(vec![1., 9., 2., 3., 4., 5., 8., 6., 7., 0., 10., 11., 12., 13., 15., 14.], &[1, 1, 4, 4])
+        .unwrap();
+    let y = pool.forward(&x, &ctx()).unwrap().clone();
+    assert_eq!(y.data(), &[9., 8., 13., 15.]);
+    let dy = Tensor::from_vec(vec![1., 2., 3., 4.], &[1, 1, 2, 2]).unwrap();
+    let dx = pool.backward(&x, &dy, &ctx()).unwrap();
+    let want = [0., 1., 0., 0., 0., 0., 2., 0., 0., 0., 0., 0., 0., 3., 4., 0.];
+    assert_eq!(dx.data(), &want);
+}
+
+#[test]
+fn convolution_matches_a_direct_sum() {
+    use dropkit::nn::Conv;
+    let (c, h, w, f, k, s, p) = (2, 6, 5, 3, 3, 2, 1);
+    let mut conv = Conv::new(2, f, k, s, p).unwrap();
+    let out = conv.build(&[c, h, w], 0, &mut Stream::new(3, 1, 0)).unwrap();
+    let (ho, wo) = (out[1], out[2]);
+    assert_eq!((ho, wo), ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1));
+    let x = random(&[2, c, h, w], 9);
+    let y = conv.forward(&x, &ctx()).unwrap().clone();
+    let mut weights = Vec::new();
+    conv.visit_params(&mut |_, prm| weights.push(prm.value.data().to_vec()));
+    let (wt, bias) = (&weights[0], &weights[1]);
+    for b in 0..2 {
+        for o in 0..f {
+            for i in 0..ho {
+                for j in 0..wo {
+                    let mut sum = bias[o] as f64;
+                    for ch in 0..c {
+                        for ki in 0..k {
+                            for kj in 0..k {
+                                let (yi, xj) = ((i * s + ki) as isize - p as isize, (j * s + kj) as isize - p as isize);
+                                if yi >= 0 && xj >= 0 && (yi as usize) < h && (xj as usize) < w {
+                                    let xv = x.data()[((b * c + ch) * h + yi as usize) * w + xj as usize] as f64;
+                                    sum += xv * wt[((o * c + ch) * k + ki) * k + kj] as f64;
+                                }
+                            }
+                        }
+                    }
+                    let got = y.data()[((b * f + o) * ho + i) * wo + j] as f64;
+                    assert!((got - sum).abs() < 1e-5, "y[{b},{o},{i},{j}] = {got}, direct sum {sum}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn batchnorm_gradients_with_batch_and_running_statistics() {
     let bn = || Box::new(BatchNorm::new(0.1).unwrap());
     check_layer(bn(), "batchnorm1d train");

@@ -20,7 +20,7 @@ use crate::dropout::{
 use crate::error::{Error, Result};
 use crate::layer::Layer;
 use crate::nn::linear::Init;
-use crate::nn::{Activation, ActivationKind, BatchNorm, Linear, Softmax};
+use crate::nn::{Activation, ActivationKind, BatchNorm, Conv, Flatten, Linear, Pool, PoolKind, Softmax};
 
 /// Every layer name the parser knows, for messages and suggestions.
 pub const LAYER_NAMES: &[&str] = &[
@@ -43,6 +43,15 @@ pub const LAYER_NAMES: &[&str] = &[
     "alpha_dropout",
     "feature_alpha_dropout",
     "dropconnect",
+    "conv1d",
+    "conv2d",
+    "maxpool",
+    "maxpool1d",
+    "maxpool2d",
+    "avgpool",
+    "avgpool1d",
+    "avgpool2d",
+    "flatten",
 ];
 
 /// One parsed `name(args)` item.
@@ -280,6 +289,53 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
                 "alpha_dropout" => Box::new(AlphaDropout::new(p, AlphaKind::Units)?),
                 _ => Box::new(AlphaDropout::new(p, AlphaKind::Features)?),
             }
+        }
+        "conv1d" | "conv2d" => {
+            n_args(
+                2,
+                4,
+                &format!("{name}(filters, kernel[, stride[, padding]]), e.g. {name}(32, 3) or {name}(32, 3, 1, same)"),
+            )?;
+            let dims = if name == "conv1d" { 1 } else { 2 };
+            let whole = |i: usize, what: &str, default: Option<usize>| -> Result<usize> {
+                match (item.args.get(i), default) {
+                    (None, Some(d)) => Ok(d),
+                    (arg, _) => {
+                        let arg = arg.copied().unwrap_or_default();
+                        arg.parse::<usize>()
+                            .map_err(|_| Error::Spec(format!("{call}: {what} must be a whole number, got '{arg}'")))
+                    }
+                }
+            };
+            let (filters, kernel, stride) =
+                (whole(0, "filters", None)?, whole(1, "kernel", None)?, whole(2, "stride", Some(1))?);
+            let padding = match item.args.get(3).map(|a| a.to_ascii_lowercase()) {
+                None => 0,
+                Some(p) if p == "valid" => 0,
+                // Keeps the size at stride 1 for odd kernels.
+                Some(p) if p == "same" => kernel / 2,
+                Some(_) => whole(3, "padding (or same, valid)", None)?,
+            };
+            Box::new(Conv::new(dims, filters, kernel, stride, padding)?)
+        }
+        "maxpool" | "maxpool2d" | "maxpool1d" | "avgpool" | "avgpool2d" | "avgpool1d" => {
+            n_args(1, 2, &format!("{name}(kernel[, stride]), e.g. {name}(2)"))?;
+            let whole = |i: usize| -> Result<Option<usize>> {
+                item.args
+                    .get(i)
+                    .map(|a| {
+                        a.parse::<usize>().map_err(|_| Error::Spec(format!("{call}: '{a}' is not a whole number")))
+                    })
+                    .transpose()
+            };
+            let kernel = whole(0)?.unwrap_or(2);
+            let stride = whole(1)?.unwrap_or(kernel);
+            let kind = if name.starts_with("max") { PoolKind::Max } else { PoolKind::Average };
+            Box::new(Pool::new(kind, if name.ends_with("1d") { 1 } else { 2 }, kernel, stride)?)
+        }
+        "flatten" => {
+            n_args(0, 0, "no arguments: flatten")?;
+            Box::new(Flatten::default())
         }
         "dropconnect" => {
             n_args(

@@ -3,12 +3,18 @@
 
 pub mod activation;
 pub mod batchnorm;
+pub mod conv;
+pub mod flatten;
 pub mod linear;
+pub mod pool;
 pub mod softmax;
 
 pub use activation::{Activation, ActivationKind};
 pub use batchnorm::BatchNorm;
+pub use conv::Conv;
+pub use flatten::Flatten;
 pub use linear::Linear;
+pub use pool::{Pool, PoolKind};
 pub use softmax::Softmax;
 
 use crate::error::{Error, Result};

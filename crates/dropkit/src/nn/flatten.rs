@@ -1,0 +1,45 @@
+//! Flatten: (B, d1, d2, ...) -> (B, d1 * d2 * ...); backward reshapes the gradient back.
+
+use crate::error::Result;
+use crate::layer::{Ctx, Layer};
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+
+/// Flattens every sample to a vector.
+#[derive(Default)]
+pub struct Flatten {
+    y: Tensor,
+    dx: Tensor,
+}
+
+impl Layer for Flatten {
+    fn spec(&self) -> String {
+        "flatten".into()
+    }
+
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+
+    fn input_grad(&self) -> &Tensor {
+        &self.dx
+    }
+
+    fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+        Ok(vec![input.iter().product()])
+    }
+
+    fn forward(&mut self, x: &Tensor, _ctx: &Ctx) -> Result<&Tensor> {
+        self.y.resize(&[x.rows(), x.len() / x.rows().max(1)]);
+        self.y.data_mut().copy_from_slice(x.data());
+        Ok(&self.y)
+    }
+
+    fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        if ctx.input_grad {
+            self.dx.resize(x.shape());
+            self.dx.data_mut().copy_from_slice(dy.data());
+        }
+        Ok(&self.dx)
+    }
+}
