@@ -191,6 +191,8 @@ fn every_variant_gives_the_same_output_with_1_and_2_threads() {
         "feature_alpha_dropout(0.1)",
         "dropconnect(16, 0.5)",
         "dropconnect(8, 0.5, relu, per_example)",
+        "droppath(0.3)",
+        "dropblock(0.2, 5)",
     ];
     let x = normal(&[64, 8, 40, 40], 7);
     for spec in specs {
@@ -215,7 +217,12 @@ fn every_variant_gives_the_same_output_with_1_and_2_threads() {
 fn every_catalogued_variant_parses_from_its_spec() {
     for v in dropkit::dropout::VARIANTS {
         let spec = v.spec.replace("(p, axes)", "(0.2, 1)").replace("(p)", "(0.2)").replace("(stddev)", "(0.1)");
-        let spec = if v.name == "dropconnect" { "dropconnect(32, 0.5, relu, samples=10)".to_string() } else { spec };
+        let spec = match v.name {
+            "dropconnect" => "dropconnect(32, 0.5, relu, samples=10)".to_string(),
+            "dropblock" => "dropblock(0.1, 3, 100)".to_string(),
+            "embedding_dropout" => "embedding(100, 8, 0.1)".to_string(),
+            _ => spec,
+        };
         let layers = dropkit::model::spec::parse(&spec).unwrap_or_else(|e| panic!("{}: {e}", v.name));
         assert_eq!(layers.len(), 1, "{}", v.name);
         assert!(layers[0].is_stochastic(), "{}", v.name);
@@ -280,4 +287,96 @@ fn dropconnect_eval_by_mean_field_and_by_wans_sampling() {
     let gap = mf_y.data().iter().zip(&mc_mean).map(|(&a, &b)| (a as f64 - b).abs()).sum::<f64>() / n;
     assert!(err < 0.03 && gap > 3.0 * err, "sampling off by {err}, mean field off by {gap}");
     assert!(DropConnect::new(8, 0.5, DropConnectOptions { eval: DropConnectEval::Sampling(0), ..mean_field }).is_err());
+}
+
+#[test]
+fn droppath_drops_whole_samples() {
+    let mut layer = built(Box::new(NoiseShapeDropout::per_sample(0.25).unwrap()), &[4, 5, 5]);
+    let x = filled(&[400, 4, 5, 5], 1.0);
+    let y = forward(layer.as_mut(), &x, &train());
+    let mut dropped = 0;
+    for sample in y.data().chunks(100) {
+        assert!(sample.iter().all(|&v| v == sample[0]), "a sample is partly dropped");
+        dropped += (sample[0] == 0.0) as usize;
+    }
+    assert_fraction(dropped, 400, 0.25, "droppath");
+    assert_eq!(layer.backward(&x, &x, &train()).unwrap().data(), y.data());
+}
+
+#[test]
+fn dropblock_drops_square_blocks_keeps_the_mean_and_ramps_its_rate() {
+    use dropkit::dropout::DropBlock;
+    let (h, w, bs) = (16, 16, 3);
+    let mut layer = built(Box::new(DropBlock::new(0.2, bs, 100).unwrap()), &[8, h, w]);
+    let x = filled(&[32, 8, h, w], 1.0);
+    let late = Ctx::new(Mode::Train, 21, 500);
+    let y = forward(layer.as_mut(), &x, &late);
+    let (m, _) = mean_var(y.data());
+    assert!((m - 1.0).abs() < 1e-4, "mean {m}");
+    let zeros = y.data().iter().filter(|&&v| v == 0.0).count() as f64 / y.len() as f64;
+    assert!((0.12..0.25).contains(&zeros), "dropped fraction {zeros} (about 0.2, less where blocks overlap)");
+    // Every dropped unit lies in an all-zero block x block square.
+    for plane in y.data().chunks(h * w) {
+        for i in 0..h {
+            for j in 0..w {
+                if plane[i * w + j] != 0.0 {
+                    continue;
+                }
+                let covered = (i.saturating_sub(bs - 1)..=i.min(h - bs)).any(|ci| {
+                    (j.saturating_sub(bs - 1)..=j.min(w - bs))
+                        .any(|cj| (ci..ci + bs).all(|a| (cj..cj + bs).all(|b| plane[a * w + b] == 0.0)))
+                });
+                assert!(covered, "unit ({i}, {j}) dropped outside any block");
+            }
+        }
+    }
+    let dx = layer.backward(&x, &x, &late).unwrap();
+    assert_eq!(dx.data(), y.data(), "gradient = mask x upstream gradient");
+    // The linear schedule: nothing drops at step 0, about half the rate at step 50.
+    assert_eq!(forward(layer.as_mut(), &x, &Ctx::new(Mode::Train, 21, 0)).data(), x.data());
+    let half = forward(layer.as_mut(), &x, &Ctx::new(Mode::Train, 21, 50));
+    let zeros_half = half.data().iter().filter(|&&v| v == 0.0).count() as f64 / half.len() as f64;
+    assert!(zeros_half < zeros * 0.75 && zeros_half > 0.03, "{zeros_half} at step 50 vs {zeros} at full rate");
+    assert_eq!(forward(layer.as_mut(), &x, &Ctx::new(Mode::Eval, 21, 500)).data(), x.data());
+}
+
+#[test]
+fn embedding_dropout_drops_whole_words_everywhere_in_the_batch() {
+    use dropkit::dropout::Embedding;
+    let (vocab, dim, p) = (2000, 4, 0.3);
+    let mut layer = built(Box::new(Embedding::new(vocab, dim, p).unwrap()), &[50]);
+    // Every word appears twice: in sample 0 and, reversed, in sample 1.
+    let ids: Vec<f32> = (0..vocab).map(|v| v as f32).collect();
+    let rev: Vec<f32> = ids.iter().rev().copied().collect();
+    let mut layer_all = built(Box::new(Embedding::new(vocab, dim, p).unwrap()), &[vocab]);
+    let x = Tensor::from_vec([ids.clone(), rev].concat(), &[2, vocab]).unwrap();
+    let y = forward(layer_all.as_mut(), &x, &train());
+    let plain = forward(layer_all.as_mut(), &x, &Ctx::new(Mode::Eval, 21, 5));
+    let mut dropped = 0;
+    for v in 0..vocab {
+        let a = &y.data()[v * dim..(v + 1) * dim];
+        let b = &y.data()[(vocab + vocab - 1 - v) * dim..(vocab + vocab - v) * dim];
+        assert_eq!(a, b, "word {v} differs between its occurrences");
+        let e = &plain.data()[v * dim..(v + 1) * dim];
+        if a.iter().all(|&x| x == 0.0) {
+            dropped += 1;
+        } else {
+            assert!(a.iter().zip(e).all(|(&k, &e)| (k - e / (1.0 - p as f32)).abs() < 1e-6));
+        }
+    }
+    assert_fraction(dropped, vocab, p, "embedding dropout");
+    // dE[v] = sum of dy over v's occurrences, times v's mask and scale.
+    let dy = filled(&[2, vocab, dim], 1.0);
+    layer_all.backward(&x, &dy, &train()).unwrap();
+    let mut grad = Vec::new();
+    layer_all.visit_params(&mut |_, prm| grad = prm.grad.data().to_vec());
+    for v in 0..vocab {
+        let kept = y.data()[v * dim] != 0.0;
+        let want = if kept { 2.0 / (1.0 - p as f32) } else { 0.0 };
+        assert!(grad[v * dim..(v + 1) * dim].iter().all(|&g| (g - want).abs() < 1e-5), "word {v}");
+    }
+    let bad = Tensor::from_vec(vec![3.5; 50], &[1, 50]).unwrap();
+    assert!(layer.forward(&bad, &train()).is_err(), "a non-integer id is an error");
+    let too_big = Tensor::from_vec(vec![vocab as f32; 50], &[1, 50]).unwrap();
+    assert!(layer.forward(&too_big, &train()).is_err(), "an id outside the vocabulary is an error");
 }

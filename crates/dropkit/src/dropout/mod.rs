@@ -6,13 +6,17 @@
 //! count gives the same masks, and resuming at step k reproduces step k's masks.
 
 pub mod alpha;
+pub mod dropblock;
 pub mod dropconnect;
+pub mod embedding;
 pub mod gaussian;
 pub mod noise_shape;
 pub mod standard;
 
 pub use alpha::{AlphaDropout, AlphaKind};
+pub use dropblock::DropBlock;
 pub use dropconnect::{DropConnect, DropConnectEval, DropConnectOptions};
+pub use embedding::Embedding;
 pub use gaussian::{GaussianDropout, GaussianNoise};
 pub use noise_shape::NoiseShapeDropout;
 pub use standard::{Dropout, Scaling};
@@ -87,6 +91,24 @@ pub const VARIANTS: &[Variant] = &[
         spec: "dropconnect(units, p[, activation][, per_example][, samples=Z])",
         description: "dense layer with dropped weights; eval by mean field or Wan's Gaussian sampling",
         paper: "Wan et al. 2013, ICML",
+    },
+    Variant {
+        name: "dropblock",
+        spec: "dropblock(p, block[, ramp_steps])",
+        description: "drops block x block squares of feature maps; rate ramped linearly over the first steps",
+        paper: "Ghiasi et al. 2018, NeurIPS",
+    },
+    Variant {
+        name: "droppath",
+        spec: "droppath(p)",
+        description: "stochastic depth: drops a residual branch for whole samples (last in residual(...))",
+        paper: "Huang et al. 2016, ECCV",
+    },
+    Variant {
+        name: "embedding_dropout",
+        spec: "embedding(vocab, dim, p)",
+        description: "drops whole words: rows of the embedding matrix, once per minibatch",
+        paper: "Gal and Ghahramani 2016, NeurIPS",
     },
     Variant {
         name: "alpha_dropout",

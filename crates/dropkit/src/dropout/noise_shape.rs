@@ -8,6 +8,11 @@
 //! Scaling as inverted dropout: train `y = x * m / (1 - p)`, eval `y = x`; backward
 //! `dx = dy * m / (1 - p)`. Monte Carlo: a fresh noise tensor per sample, scaled as in training.
 //! The noise tensor is small and kept from the forward pass for the backward pass.
+//!
+//! DropPath / stochastic depth (Huang, Sun, Liu, Sedra, Weinberger, "Deep Networks with
+//! Stochastic Depth", ECCV 2016, <https://arxiv.org/abs/1603.09382>; timm's `drop_path`) is
+//! the case that broadcasts over every per-sample axis: whole samples of a residual branch
+//! drop, `x + f(x) * m_b / (1 - p)`; put `droppath(p)` last in a `residual(...)` branch.
 
 use super::{effective_mode, mask_key, validate_p};
 use crate::error::{Error, Result};
@@ -24,6 +29,8 @@ pub struct NoiseShapeDropout {
     /// spatial axes and the input rank is checked).
     name: String,
     spatial: Option<usize>,
+    /// DropPath: broadcast over every per-sample axis (set at build time).
+    per_sample: bool,
     id: u32,
     mode_override: Option<Mode>,
     /// `m / (1 - p)` per noise element, from the last stochastic forward pass.
@@ -50,6 +57,13 @@ impl NoiseShapeDropout {
         Self::named(p, (2..dims + 2).collect(), format!("spatial_dropout{dims}d"), Some(dims))
     }
 
+    /// DropPath: one draw per sample, shared by all its elements.
+    pub fn per_sample(p: f64) -> Result<Self> {
+        let mut d = Self::named(p, Vec::new(), "droppath".into(), None)?;
+        d.per_sample = true;
+        Ok(d)
+    }
+
     fn named(p: f64, mut broadcast: Vec<usize>, name: String, spatial: Option<usize>) -> Result<Self> {
         let p = validate_p(&name, p)?;
         broadcast.sort_unstable();
@@ -59,6 +73,7 @@ impl NoiseShapeDropout {
             broadcast,
             name,
             spatial,
+            per_sample: false,
             id: 0,
             mode_override: None,
             noise: Vec::new(),
@@ -131,6 +146,7 @@ impl Layer for NoiseShapeDropout {
     fn spec(&self) -> String {
         match self.spatial {
             Some(_) => format!("{}({})", self.name, self.p),
+            None if self.per_sample => format!("{}({})", self.name, self.p),
             None => {
                 let dims: Vec<String> = self.broadcast.iter().map(|d| d.to_string()).collect();
                 format!("{}({}, {})", self.name, self.p, dims.join("/"))
@@ -148,6 +164,9 @@ impl Layer for NoiseShapeDropout {
 
     fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
+        if self.per_sample {
+            self.broadcast = (1..=input.len()).collect();
+        }
         self.check(&[&[1], input].concat())?;
         Ok(input.to_vec())
     }

@@ -14,8 +14,8 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::dropout::{
-    AlphaDropout, AlphaKind, DropConnect, DropConnectEval, DropConnectOptions, Dropout, GaussianDropout, GaussianNoise,
-    NoiseShapeDropout, Scaling,
+    AlphaDropout, AlphaKind, DropBlock, DropConnect, DropConnectEval, DropConnectOptions, Dropout, Embedding,
+    GaussianDropout, GaussianNoise, NoiseShapeDropout, Scaling,
 };
 use crate::error::{Error, Result};
 use crate::layer::Layer;
@@ -43,6 +43,9 @@ pub const LAYER_NAMES: &[&str] = &[
     "alpha_dropout",
     "feature_alpha_dropout",
     "dropconnect",
+    "droppath",
+    "dropblock",
+    "embedding",
     "conv1d",
     "conv2d",
     "maxpool",
@@ -88,6 +91,8 @@ pub const DROPOUT_LAYERS: &[&str] = &[
     "gaussian_dropout",
     "alpha_dropout",
     "feature_alpha_dropout",
+    "droppath",
+    "dropblock",
 ];
 
 fn is_dropout(name: &str) -> bool {
@@ -269,6 +274,34 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
                 Error::Spec(format!("{call}: axes '{axes}' must be axis numbers joined by '/', e.g. 2/3"))
             })?;
             Box::new(NoiseShapeDropout::new(prob(item.args.first().copied().unwrap_or_default())?, broadcast)?)
+        }
+        "embedding" => {
+            n_args(2, 3, "embedding(vocab, dim[, p]), e.g. embedding(10000, 128, 0.1)")?;
+            let whole = |i: usize, what: &str| -> Result<usize> {
+                let arg = item.args.get(i).copied().unwrap_or_default();
+                arg.parse::<usize>()
+                    .map_err(|_| Error::Spec(format!("{call}: {what} must be a whole number, got '{arg}'")))
+            };
+            let p = match item.args.get(2) {
+                Some(a) => prob(a)?,
+                None => 0.0,
+            };
+            Box::new(Embedding::new(whole(0, "the vocabulary size")?, whole(1, "the dimension")?, p)?)
+        }
+        "dropblock" => {
+            n_args(2, 3, "dropblock(p, block[, ramp_steps]), e.g. dropblock(0.1, 5) or dropblock(0.1, 5, 5000)")?;
+            let p = prob(item.args.first().copied().unwrap_or_default())?;
+            let whole = |i: usize, what: &str| -> Result<u64> {
+                let arg = item.args.get(i).copied().unwrap_or("0");
+                arg.parse::<u64>()
+                    .map_err(|_| Error::Spec(format!("{call}: {what} must be a whole number, got '{arg}'")))
+            };
+            let block = usize::try_from(whole(1, "the block size")?).unwrap_or(usize::MAX);
+            Box::new(DropBlock::new(p, block, whole(2, "the ramp (steps)")?)?)
+        }
+        "droppath" | "drop_path" => {
+            n_args(1, 1, "droppath(p), e.g. droppath(0.1), last in a residual branch")?;
+            Box::new(NoiseShapeDropout::per_sample(prob(item.args.first().copied().unwrap_or_default())?)?)
         }
         "spatial_dropout1d" | "spatial_dropout2d" | "spatial_dropout3d" => {
             n_args(1, 1, &format!("{name}(p), e.g. {name}(0.2)"))?;
