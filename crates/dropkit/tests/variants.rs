@@ -380,3 +380,26 @@ fn embedding_dropout_drops_whole_words_everywhere_in_the_batch() {
     let too_big = Tensor::from_vec(vec![vocab as f32; 50], &[1, 50]).unwrap();
     assert!(layer.forward(&too_big, &train()).is_err(), "an id outside the vocabulary is an error");
 }
+
+#[test]
+fn droppath_in_a_residual_block_skips_the_branch_for_whole_samples() {
+    let spec = "residual(dense(16, tanh) dense(16) droppath(0.5))";
+    let mut model = Sequential::from_spec(spec, &[16], 4).unwrap();
+    let x = normal(&[300, 16], 12);
+    let eval = model.forward(&x, &Ctx::new(Mode::Eval, 4, 0)).unwrap().clone();
+    let y = model.forward(&x, &Ctx::new(Mode::Train, 4, 7)).unwrap().clone();
+    let mut skipped = 0;
+    for ((yr, xr), er) in y.data().chunks(16).zip(x.data().chunks(16)).zip(eval.data().chunks(16)) {
+        if yr == xr {
+            skipped += 1; // the branch dropped: y = x
+        } else {
+            // y = x + 2 f(x) where eval gives x + f(x).
+            for ((&a, &b), &e) in yr.iter().zip(xr).zip(er) {
+                assert!((a - (b + 2.0 * (e - b))).abs() < 1e-5);
+            }
+        }
+    }
+    assert_fraction(skipped, 300, 0.5, "droppath in residual");
+    let err = Sequential::from_spec("residual(dense(8))", &[16], 1).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("keep the shape"), "{err}");
+}

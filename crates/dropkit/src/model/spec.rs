@@ -20,7 +20,7 @@ use crate::dropout::{
 use crate::error::{Error, Result};
 use crate::layer::Layer;
 use crate::nn::linear::Init;
-use crate::nn::{Activation, ActivationKind, BatchNorm, Conv, Flatten, Linear, Pool, PoolKind, Softmax};
+use crate::nn::{Activation, ActivationKind, BatchNorm, Conv, Flatten, Linear, Pool, PoolKind, Residual, Softmax};
 
 /// Every layer name the parser knows, for messages and suggestions.
 pub const LAYER_NAMES: &[&str] = &[
@@ -46,6 +46,7 @@ pub const LAYER_NAMES: &[&str] = &[
     "droppath",
     "dropblock",
     "embedding",
+    "residual",
     "conv1d",
     "conv2d",
     "maxpool",
@@ -62,6 +63,26 @@ pub const LAYER_NAMES: &[&str] = &[
 struct Item<'a> {
     name: &'a str,
     args: Vec<&'a str>,
+    /// Everything between the parentheses, for layers that take a spec (residual).
+    raw: &'a str,
+}
+
+/// `text` split at the commas outside any parentheses, each part trimmed.
+fn split_top_level(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0usize, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                parts.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(text[start..].trim());
+    parts
 }
 
 /// Parses a spec into unbuilt layers.
@@ -202,16 +223,32 @@ fn tokenize(spec: &str) -> Result<Vec<Item<'_>>> {
         let name = &rest[..end];
         rest = rest[end..].trim_start();
         let mut args = Vec::new();
+        let mut raw = "";
         if let Some(inner) = rest.strip_prefix('(') {
-            let close = inner.find(')').ok_or_else(|| Error::Spec(format!("'{name}(' is missing its closing ')'")))?;
-            args = inner[..close].split(',').map(str::trim).collect();
+            // The matching ')': arguments may nest, as in residual(dense(64, relu) dense(64)).
+            let mut depth = 0usize;
+            let close = inner
+                .char_indices()
+                .find(|&(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' if depth == 0 => return true,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    false
+                })
+                .map(|(i, _)| i)
+                .ok_or_else(|| Error::Spec(format!("'{name}(' is missing its closing ')'")))?;
+            raw = &inner[..close];
+            args = split_top_level(raw);
             if args == [""] {
                 args.clear();
             }
             rest = inner[close + 1..].trim_start();
         }
         rest = rest.strip_prefix("->").unwrap_or(rest).trim_start();
-        items.push(Item { name, args });
+        items.push(Item { name, args, raw });
     }
     Ok(items)
 }
@@ -250,7 +287,7 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
                 None => Ok(vec![dense]),
                 Some(act) => {
                     let mut v = vec![dense];
-                    v.extend(make(&Item { name: act, args: vec![] }, position, false)?);
+                    v.extend(make(&Item { name: act, args: vec![], raw: "" }, position, false)?);
                     Ok(v)
                 }
             };
@@ -365,6 +402,14 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
             let stride = whole(1)?.unwrap_or(kernel);
             let kind = if name.starts_with("max") { PoolKind::Max } else { PoolKind::Average };
             Box::new(Pool::new(kind, if name.ends_with("1d") { 1 } else { 2 }, kernel, stride)?)
+        }
+        "residual" => {
+            if item.raw.trim().is_empty() {
+                return Err(Error::Spec(format!(
+                    "{call}: give the branch, e.g. residual(dense(64, relu) dense(64) droppath(0.1))"
+                )));
+            }
+            Box::new(Residual::new(parse(item.raw)?, item.raw.trim())?)
         }
         "flatten" => {
             n_args(0, 0, "no arguments: flatten")?;

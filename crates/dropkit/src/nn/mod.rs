@@ -7,6 +7,7 @@ pub mod conv;
 pub mod flatten;
 pub mod linear;
 pub mod pool;
+pub mod residual;
 pub mod softmax;
 
 pub use activation::{Activation, ActivationKind};
@@ -15,6 +16,7 @@ pub use conv::Conv;
 pub use flatten::Flatten;
 pub use linear::Linear;
 pub use pool::{Pool, PoolKind};
+pub use residual::Residual;
 pub use softmax::Softmax;
 
 use crate::error::{Error, Result};

@@ -1,0 +1,127 @@
+//! A residual block (He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition", CVPR
+//! 2016): `y = x + f(x)` with `f` a branch of layers that keeps the shape. Backward:
+//! `dx = dy + df/dx^T dy`. With `droppath(p)` last in the branch this is stochastic depth.
+
+use crate::error::{Error, Result};
+use crate::layer::{Ctx, Layer, Mode, Param};
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+
+/// `x + branch(x)`.
+pub struct Residual {
+    branch: Vec<Box<dyn Layer>>,
+    text: String,
+    y: Tensor,
+    dx: Tensor,
+}
+
+impl Residual {
+    /// A block around `branch` (unbuilt layers), written `text` in the spec.
+    pub fn new(branch: Vec<Box<dyn Layer>>, text: &str) -> Result<Self> {
+        if branch.is_empty() {
+            return Err(Error::Spec("residual(): the branch needs at least one layer".into()));
+        }
+        Ok(Residual { branch, text: text.to_string(), y: Tensor::default(), dx: Tensor::default() })
+    }
+}
+
+impl Layer for Residual {
+    fn spec(&self) -> String {
+        format!("residual({})", self.text)
+    }
+
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+
+    fn input_grad(&self) -> &Tensor {
+        &self.dx
+    }
+
+    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+        let mut shape = input.to_vec();
+        for (k, layer) in self.branch.iter_mut().enumerate() {
+            // Branch layers get their own mask streams, apart from the model's layer ids.
+            shape = layer.build(&shape, 0x8000_0000 | (id << 12) | k as u32, init)?;
+        }
+        if shape != input {
+            return Err(Error::Shape {
+                context: self.spec(),
+                got: shape,
+                expected: format!("{input:?}: a residual branch must keep the shape of its input"),
+            });
+        }
+        Ok(shape)
+    }
+
+    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        for k in 0..self.branch.len() {
+            let (before, rest) = self.branch.split_at_mut(k);
+            let input = if k == 0 { x } else { before[k - 1].output() };
+            rest[0].forward(input, ctx)?;
+        }
+        let out = self.branch.last().map(|l| l.output()).unwrap_or(x);
+        if out.len() != x.len() {
+            return Err(Error::Shape {
+                context: self.spec(),
+                got: out.shape().to_vec(),
+                expected: format!("{:?}", x.shape()),
+            });
+        }
+        self.y.resize(x.shape());
+        self.y.data_mut().iter_mut().zip(x.data()).zip(out.data()).for_each(|((y, &a), &b)| *y = a + b);
+        Ok(&self.y)
+    }
+
+    fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        let n = self.branch.len();
+        for k in (0..n).rev() {
+            let (before, rest) = self.branch.split_at_mut(k);
+            let (layer, after) = rest.split_at_mut(1);
+            let input = if k == 0 { x } else { before[k - 1].output() };
+            let grad = if k + 1 == n { dy } else { after[0].input_grad() };
+            let inner = Ctx { input_grad: k > 0 || ctx.input_grad, ..*ctx };
+            layer[0].backward(input, grad, &inner)?;
+        }
+        if ctx.input_grad {
+            self.dx.resize(x.shape());
+            let branch_dx = self.branch[0].input_grad();
+            self.dx.data_mut().iter_mut().zip(dy.data()).zip(branch_dx.data()).for_each(|((d, &a), &b)| *d = a + b);
+        }
+        Ok(&self.dx)
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
+        let mut name = String::new();
+        for (k, layer) in self.branch.iter_mut().enumerate() {
+            layer.visit_params(&mut |local, p| {
+                name.clear();
+                name.push_str(&format!("branch.{k}.{local}"));
+                f(&name, p)
+            });
+        }
+    }
+
+    fn visit_buffers(&mut self, f: &mut dyn FnMut(&str, &mut Tensor)) {
+        let mut name = String::new();
+        for (k, layer) in self.branch.iter_mut().enumerate() {
+            layer.visit_buffers(&mut |local, t| {
+                name.clear();
+                name.push_str(&format!("branch.{k}.{local}"));
+                f(&name, t)
+            });
+        }
+    }
+
+    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
+        let mut any = false;
+        for layer in &mut self.branch {
+            any |= layer.set_mode_override(mode);
+        }
+        any
+    }
+
+    fn is_stochastic(&self) -> bool {
+        self.branch.iter().any(|l| l.is_stochastic())
+    }
+}
