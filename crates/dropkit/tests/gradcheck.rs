@@ -202,6 +202,18 @@ fn residual_block_gradient() {
 }
 
 #[test]
+fn lstm_and_gru_gradients_with_variational_dropout() {
+    use dropkit::dropout::{Cell, Recurrent, RnnOptions};
+    for cell in [Cell::Lstm, Cell::Gru] {
+        for sequences in [false, true] {
+            let options = RnnOptions { dropout: 0.3, recurrent_dropout: 0.3, sequences };
+            let name = format!("{cell:?} sequences={sequences}");
+            check_layer_in(Box::new(Recurrent::new(cell, 3, options).unwrap()), &name, &[4, 2], ctx());
+        }
+    }
+}
+
+#[test]
 fn whole_model_with_batchnorm_gradient() {
     model_gradient("dense(7) batchnorm tanh dropout(0.3) dense(3)", 1e-2);
 }

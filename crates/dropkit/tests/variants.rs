@@ -221,6 +221,7 @@ fn every_catalogued_variant_parses_from_its_spec() {
             "dropconnect" => "dropconnect(32, 0.5, relu, samples=10)".to_string(),
             "dropblock" => "dropblock(0.1, 3, 100)".to_string(),
             "embedding_dropout" => "embedding(100, 8, 0.1)".to_string(),
+            "variational_rnn" => "lstm(16, 0.2, 0.2)".to_string(),
             _ => spec,
         };
         let layers = dropkit::model::spec::parse(&spec).unwrap_or_else(|e| panic!("{}: {e}", v.name));
@@ -402,4 +403,33 @@ fn droppath_in_a_residual_block_skips_the_branch_for_whole_samples() {
     assert_fraction(skipped, 300, 0.5, "droppath in residual");
     let err = Sequential::from_spec("residual(dense(8))", &[16], 1).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err.contains("keep the shape"), "{err}");
+}
+
+#[test]
+fn variational_rnn_masks_are_locked_over_time_and_new_per_sequence() {
+    use dropkit::dropout::{Cell, Recurrent, RnnOptions};
+    for cell in [Cell::Lstm, Cell::Gru] {
+        let options = RnnOptions { dropout: 0.5, recurrent_dropout: 0.5, sequences: false };
+        let mut layer = built(Box::new(Recurrent::new(cell, 8, options).unwrap()), &[6, 10]);
+        let x = normal(&[5, 6, 10], 3);
+        let y = forward(layer.as_mut(), &x, &train());
+        // The input gradient is zero exactly where the input mask dropped a feature.
+        let dx = layer.backward(&x, &filled(y.shape(), 1.0), &train()).unwrap().clone();
+        let mut patterns = Vec::new();
+        for sample in dx.data().chunks(60) {
+            let steps: Vec<Vec<bool>> = sample.chunks(10).map(|s| s.iter().map(|&g| g == 0.0).collect()).collect();
+            assert!(steps.iter().all(|s| s == &steps[0]), "{cell:?}: the input mask changed across time steps");
+            assert!(steps[0].iter().any(|&z| z) && steps[0].iter().any(|&z| !z), "{cell:?}: p = 0.5 drops some");
+            patterns.push(steps[0].clone());
+        }
+        assert_eq!(patterns.len(), 5);
+        assert!(patterns.iter().any(|p| p != &patterns[0]), "{cell:?}: every sequence got the same mask");
+        // Eval is deterministic; Monte Carlo samples differ.
+        let eval = Ctx::new(Mode::Eval, 21, 0);
+        assert_eq!(forward(layer.as_mut(), &x, &eval), forward(layer.as_mut(), &x, &eval));
+        let mc = |s| Ctx::new(Mode::MonteCarlo { sample: s }, 21, 0);
+        assert_ne!(forward(layer.as_mut(), &x, &mc(1)), forward(layer.as_mut(), &x, &mc(2)));
+    }
+    let err = Sequential::from_spec("lstm(8)", &[784], 1).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("time steps"), "{err}");
 }

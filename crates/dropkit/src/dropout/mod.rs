@@ -12,6 +12,7 @@ pub mod embedding;
 pub mod gaussian;
 pub mod noise_shape;
 pub mod standard;
+pub mod variational_rnn;
 
 pub use alpha::{AlphaDropout, AlphaKind};
 pub use dropblock::DropBlock;
@@ -20,6 +21,7 @@ pub use embedding::Embedding;
 pub use gaussian::{GaussianDropout, GaussianNoise};
 pub use noise_shape::NoiseShapeDropout;
 pub use standard::{Dropout, Scaling};
+pub use variational_rnn::{Cell, Recurrent, RnnOptions};
 
 use crate::error::{Error, Result};
 use crate::kernels::mask::{keep_threshold, MaskKey};
@@ -108,6 +110,12 @@ pub const VARIANTS: &[Variant] = &[
         name: "embedding_dropout",
         spec: "embedding(vocab, dim, p)",
         description: "drops whole words: rows of the embedding matrix, once per minibatch",
+        paper: "Gal and Ghahramani 2016, NeurIPS",
+    },
+    Variant {
+        name: "variational_rnn",
+        spec: "lstm(hidden, p_in, p_rec) / gru(...) / locked_dropout(p)",
+        description: "LSTM and GRU with input and recurrent masks locked over time; locked dropout between layers",
         paper: "Gal and Ghahramani 2016, NeurIPS",
     },
     Variant {

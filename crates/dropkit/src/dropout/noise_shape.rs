@@ -57,6 +57,12 @@ impl NoiseShapeDropout {
         Self::named(p, (2..dims + 2).collect(), format!("spatial_dropout{dims}d"), Some(dims))
     }
 
+    /// Locked dropout for (B, T, F) sequences: one mask per sequence, the same at every time
+    /// step (between recurrent layers, Merity et al. 2018 after Gal and Ghahramani 2016).
+    pub fn locked(p: f64) -> Result<Self> {
+        Self::named(p, vec![1], "locked_dropout".into(), None)
+    }
+
     /// DropPath: one draw per sample, shared by all its elements.
     pub fn per_sample(p: f64) -> Result<Self> {
         let mut d = Self::named(p, Vec::new(), "droppath".into(), None)?;
@@ -146,7 +152,7 @@ impl Layer for NoiseShapeDropout {
     fn spec(&self) -> String {
         match self.spatial {
             Some(_) => format!("{}({})", self.name, self.p),
-            None if self.per_sample => format!("{}({})", self.name, self.p),
+            None if self.name != "noise_dropout" => format!("{}({})", self.name, self.p),
             None => {
                 let dims: Vec<String> = self.broadcast.iter().map(|d| d.to_string()).collect();
                 format!("{}({}, {})", self.name, self.p, dims.join("/"))

@@ -14,8 +14,8 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::dropout::{
-    AlphaDropout, AlphaKind, DropBlock, DropConnect, DropConnectEval, DropConnectOptions, Dropout, Embedding,
-    GaussianDropout, GaussianNoise, NoiseShapeDropout, Scaling,
+    AlphaDropout, AlphaKind, Cell, DropBlock, DropConnect, DropConnectEval, DropConnectOptions, Dropout, Embedding,
+    GaussianDropout, GaussianNoise, NoiseShapeDropout, Recurrent, RnnOptions, Scaling,
 };
 use crate::error::{Error, Result};
 use crate::layer::Layer;
@@ -47,6 +47,9 @@ pub const LAYER_NAMES: &[&str] = &[
     "dropblock",
     "embedding",
     "residual",
+    "lstm",
+    "gru",
+    "locked_dropout",
     "conv1d",
     "conv2d",
     "maxpool",
@@ -114,6 +117,7 @@ pub const DROPOUT_LAYERS: &[&str] = &[
     "feature_alpha_dropout",
     "droppath",
     "dropblock",
+    "locked_dropout",
 ];
 
 fn is_dropout(name: &str) -> bool {
@@ -311,6 +315,36 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
                 Error::Spec(format!("{call}: axes '{axes}' must be axis numbers joined by '/', e.g. 2/3"))
             })?;
             Box::new(NoiseShapeDropout::new(prob(item.args.first().copied().unwrap_or_default())?, broadcast)?)
+        }
+        "lstm" | "gru" => {
+            n_args(
+                1,
+                4,
+                &format!("{name}(hidden[, dropout[, recurrent_dropout[, sequences]]]), e.g. {name}(128, 0.25, 0.25)"),
+            )?;
+            let arg = item.args.first().copied().unwrap_or_default();
+            let hidden = arg.parse::<usize>().ok().filter(|&u| u > 0).ok_or_else(|| {
+                Error::Spec(format!("{call}: the hidden size must be a positive integer, got '{arg}'"))
+            })?;
+            let mut options = RnnOptions::default();
+            for (i, extra) in item.args.iter().enumerate().skip(1) {
+                match (i, *extra) {
+                    (_, "sequences") => options.sequences = true,
+                    (1, p) => options.dropout = prob(p)?,
+                    (2, p) => options.recurrent_dropout = prob(p)?,
+                    _ => {
+                        return Err(Error::Spec(format!(
+                            "{call}: unexpected '{extra}'; the last argument may be 'sequences'"
+                        )))
+                    }
+                }
+            }
+            let cell = if name == "lstm" { Cell::Lstm } else { Cell::Gru };
+            Box::new(Recurrent::new(cell, hidden, options)?)
+        }
+        "locked_dropout" => {
+            n_args(1, 1, "locked_dropout(p) on (batch, time, features), e.g. locked_dropout(0.3)")?;
+            Box::new(NoiseShapeDropout::locked(prob(item.args.first().copied().unwrap_or_default())?)?)
         }
         "embedding" => {
             n_args(2, 3, "embedding(vocab, dim[, p]), e.g. embedding(10000, 128, 0.1)")?;

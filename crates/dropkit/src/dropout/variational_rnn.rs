@@ -1,0 +1,436 @@
+//! LSTM and GRU layers with variational (time-locked) dropout (Gal and Ghahramani, "A
+//! Theoretically Grounded Application of Dropout in Recurrent Neural Networks", NeurIPS 2016,
+//! <https://arxiv.org/abs/1512.05287>), in PyTorch's gate formulation.
+//!
+//! LSTM (gates i, f, g, o): `z = x~ W_ih^T + b_ih + h~ W_hh^T + b_hh`; `c' = f c + i g`;
+//! `h' = o tanh(c')`. GRU (gates r, z, n): `r, z = sigma(...)`,
+//! `n = tanh(x~ W_in^T + b_in + r (h~ W_hn^T + b_hn))`, `h' = (1 - z) n + z h`.
+//! Drops: `x~ = x * m_x / (1 - p_x)` and `h~ = h * m_h / (1 - p_h)` with masks drawn once per
+//! sequence (per sample and feature) and kept at every time step; the GRU's `z h` term uses the
+//! undropped h. Eval: no masks. Monte Carlo: fresh masks per sample, locked over time.
+//! Backward: backpropagation through time with the same masks. Input (B, T, F) (or (B, 1, T, F),
+//! e.g. image rows as time steps); output the last h (B, H), or every h (B, T, H) with
+//! `sequences`. The LSTM's forget-gate bias starts at 1 (Keras' `unit_forget_bias`).
+
+use super::{effective_mode, mask_key, validate_p};
+use crate::error::{Error, Result};
+use crate::kernels::column_sums;
+use crate::kernels::gemm::{matmul, MatRef};
+use crate::kernels::mask;
+use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+
+/// Which recurrent cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    Lstm,
+    Gru,
+}
+
+impl Cell {
+    fn gates(self) -> usize {
+        match self {
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Cell::Lstm => "lstm",
+            Cell::Gru => "gru",
+        }
+    }
+}
+
+/// Options of a recurrent layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RnnOptions {
+    /// Drop probability of the inputs, one mask per sequence.
+    pub dropout: f64,
+    /// Drop probability of the recurrent state fed to `W_hh`, one mask per sequence.
+    pub recurrent_dropout: f64,
+    /// Output every time step's h instead of the last.
+    pub sequences: bool,
+}
+
+impl Default for RnnOptions {
+    fn default() -> Self {
+        RnnOptions { dropout: 0.0, recurrent_dropout: 0.0, sequences: false }
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// A recurrent layer (LSTM or GRU) with variational dropout.
+pub struct Recurrent {
+    cell: Cell,
+    hidden: usize,
+    p_x: f32,
+    p_h: f32,
+    sequences: bool,
+    steps: usize,
+    features: usize,
+    w_ih: Param,
+    w_hh: Param,
+    b_ih: Param,
+    b_hh: Param,
+    id: u32,
+    mode_override: Option<Mode>,
+    /// Masks times their scale (B, F) and (B, H), or empty when not dropping.
+    mx: Vec<f32>,
+    mh: Vec<f32>,
+    ones: Vec<f32>,
+    /// Dropped inputs (B*T, F), input projections (B, T, G*H), per-step gates (T, B, G*H).
+    xm: Vec<f32>,
+    zx: Vec<f32>,
+    gates: Vec<f32>,
+    /// GRU: `h~ W_hn^T + b_hn` per step (T, B, H).
+    hn: Vec<f32>,
+    /// States h and c at steps 0..=T, (T+1, B, H); c only for LSTM.
+    h: Vec<f32>,
+    c: Vec<f32>,
+    /// Scratch: a dropped h (B, H), a recurrent product (B, G*H).
+    hm: Vec<f32>,
+    zh: Vec<f32>,
+    dz: Vec<f32>,
+    dzh: Vec<f32>,
+    y: Tensor,
+    dx: Tensor,
+}
+
+impl Recurrent {
+    pub fn new(cell: Cell, hidden: usize, options: RnnOptions) -> Result<Self> {
+        let name = cell.name();
+        if hidden == 0 {
+            return Err(Error::InvalidArgument(format!("{name}(0): the hidden size must be at least 1")));
+        }
+        let p_x = validate_p(&format!("{name} dropout"), options.dropout)?;
+        let p_h = validate_p(&format!("{name} recurrent dropout"), options.recurrent_dropout)?;
+        let zero = || Param::zeros(&[0], ParamKind::Bias);
+        Ok(Recurrent {
+            cell,
+            hidden,
+            p_x,
+            p_h,
+            sequences: options.sequences,
+            steps: 0,
+            features: 0,
+            w_ih: Param::zeros(&[0], ParamKind::Weight),
+            w_hh: Param::zeros(&[0], ParamKind::Weight),
+            b_ih: zero(),
+            b_hh: zero(),
+            id: 0,
+            mode_override: None,
+            mx: Vec::new(),
+            mh: Vec::new(),
+            ones: Vec::new(),
+            xm: Vec::new(),
+            zx: Vec::new(),
+            gates: Vec::new(),
+            hn: Vec::new(),
+            h: Vec::new(),
+            c: Vec::new(),
+            hm: Vec::new(),
+            zh: Vec::new(),
+            dz: Vec::new(),
+            dzh: Vec::new(),
+            y: Tensor::default(),
+            dx: Tensor::default(),
+        })
+    }
+
+    /// Draws the time-locked masks for this pass (empty when a mask would keep everything).
+    fn draw_masks(&mut self, ctx: &Ctx, batch: usize) {
+        let mode = effective_mode(ctx, self.mode_override);
+        let draw = |p: f32, id: u32, n: usize, out: &mut Vec<f32>, ones: &mut Vec<f32>| {
+            out.clear();
+            if let Some(key) = mask_key(ctx, mode, id, 1.0 - p as f64).filter(|_| p > 0.0) {
+                ones.resize(n, 1.0);
+                out.resize(n, 0.0);
+                let scale = if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 };
+                mask::apply(out, &ones[..n], &key, scale);
+            }
+        };
+        draw(self.p_x, self.id, batch * self.features, &mut self.mx, &mut self.ones);
+        draw(self.p_h, self.id ^ 0x4000_0000, batch * self.hidden, &mut self.mh, &mut self.ones);
+    }
+
+    /// `dst = src * mask` per row group, or a copy without a mask.
+    fn masked(dst: &mut [f32], src: &[f32], mask: &[f32]) {
+        if mask.is_empty() {
+            dst.copy_from_slice(src);
+        } else {
+            dst.iter_mut().zip(src).zip(mask).for_each(|((d, &s), &m)| *d = s * m);
+        }
+    }
+}
+
+impl Layer for Recurrent {
+    fn spec(&self) -> String {
+        let seq = if self.sequences { ", sequences" } else { "" };
+        format!("{}({}, {}, {}{seq})", self.cell.name(), self.hidden, self.p_x, self.p_h)
+    }
+
+    fn output(&self) -> &Tensor {
+        &self.y
+    }
+
+    fn input_grad(&self) -> &Tensor {
+        &self.dx
+    }
+
+    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+        self.id = id;
+        let (t, f) = match input {
+            &[t, f] | &[1, t, f] => (t, f),
+            _ => {
+                return Err(Error::Shape {
+                    context: self.spec(),
+                    got: input.to_vec(),
+                    expected: "(time steps, features) per sample".into(),
+                })
+            }
+        };
+        (self.steps, self.features) = (t, f);
+        let (g, h) = (self.cell.gates(), self.hidden);
+        self.w_ih = Param::checked(&[g * h, f], ParamKind::Weight, &self.spec())?;
+        self.w_hh = Param::checked(&[g * h, h], ParamKind::Weight, &self.spec())?;
+        self.b_ih = Param::checked(&[g * h], ParamKind::Bias, &self.spec())?;
+        self.b_hh = Param::checked(&[g * h], ParamKind::Bias, &self.spec())?;
+        // PyTorch: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias.
+        let a = 1.0 / (h as f32).sqrt();
+        for p in [&mut self.w_ih, &mut self.w_hh, &mut self.b_ih, &mut self.b_hh] {
+            p.value.data_mut().iter_mut().for_each(|v| *v = (2.0 * init.uniform() - 1.0) * a);
+        }
+        if self.cell == Cell::Lstm {
+            self.b_ih.value.data_mut()[h..2 * h].fill(1.0);
+            self.b_hh.value.data_mut()[h..2 * h].fill(0.0);
+        }
+        Ok(if self.sequences { vec![t, h] } else { vec![h] })
+    }
+
+    // x: (B, T, F) -> y: (B, H) or (B, T, H)
+    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        let (t_n, f, h, g) = (self.steps, self.features, self.hidden, self.cell.gates());
+        if x.shape().is_empty() || x.len() != x.rows() * t_n * f {
+            return Err(Error::Shape {
+                context: self.spec(),
+                got: x.shape().to_vec(),
+                expected: format!("(batch, {t_n}, {f})"),
+            });
+        }
+        let b = x.rows();
+        self.draw_masks(ctx, b);
+        // Dropped inputs, the same mask at every step.
+        self.xm.resize(b * t_n * f, 0.0);
+        for (s, (dst, src)) in self.xm.chunks_mut(t_n * f).zip(x.data().chunks(t_n * f)).enumerate() {
+            for (dst_t, src_t) in dst.chunks_mut(f).zip(src.chunks(f)) {
+                Self::masked(dst_t, src_t, self.mx.get(s * f..(s + 1) * f).unwrap_or(&[]));
+            }
+        }
+        // All input projections in one product: zx (B*T, G*H).
+        self.zx.resize(b * t_n * g * h, 0.0);
+        for row in self.zx.chunks_mut(g * h) {
+            row.copy_from_slice(self.b_ih.value.data());
+        }
+        let w_ih = MatRef::new(self.w_ih.value.data(), g * h, f);
+        matmul(&mut self.zx, MatRef::new(&self.xm, b * t_n, f), w_ih.t(), true);
+        self.gates.resize(t_n * b * g * h, 0.0);
+        self.h.clear();
+        self.h.resize((t_n + 1) * b * h, 0.0);
+        if self.cell == Cell::Lstm {
+            self.c.clear();
+            self.c.resize((t_n + 1) * b * h, 0.0);
+        } else {
+            self.hn.resize(t_n * b * h, 0.0);
+        }
+        self.hm.resize(b * h, 0.0);
+        self.zh.resize(b * g * h, 0.0);
+        let w_hh = MatRef::new(self.w_hh.value.data(), g * h, h);
+        for t in 0..t_n {
+            let (h_prev, h_next) = self.h.split_at_mut((t + 1) * b * h);
+            let h_prev = &h_prev[t * b * h..];
+            Self::masked(&mut self.hm, h_prev, &self.mh);
+            for row in self.zh.chunks_mut(g * h) {
+                row.copy_from_slice(self.b_hh.value.data());
+            }
+            matmul(&mut self.zh, MatRef::new(&self.hm, b, h), w_hh.t(), true);
+            let gates = &mut self.gates[t * b * g * h..(t + 1) * b * g * h];
+            let h_new = &mut h_next[..b * h];
+            for s in 0..b {
+                let zx = &self.zx[(s * t_n + t) * g * h..(s * t_n + t + 1) * g * h];
+                let zh = &self.zh[s * g * h..(s + 1) * g * h];
+                let gt = &mut gates[s * g * h..(s + 1) * g * h];
+                let hp = &h_prev[s * h..(s + 1) * h];
+                let hn_out = &mut h_new[s * h..(s + 1) * h];
+                match self.cell {
+                    Cell::Lstm => {
+                        let (c_prev, c_next) = self.c.split_at_mut((t + 1) * b * h);
+                        let cp = &c_prev[(t * b + s) * h..(t * b + s + 1) * h];
+                        let cn = &mut c_next[s * h..(s + 1) * h];
+                        for k in 0..h {
+                            let i = sigmoid(zx[k] + zh[k]);
+                            let fg = sigmoid(zx[h + k] + zh[h + k]);
+                            let gg = (zx[2 * h + k] + zh[2 * h + k]).tanh();
+                            let o = sigmoid(zx[3 * h + k] + zh[3 * h + k]);
+                            cn[k] = fg * cp[k] + i * gg;
+                            hn_out[k] = o * cn[k].tanh();
+                            (gt[k], gt[h + k], gt[2 * h + k], gt[3 * h + k]) = (i, fg, gg, o);
+                        }
+                    }
+                    Cell::Gru => {
+                        let hn = &mut self.hn[(t * b + s) * h..(t * b + s + 1) * h];
+                        for k in 0..h {
+                            let r = sigmoid(zx[k] + zh[k]);
+                            let z = sigmoid(zx[h + k] + zh[h + k]);
+                            hn[k] = zh[2 * h + k];
+                            let n = (zx[2 * h + k] + r * hn[k]).tanh();
+                            hn_out[k] = (1.0 - z) * n + z * hp[k];
+                            (gt[k], gt[h + k], gt[2 * h + k]) = (r, z, n);
+                        }
+                    }
+                }
+            }
+        }
+        // Output: the last h, or every h as (B, T, H).
+        if self.sequences {
+            self.y.resize(&[b, t_n, h]);
+            for s in 0..b {
+                for t in 0..t_n {
+                    let src = &self.h[((t + 1) * b + s) * h..((t + 1) * b + s + 1) * h];
+                    self.y.data_mut()[(s * t_n + t) * h..(s * t_n + t + 1) * h].copy_from_slice(src);
+                }
+            }
+        } else {
+            self.y.resize(&[b, h]);
+            self.y.data_mut().copy_from_slice(&self.h[t_n * b * h..]);
+        }
+        Ok(&self.y)
+    }
+
+    // Backpropagation through time with the forward pass's masks.
+    fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        let (t_n, f, h, g) = (self.steps, self.features, self.hidden, self.cell.gates());
+        let b = x.rows();
+        if dy.len() != self.y.len() || self.gates.len() != t_n * b * g * h {
+            return Err(Error::Shape {
+                context: format!("{} backward", self.spec()),
+                got: dy.shape().to_vec(),
+                expected: format!("{:?} after a forward pass", self.y.shape()),
+            });
+        }
+        // dz: input-side pre-activation gradients (B, T, G*H); dzh: hidden side (B, G*H).
+        self.dz.resize(b * t_n * g * h, 0.0);
+        self.dzh.resize(b * g * h, 0.0);
+        self.w_hh.grad.data_mut().fill(0.0);
+        self.b_hh.grad.data_mut().fill(0.0);
+        let mut dh_next = vec![0f32; b * h];
+        let mut dc_next = vec![0f32; b * h];
+        let mut dh = vec![0f32; b * h];
+        let w_hh = MatRef::new(self.w_hh.value.data(), g * h, h);
+        for t in (0..t_n).rev() {
+            // dh = output gradient at this step + gradient from step t + 1.
+            for s in 0..b {
+                for k in 0..h {
+                    let from_out = if self.sequences {
+                        dy.data()[(s * t_n + t) * h + k]
+                    } else if t + 1 == t_n {
+                        dy.data()[s * h + k]
+                    } else {
+                        0.0
+                    };
+                    dh[s * h + k] = from_out + dh_next[s * h + k];
+                }
+            }
+            let gates = &self.gates[t * b * g * h..(t + 1) * b * g * h];
+            let h_prev = &self.h[t * b * h..(t + 1) * b * h];
+            for s in 0..b {
+                let gt = &gates[s * g * h..(s + 1) * g * h];
+                let dzx = &mut self.dz[(s * t_n + t) * g * h..(s * t_n + t + 1) * g * h];
+                let dzh = &mut self.dzh[s * g * h..(s + 1) * g * h];
+                let dhs = &dh[s * h..(s + 1) * h];
+                let dh_direct = &mut dh_next[s * h..(s + 1) * h];
+                match self.cell {
+                    Cell::Lstm => {
+                        let cp = &self.c[(t * b + s) * h..(t * b + s + 1) * h];
+                        let cn = &self.c[((t + 1) * b + s) * h..((t + 1) * b + s + 1) * h];
+                        let dcn = &mut dc_next[s * h..(s + 1) * h];
+                        for k in 0..h {
+                            let (i, fg, gg, o) = (gt[k], gt[h + k], gt[2 * h + k], gt[3 * h + k]);
+                            let tc = cn[k].tanh();
+                            let dc = dcn[k] + dhs[k] * o * (1.0 - tc * tc);
+                            dzx[k] = dc * gg * i * (1.0 - i);
+                            dzx[h + k] = dc * cp[k] * fg * (1.0 - fg);
+                            dzx[2 * h + k] = dc * i * (1.0 - gg * gg);
+                            dzx[3 * h + k] = dhs[k] * tc * o * (1.0 - o);
+                            dcn[k] = dc * fg;
+                            dh_direct[k] = 0.0;
+                        }
+                        dzh.copy_from_slice(dzx);
+                    }
+                    Cell::Gru => {
+                        let hn = &self.hn[(t * b + s) * h..(t * b + s + 1) * h];
+                        let hp = &h_prev[s * h..(s + 1) * h];
+                        for k in 0..h {
+                            let (r, z, n) = (gt[k], gt[h + k], gt[2 * h + k]);
+                            let dn = dhs[k] * (1.0 - z) * (1.0 - n * n);
+                            let dr = dn * hn[k] * r * (1.0 - r);
+                            let dzg = dhs[k] * (hp[k] - n) * z * (1.0 - z);
+                            (dzx[k], dzx[h + k], dzx[2 * h + k]) = (dr, dzg, dn);
+                            (dzh[k], dzh[h + k], dzh[2 * h + k]) = (dr, dzg, dn * r);
+                            dh_direct[k] = dhs[k] * z;
+                        }
+                    }
+                }
+            }
+            // dW_hh += dzh^T h~; db_hh += sum dzh; dh_prev = direct + (dzh W_hh) * m_h.
+            Self::masked(&mut self.hm, h_prev, &self.mh);
+            let dzh_m = MatRef::new(&self.dzh, b, g * h);
+            matmul(self.w_hh.grad.data_mut(), dzh_m.t(), MatRef::new(&self.hm, b, h), true);
+            for row in self.dzh.chunks(g * h) {
+                self.b_hh.grad.data_mut().iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+            }
+            matmul(&mut self.hm, dzh_m, w_hh, false);
+            let recurrent = if self.mh.is_empty() { None } else { Some(&self.mh) };
+            for (k, d) in dh_next.iter_mut().enumerate() {
+                *d += self.hm[k] * recurrent.map_or(1.0, |m| m[k]);
+            }
+        }
+        // Input side: dW_ih = dz^T x~, db_ih = sum dz, dx = (dz W_ih) * m_x.
+        let dz_m = MatRef::new(&self.dz, b * t_n, g * h);
+        matmul(self.w_ih.grad.data_mut(), dz_m.t(), MatRef::new(&self.xm, b * t_n, f), false);
+        column_sums(&self.dz, b * t_n, g * h, self.b_ih.grad.data_mut());
+        if ctx.input_grad {
+            self.dx.resize(x.shape());
+            matmul(self.dx.data_mut(), dz_m, MatRef::new(self.w_ih.value.data(), g * h, f), false);
+            if !self.mx.is_empty() {
+                for (s, dxs) in self.dx.data_mut().chunks_mut(t_n * f).enumerate() {
+                    let m = &self.mx[s * f..(s + 1) * f];
+                    for dxt in dxs.chunks_mut(f) {
+                        dxt.iter_mut().zip(m).for_each(|(d, &m)| *d *= m);
+                    }
+                }
+            }
+        }
+        Ok(&self.dx)
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
+        f("weight_ih_l0", &mut self.w_ih);
+        f("weight_hh_l0", &mut self.w_hh);
+        f("bias_ih_l0", &mut self.b_ih);
+        f("bias_hh_l0", &mut self.b_hh);
+    }
+
+    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
+        self.mode_override = mode;
+        true
+    }
+
+    fn is_stochastic(&self) -> bool {
+        self.p_x > 0.0 || self.p_h > 0.0
+    }
+}
