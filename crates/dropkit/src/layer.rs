@@ -28,12 +28,15 @@ pub struct Ctx {
     /// Whether the backward pass must produce the gradient of the input (false for the first
     /// layer that has parameters: nothing upstream needs it).
     pub input_grad: bool,
+    /// Training examples per epoch (0 outside training): layers with a KL or other per-dataset
+    /// regularizer add `term / data_size` to the per-example loss.
+    pub data_size: usize,
 }
 
 impl Ctx {
     /// A context for `mode` at `step` of run `seed`.
     pub fn new(mode: Mode, seed: u64, step: u64) -> Self {
-        Ctx { mode, seed, step, input_grad: true }
+        Ctx { mode, seed, step, input_grad: true, data_size: 0 }
     }
 }
 
@@ -127,6 +130,12 @@ pub trait Layer: Send {
     /// What the model's fusion pass may merge this layer into (dense -> relu -> dropout).
     fn fusion_role(&self) -> crate::nn::fused::FusionRole {
         crate::nn::fused::FusionRole::None
+    }
+
+    /// What training learned that a user should see (e.g. a learned dropout rate), printed
+    /// after training.
+    fn summary(&self) -> Option<String> {
+        None
     }
 
     /// For a fused block: the offset, within the block, of the part whose mode can be

@@ -214,6 +214,59 @@ fn lstm_and_gru_gradients_with_variational_dropout() {
 }
 
 #[test]
+fn variational_dense_gradients_and_its_kl_term() {
+    use dropkit::dropout::VariationalDense;
+    check_layer(Box::new(VariationalDense::new(4, 0).unwrap()), "variational_dense");
+    // The KL term's gradient: the difference of the gradients with and without it equals the
+    // numeric derivative of KL / N.
+    let n = 50;
+    let mut layer = VariationalDense::new(3, 0).unwrap();
+    layer.build(&[D], 1, &mut Stream::new(5, 1, 0)).unwrap();
+    // Spread log sigma^2 so that log alpha covers the interesting range.
+    let mut k = 0;
+    layer.visit_params(&mut |name, p| {
+        if name == "log_sigma2" {
+            for v in p.value.data_mut() {
+                *v = -4.0 + 0.37 * k as f32 % 5.0;
+                k += 1;
+            }
+        }
+    });
+    let x = random(&[B, D], 1);
+    let r = random(&[B, 3], 2);
+    let grads = |layer: &mut VariationalDense, data_size: usize| {
+        let ctx = Ctx { data_size, ..ctx() };
+        layer.forward(&x, &ctx).unwrap();
+        layer.backward(&x, &r, &ctx).unwrap();
+        let mut g = Vec::new();
+        layer.visit_params(&mut |_, p| g.push(p.grad.data().to_vec()));
+        g
+    };
+    let (with, without) = (grads(&mut layer, n), grads(&mut layer, 0));
+    let eps = 1e-3f32;
+    for pi in 0..2 {
+        for j in 0..with[pi].len() {
+            let shift = |delta: f32, layer: &mut VariationalDense| {
+                let mut i = 0;
+                layer.visit_params(&mut |_, p| {
+                    if i == pi {
+                        p.value.data_mut()[j] += delta;
+                    }
+                    i += 1;
+                });
+            };
+            shift(eps, &mut layer);
+            let up = layer.kl();
+            shift(-2.0 * eps, &mut layer);
+            let down = layer.kl();
+            shift(eps, &mut layer);
+            let numeric = (up - down) / (2.0 * eps as f64) / n as f64;
+            close(with[pi][j] - without[pi][j], numeric, &format!("KL gradient of parameter {pi}[{j}]"));
+        }
+    }
+}
+
+#[test]
 fn whole_model_with_batchnorm_gradient() {
     model_gradient("dense(7) batchnorm tanh dropout(0.3) dense(3)", 1e-2);
 }

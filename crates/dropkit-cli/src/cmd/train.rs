@@ -348,6 +348,9 @@ fn resume(dir: &Path, args: &Args) -> Result<()> {
 }
 
 fn report(outcome: &dropkit::train::run::RunOutcome, out: &Path) -> Result<()> {
+    for line in outcome.model.layers().iter().filter_map(|l| l.summary()) {
+        say(line)?;
+    }
     let m = &outcome.metrics;
     say(format!(
         "test_loss: {:.4} - test_accuracy: {:.4} - {:.2} s/epoch - {} parameters",

@@ -12,6 +12,7 @@ pub mod embedding;
 pub mod gaussian;
 pub mod noise_shape;
 pub mod standard;
+pub mod variational;
 pub mod variational_rnn;
 
 pub use alpha::{AlphaDropout, AlphaKind};
@@ -21,6 +22,7 @@ pub use embedding::Embedding;
 pub use gaussian::{GaussianDropout, GaussianNoise};
 pub use noise_shape::NoiseShapeDropout;
 pub use standard::{Dropout, Scaling};
+pub use variational::VariationalDense;
 pub use variational_rnn::{Cell, Recurrent, RnnOptions};
 
 use crate::error::{Error, Result};
@@ -117,6 +119,12 @@ pub const VARIANTS: &[Variant] = &[
         spec: "lstm(hidden, p_in, p_rec) / gru(...) / locked_dropout(p)",
         description: "LSTM and GRU with input and recurrent masks locked over time; locked dropout between layers",
         paper: "Gal and Ghahramani 2016, NeurIPS",
+    },
+    Variant {
+        name: "variational_dropout",
+        spec: "variational_dense(units[, kl_warmup_steps])",
+        description: "dense layer with a learned Gaussian dropout rate per weight and a KL term; prunes log alpha > 3",
+        paper: "Kingma et al. 2015; Molchanov et al. 2017, ICML",
     },
     Variant {
         name: "alpha_dropout",

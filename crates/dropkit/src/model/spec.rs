@@ -15,7 +15,7 @@
 
 use crate::dropout::{
     AlphaDropout, AlphaKind, Cell, DropBlock, DropConnect, DropConnectEval, DropConnectOptions, Dropout, Embedding,
-    GaussianDropout, GaussianNoise, NoiseShapeDropout, Recurrent, RnnOptions, Scaling,
+    GaussianDropout, GaussianNoise, NoiseShapeDropout, Recurrent, RnnOptions, Scaling, VariationalDense,
 };
 use crate::error::{Error, Result};
 use crate::layer::Layer;
@@ -47,6 +47,7 @@ pub const LAYER_NAMES: &[&str] = &[
     "dropblock",
     "embedding",
     "residual",
+    "variational_dense",
     "lstm",
     "gru",
     "locked_dropout",
@@ -315,6 +316,22 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
                 Error::Spec(format!("{call}: axes '{axes}' must be axis numbers joined by '/', e.g. 2/3"))
             })?;
             Box::new(NoiseShapeDropout::new(prob(item.args.first().copied().unwrap_or_default())?, broadcast)?)
+        }
+        "variational_dense" => {
+            n_args(1, 2, "variational_dense(units[, kl_warmup_steps]), e.g. variational_dense(512, 5000)")?;
+            let arg = item.args.first().copied().unwrap_or_default();
+            let units = arg
+                .parse::<usize>()
+                .ok()
+                .filter(|&u| u > 0)
+                .ok_or_else(|| Error::Spec(format!("{call}: units must be a positive integer, got '{arg}'")))?;
+            let warmup = match item.args.get(1) {
+                None => 0,
+                Some(a) => a.parse::<u64>().map_err(|_| {
+                    Error::Spec(format!("{call}: the KL warm-up must be a whole number of steps, got '{a}'"))
+                })?,
+            };
+            Box::new(VariationalDense::new(units, warmup)?)
         }
         "lstm" | "gru" => {
             n_args(

@@ -155,7 +155,7 @@ pub fn fit_from(
             }
             labels.clear();
             labels.extend(idx.iter().map(|&i| train.labels[i]));
-            let ctx = Ctx::new(Mode::Train, options.seed, optimizer.steps());
+            let ctx = Ctx { data_size: n, ..Ctx::new(Mode::Train, options.seed, optimizer.steps()) };
             let logits = model.forward_logits(&x, &ctx)?;
             let batch = loss.compute(logits, &labels, true)?;
             if !batch.loss_sum.is_finite() {
