@@ -267,6 +267,33 @@ fn variational_dense_gradients_and_its_kl_term() {
 }
 
 #[test]
+fn concrete_dropout_gradients_and_its_regularizer() {
+    use dropkit::dropout::ConcreteDropout;
+    check_layer(Box::new(ConcreteDropout::new(0.3).unwrap()), "concrete_dropout");
+    // The regularizer's gradient: 2/N K (p log p + (1 - p) log(1 - p)) differentiated in rho.
+    let n = 40;
+    let mut layer = ConcreteDropout::new(0.3).unwrap();
+    layer.build(&[D], 1, &mut Stream::new(5, 1, 0)).unwrap();
+    let x = random(&[B, D], 1);
+    let r = random(&[B, D], 2);
+    let mut rho_grad = |layer: &mut ConcreteDropout, data_size: usize| {
+        let ctx = Ctx { data_size, ..ctx() };
+        layer.forward(&x, &ctx).unwrap();
+        layer.backward(&x, &r, &ctx).unwrap();
+        let mut g = 0.0;
+        layer.visit_params(&mut |_, p| g = p.grad.data()[0]);
+        g
+    };
+    let extra = rho_grad(&mut layer, n) - rho_grad(&mut layer, 0);
+    let reg = |rho: f64| {
+        let p = 1.0 / (1.0 + (-rho).exp());
+        2.0 / n as f64 * D as f64 * (p * p.ln() + (1.0 - p) * (1.0 - p).ln())
+    };
+    let rho = (0.3f64 / 0.7).ln();
+    close(extra, (reg(rho + 1e-4) - reg(rho - 1e-4)) / 2e-4, "concrete regularizer gradient");
+}
+
+#[test]
 fn whole_model_with_batchnorm_gradient() {
     model_gradient("dense(7) batchnorm tanh dropout(0.3) dense(3)", 1e-2);
 }

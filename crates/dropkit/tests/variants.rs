@@ -223,6 +223,7 @@ fn every_catalogued_variant_parses_from_its_spec() {
             "embedding_dropout" => "embedding(100, 8, 0.1)".to_string(),
             "variational_rnn" => "lstm(16, 0.2, 0.2)".to_string(),
             "variational_dropout" => "variational_dense(16, 100)".to_string(),
+            "concrete_dropout" => "concrete_dropout(0.2)".to_string(),
             _ => spec,
         };
         let layers = dropkit::model::spec::parse(&spec).unwrap_or_else(|e| panic!("{}: {e}", v.name));

@@ -6,6 +6,7 @@
 //! count gives the same masks, and resuming at step k reproduces step k's masks.
 
 pub mod alpha;
+pub mod concrete;
 pub mod dropblock;
 pub mod dropconnect;
 pub mod embedding;
@@ -16,6 +17,7 @@ pub mod variational;
 pub mod variational_rnn;
 
 pub use alpha::{AlphaDropout, AlphaKind};
+pub use concrete::ConcreteDropout;
 pub use dropblock::DropBlock;
 pub use dropconnect::{DropConnect, DropConnectEval, DropConnectOptions};
 pub use embedding::Embedding;
@@ -127,6 +129,12 @@ pub const VARIANTS: &[Variant] = &[
         paper: "Kingma et al. 2015; Molchanov et al. 2017, ICML",
     },
     Variant {
+        name: "concrete_dropout",
+        spec: "concrete_dropout(init_p)",
+        description: "learns its drop probability through a relaxed (concrete) mask and a regularizer; prints p",
+        paper: "Gal et al. 2017, NeurIPS",
+    },
+    Variant {
         name: "alpha_dropout",
         spec: "alpha_dropout(p)",
         description: "sets units to SELU's saturation and keeps mean 0, variance 1 (use with selu)",
@@ -184,6 +192,19 @@ pub fn fill_normal(out: &mut [f32], key: &MaskKey) {
                 z[2 * pair + 1] = (r * sin) as f32;
             }
             quad.iter_mut().zip(z).for_each(|(o, v)| *o = v);
+        }
+    });
+}
+
+/// Fills `out` with uniforms in (0, 1), a pure function of (`key`, element index) like
+/// [`fill_normal`]: element i uses word i % 4 of Philox block i / 4.
+pub fn fill_uniform(out: &mut [f32], key: &MaskKey) {
+    crate::kernels::par_each(out, |chunk, first| {
+        for (b, quad) in chunk.chunks_mut(4).enumerate() {
+            let w = philox4x32_10(counter((first / 4 + b) as u64, key.step), key.key);
+            for (o, &word) in quad.iter_mut().zip(&w) {
+                *o = ((word >> 8) as f32 + 0.5) * (1.0 / (1u32 << 24) as f32);
+            }
         }
     });
 }

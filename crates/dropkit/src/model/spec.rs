@@ -14,8 +14,9 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::dropout::{
-    AlphaDropout, AlphaKind, Cell, DropBlock, DropConnect, DropConnectEval, DropConnectOptions, Dropout, Embedding,
-    GaussianDropout, GaussianNoise, NoiseShapeDropout, Recurrent, RnnOptions, Scaling, VariationalDense,
+    AlphaDropout, AlphaKind, Cell, ConcreteDropout, DropBlock, DropConnect, DropConnectEval, DropConnectOptions,
+    Dropout, Embedding, GaussianDropout, GaussianNoise, NoiseShapeDropout, Recurrent, RnnOptions, Scaling,
+    VariationalDense,
 };
 use crate::error::{Error, Result};
 use crate::layer::Layer;
@@ -48,6 +49,7 @@ pub const LAYER_NAMES: &[&str] = &[
     "embedding",
     "residual",
     "variational_dense",
+    "concrete_dropout",
     "lstm",
     "gru",
     "locked_dropout",
@@ -316,6 +318,14 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
                 Error::Spec(format!("{call}: axes '{axes}' must be axis numbers joined by '/', e.g. 2/3"))
             })?;
             Box::new(NoiseShapeDropout::new(prob(item.args.first().copied().unwrap_or_default())?, broadcast)?)
+        }
+        "concrete_dropout" => {
+            n_args(0, 1, "concrete_dropout or concrete_dropout(init_p), e.g. concrete_dropout(0.1)")?;
+            let p = match item.args.first() {
+                Some(a) => prob(a)?,
+                None => 0.1,
+            };
+            Box::new(ConcreteDropout::new(p)?)
         }
         "variational_dense" => {
             n_args(1, 2, "variational_dense(units[, kl_warmup_steps]), e.g. variational_dense(512, 5000)")?;
