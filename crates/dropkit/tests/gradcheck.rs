@@ -276,7 +276,7 @@ fn concrete_dropout_gradients_and_its_regularizer() {
     layer.build(&[D], 1, &mut Stream::new(5, 1, 0)).unwrap();
     let x = random(&[B, D], 1);
     let r = random(&[B, D], 2);
-    let mut rho_grad = |layer: &mut ConcreteDropout, data_size: usize| {
+    let rho_grad = |layer: &mut ConcreteDropout, data_size: usize| {
         let ctx = Ctx { data_size, ..ctx() };
         layer.forward(&x, &ctx).unwrap();
         layer.backward(&x, &r, &ctx).unwrap();
