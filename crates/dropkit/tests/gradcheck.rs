@@ -294,6 +294,28 @@ fn concrete_dropout_gradients_and_its_regularizer() {
 }
 
 #[test]
+fn embedding_gradient_with_word_dropout() {
+    use dropkit::dropout::Embedding;
+    let mut layer = Embedding::new(7, 3, 0.4).unwrap();
+    layer.build(&[5], 1, &mut Stream::new(5, 1, 0)).unwrap();
+    let ids = Tensor::from_vec(vec![0., 3., 3., 6., 1., 2., 3., 5., 0., 0.], &[2, 5]).unwrap();
+    let r = random(&[2, 15], 2);
+    layer.forward(&ids, &ctx()).unwrap();
+    layer.backward(&ids, &r, &ctx()).unwrap();
+    let mut grad = Vec::new();
+    layer.visit_params(&mut |_, p| grad = p.grad.data().to_vec());
+    for (j, &g) in grad.iter().enumerate() {
+        let shift = |delta: f32, layer: &mut Embedding| layer.visit_params(&mut |_, p| p.value.data_mut()[j] += delta);
+        shift(1e-2, &mut layer);
+        let up = objective(&mut layer, &ids, &r, &ctx());
+        shift(-2e-2, &mut layer);
+        let down = objective(&mut layer, &ids, &r, &ctx());
+        shift(1e-2, &mut layer);
+        close(g, (up - down) / 2e-2, &format!("embedding weight[{j}]"));
+    }
+}
+
+#[test]
 fn whole_model_with_batchnorm_gradient() {
     model_gradient("dense(7) batchnorm tanh dropout(0.3) dense(3)", 1e-2);
 }
