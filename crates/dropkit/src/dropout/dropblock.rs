@@ -90,12 +90,15 @@ impl Layer for DropBlock {
     }
     // x: (B, C, H, W) -> y: (B, C, H, W)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        let &[_, _, h, w] = x.shape() else {
-            return Err(Error::Shape {
-                context: self.spec(),
-                got: x.shape().to_vec(),
-                expected: "(B, C, H, W)".into(),
-            });
+        let (h, w) = match *x.shape() {
+            [_, _, h, w] if h >= self.block && w >= self.block => (h, w),
+            _ => {
+                return Err(Error::Shape {
+                    context: self.spec(),
+                    got: x.shape().to_vec(),
+                    expected: format!("(B, C, H, W) with H and W at least the block size {}", self.block),
+                })
+            }
         };
         self.y.resize(x.shape());
         let mode = effective_mode(ctx, self.mode_override);
