@@ -44,6 +44,8 @@ pub struct VariationalDense {
     x2: Vec<f32>,
     std: Tensor,
     noise: Tensor,
+    /// Scratch for the input gradient through the noise (B, in).
+    tmp: Vec<f32>,
     noisy: bool,
     y: Tensor,
     dx: Tensor,
@@ -72,6 +74,7 @@ impl VariationalDense {
             x2: Vec::new(),
             std: Tensor::default(),
             noise: Tensor::default(),
+            tmp: Vec::new(),
             noisy: false,
             y: Tensor::default(),
             dx: Tensor::default(),
@@ -221,9 +224,14 @@ impl Layer for VariationalDense {
             matmul(self.dx.data_mut(), dym, MatRef::new(self.theta.value.data(), n, d), false);
             if self.noisy {
                 // d/dx of std: dv x-part = 2 x * (dv sigma^2).
-                let mut tmp = vec![0f32; b * d];
-                matmul(&mut tmp, MatRef::new(self.noise.data(), b, n), MatRef::new(&self.w2, n, d), false);
-                self.dx.data_mut().iter_mut().zip(&tmp).zip(x.data()).for_each(|((g, &t), &xv)| *g += 2.0 * xv * t);
+                self.tmp.resize(b * d, 0.0);
+                matmul(&mut self.tmp, MatRef::new(self.noise.data(), b, n), MatRef::new(&self.w2, n, d), false);
+                self.dx
+                    .data_mut()
+                    .iter_mut()
+                    .zip(&self.tmp)
+                    .zip(x.data())
+                    .for_each(|((g, &t), &xv)| *g += 2.0 * xv * t);
             }
         }
         Ok(&self.dx)

@@ -97,6 +97,10 @@ pub struct Recurrent {
     zh: Vec<f32>,
     dz: Vec<f32>,
     dzh: Vec<f32>,
+    /// Backward state (B, H): dh from later steps, dc from later steps, this step's dh.
+    dh_next: Vec<f32>,
+    dc_next: Vec<f32>,
+    dh: Vec<f32>,
     y: Tensor,
     dx: Tensor,
 }
@@ -137,6 +141,9 @@ impl Recurrent {
             zh: Vec::new(),
             dz: Vec::new(),
             dzh: Vec::new(),
+            dh_next: Vec::new(),
+            dc_next: Vec::new(),
+            dh: Vec::new(),
             y: Tensor::default(),
             dx: Tensor::default(),
         })
@@ -327,9 +334,13 @@ impl Layer for Recurrent {
         self.dzh.resize(b * g * h, 0.0);
         self.w_hh.grad.data_mut().fill(0.0);
         self.b_hh.grad.data_mut().fill(0.0);
-        let mut dh_next = vec![0f32; b * h];
-        let mut dc_next = vec![0f32; b * h];
-        let mut dh = vec![0f32; b * h];
+        // Buffers kept between steps: no allocation once the batch size is seen.
+        let (mut dh_next, mut dc_next, mut dh) =
+            (std::mem::take(&mut self.dh_next), std::mem::take(&mut self.dc_next), std::mem::take(&mut self.dh));
+        for buf in [&mut dh_next, &mut dc_next, &mut dh] {
+            buf.clear();
+            buf.resize(b * h, 0.0);
+        }
         let w_hh = MatRef::new(self.w_hh.value.data(), g * h, h);
         for t in (0..t_n).rev() {
             // dh = output gradient at this step + gradient from step t + 1.
@@ -399,6 +410,7 @@ impl Layer for Recurrent {
                 *d += self.hm[k] * recurrent.map_or(1.0, |m| m[k]);
             }
         }
+        (self.dh_next, self.dc_next, self.dh) = (dh_next, dc_next, dh);
         // Input side: dW_ih = dz^T x~, db_ih = sum dz, dx = (dz W_ih) * m_x.
         let dz_m = MatRef::new(&self.dz, b * t_n, g * h);
         matmul(self.w_ih.grad.data_mut(), dz_m.t(), MatRef::new(&self.xm, b * t_n, f), false);
