@@ -440,3 +440,34 @@ fn reproduce_prints_the_papers_errors_next_to_its_own() {
     );
     assert_clean_error(&dropkit(&["reproduce", "hinton-2012", "--out", o], &[]), 2, "unknown experiment");
 }
+
+#[test]
+fn variants_lists_every_variant_in_text_and_json() {
+    let out = dropkit(&["variants", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    for want in [
+        "classic",
+        "noise_shape",
+        "spatial_dropout1d",
+        "spatial_dropout2d",
+        "spatial_dropout3d",
+        "gaussian_dropout",
+        "gaussian_noise",
+        "alpha_dropout",
+        "feature_alpha_dropout",
+        "dropconnect",
+        "variational_rnn",
+        "variational_dropout",
+        "concrete_dropout",
+        "dropblock",
+        "droppath",
+        "embedding_dropout",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    assert!(list.as_array().unwrap().iter().all(|v| !v["description"].as_str().unwrap().is_empty()));
+    let plain = text(&dropkit(&["variants"], &[]).stdout);
+    assert_eq!(plain.lines().count(), names.len());
+}
