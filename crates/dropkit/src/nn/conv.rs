@@ -28,12 +28,34 @@ impl Axis {
     }
 }
 
-/// The (C, H, W) view of a per-sample shape: (C, L) is (C, 1, L) for 1-d layers.
-pub(crate) fn planes(input: &[usize], dims: usize) -> Option<(usize, usize, usize)> {
-    match (dims, input) {
-        (1, &[c, l]) => Some((c, 1, l)),
-        (2, &[c, h, w]) => Some((c, h, w)),
-        _ => None,
+/// The input planes (C, H, W) and output size (Ho, Wo) of a `dims`-d sliding-window layer
+/// (convolution or pooling) named `spec`: (C, L) is (C, 1, L) for 1-d layers.
+pub(crate) fn sliding_shape(
+    spec: &str,
+    input: &[usize],
+    dims: usize,
+    rows: Axis,
+    cols: Axis,
+) -> Result<((usize, usize, usize), (usize, usize))> {
+    let (c, h, w) = match (dims, input) {
+        (1, &[c, l]) => (c, 1, l),
+        (2, &[c, h, w]) => (c, h, w),
+        _ => {
+            let want = if dims == 1 { "(channels, length)" } else { "(channels, height, width)" };
+            return Err(Error::Shape {
+                context: spec.into(),
+                got: input.to_vec(),
+                expected: format!("{want} per sample"),
+            });
+        }
+    };
+    match (rows.output(h), cols.output(w)) {
+        (Some(ho), Some(wo)) => Ok(((c, h, w), (ho, wo))),
+        _ => Err(Error::Shape {
+            context: spec.into(),
+            got: input.to_vec(),
+            expected: format!("inputs at least as large as the window ({})", cols.kernel),
+        }),
     }
 }
 
@@ -131,22 +153,7 @@ impl Layer for Conv {
     }
 
     fn build(&mut self, input: &[usize], _id: u32, init: &mut Stream) -> Result<Vec<usize>> {
-        let want = if self.dims == 1 { "(channels, length)" } else { "(channels, height, width)" };
-        let (c, h, w) = planes(input, self.dims).ok_or_else(|| Error::Shape {
-            context: self.spec(),
-            got: input.to_vec(),
-            expected: format!("{want} per sample"),
-        })?;
-        let (ho, wo) = match (self.rows.output(h), self.cols_axis.output(w)) {
-            (Some(ho), Some(wo)) => (ho, wo),
-            _ => {
-                return Err(Error::Shape {
-                    context: self.spec(),
-                    got: input.to_vec(),
-                    expected: format!("inputs at least as large as the kernel ({})", self.cols_axis.kernel),
-                })
-            }
-        };
+        let ((c, h, w), (ho, wo)) = sliding_shape(&self.spec(), input, self.dims, self.rows, self.cols_axis)?;
         (self.c, self.h, self.w, self.ho, self.wo) = (c, h, w, ho, wo);
         let (kh, kw) = (self.rows.kernel, self.cols_axis.kernel);
         self.weight = Param::checked(&[self.filters, c, kh, kw], ParamKind::Weight, &self.spec())?;

@@ -3,7 +3,7 @@
 //! index of each window's maximum (the first, on ties) and backward routes `dy` there; average
 //! pooling spreads `dy / window` over the window.
 
-use super::conv::{planes, Axis};
+use super::conv::{sliding_shape, Axis};
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Layer};
 use crate::rng::Stream;
@@ -75,19 +75,7 @@ impl Layer for Pool {
     }
 
     fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
-        let want = if self.dims == 1 { "(channels, length)" } else { "(channels, height, width)" };
-        let (c, h, w) = planes(input, self.dims).ok_or_else(|| Error::Shape {
-            context: self.spec(),
-            got: input.to_vec(),
-            expected: format!("{want} per sample"),
-        })?;
-        let (Some(ho), Some(wo)) = (self.rows.output(h), self.cols.output(w)) else {
-            return Err(Error::Shape {
-                context: self.spec(),
-                got: input.to_vec(),
-                expected: format!("inputs at least as large as the window ({})", self.cols.kernel),
-            });
-        };
+        let ((c, h, w), (ho, wo)) = sliding_shape(&self.spec(), input, self.dims, self.rows, self.cols)?;
         (self.c, self.h, self.w, self.ho, self.wo) = (c, h, w, ho, wo);
         Ok(if self.dims == 1 { vec![c, wo] } else { vec![c, ho, wo] })
     }
