@@ -28,15 +28,18 @@ impl Axis {
     }
 }
 
+/// Input planes (C, H, W) and output size (Ho, Wo) of a sliding-window layer.
+pub(crate) struct Sliding {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub ho: usize,
+    pub wo: usize,
+}
+
 /// The input planes (C, H, W) and output size (Ho, Wo) of a `dims`-d sliding-window layer
 /// (convolution or pooling) named `spec`: (C, L) is (C, 1, L) for 1-d layers.
-pub(crate) fn sliding_shape(
-    spec: &str,
-    input: &[usize],
-    dims: usize,
-    rows: Axis,
-    cols: Axis,
-) -> Result<((usize, usize, usize), (usize, usize))> {
+pub(crate) fn sliding_shape(spec: &str, input: &[usize], dims: usize, rows: Axis, cols: Axis) -> Result<Sliding> {
     let (c, h, w) = match (dims, input) {
         (1, &[c, l]) => (c, 1, l),
         (2, &[c, h, w]) => (c, h, w),
@@ -50,7 +53,7 @@ pub(crate) fn sliding_shape(
         }
     };
     match (rows.output(h), cols.output(w)) {
-        (Some(ho), Some(wo)) => Ok(((c, h, w), (ho, wo))),
+        (Some(ho), Some(wo)) => Ok(Sliding { c, h, w, ho, wo }),
         _ => Err(Error::Shape {
             context: spec.into(),
             got: input.to_vec(),
@@ -153,7 +156,7 @@ impl Layer for Conv {
     }
 
     fn build(&mut self, input: &[usize], _id: u32, init: &mut Stream) -> Result<Vec<usize>> {
-        let ((c, h, w), (ho, wo)) = sliding_shape(&self.spec(), input, self.dims, self.rows, self.cols_axis)?;
+        let Sliding { c, h, w, ho, wo } = sliding_shape(&self.spec(), input, self.dims, self.rows, self.cols_axis)?;
         (self.c, self.h, self.w, self.ho, self.wo) = (c, h, w, ho, wo);
         let (kh, kw) = (self.rows.kernel, self.cols_axis.kernel);
         self.weight = Param::checked(&[self.filters, c, kh, kw], ParamKind::Weight, &self.spec())?;

@@ -3,7 +3,7 @@
 //! index of each window's maximum (the first, on ties) and backward routes `dy` there; average
 //! pooling spreads `dy / window` over the window.
 
-use super::conv::{sliding_shape, Axis};
+use super::conv::{sliding_shape, Axis, Sliding};
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Layer};
 use crate::rng::Stream;
@@ -75,7 +75,7 @@ impl Layer for Pool {
     }
 
     fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
-        let ((c, h, w), (ho, wo)) = sliding_shape(&self.spec(), input, self.dims, self.rows, self.cols)?;
+        let Sliding { c, h, w, ho, wo } = sliding_shape(&self.spec(), input, self.dims, self.rows, self.cols)?;
         (self.c, self.h, self.w, self.ho, self.wo) = (c, h, w, ho, wo);
         Ok(if self.dims == 1 { vec![c, wo] } else { vec![c, ho, wo] })
     }
