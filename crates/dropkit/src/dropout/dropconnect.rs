@@ -16,6 +16,7 @@ use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask::{self, MaskKey};
 use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
+use crate::nn::linear::{broadcast_rows, glorot_uniform};
 use crate::nn::ActivationKind;
 use crate::rng::{key_for, Stream};
 use crate::tensor::Tensor;
@@ -121,9 +122,7 @@ impl DropConnect {
     fn mean_field(&mut self, x: &Tensor) {
         let b = x.rows();
         self.y.resize(&[b, self.units]);
-        for row in self.y.data_mut().chunks_exact_mut(self.units) {
-            row.copy_from_slice(self.bias.value.data());
-        }
+        broadcast_rows(self.y.data_mut(), self.bias.value.data());
         let w = MatRef::new(self.weight.value.data(), self.units, self.in_features);
         matmul(self.y.data_mut(), MatRef::new(x.data(), b, self.in_features), w.t(), true);
     }
@@ -189,10 +188,7 @@ impl Layer for DropConnect {
         self.weight = Param::checked(&[self.units, self.in_features], ParamKind::Weight, &self.spec())?;
         self.bias = Param::checked(&[self.units], ParamKind::Bias, &self.spec())?;
         // Glorot/Xavier uniform, as for dense layers.
-        let a = (6.0 / (self.in_features + self.units) as f64).sqrt() as f32;
-        for w in self.weight.value.data_mut() {
-            *w = (2.0 * init.uniform() - 1.0) * a;
-        }
+        glorot_uniform(self.weight.value.data_mut(), self.in_features, self.units, init);
         Ok(vec![self.units])
     }
 
@@ -212,9 +208,7 @@ impl Layer for DropConnect {
         };
         let (b, n, d, s) = (x.rows(), self.units, self.in_features, self.scale());
         self.y.resize(&[b, n]);
-        for row in self.y.data_mut().chunks_exact_mut(n) {
-            row.copy_from_slice(self.bias.value.data());
-        }
+        broadcast_rows(self.y.data_mut(), self.bias.value.data());
         self.masked.resize(n * d, 0.0);
         if self.options.per_example {
             for (i, (yr, xr)) in self.y.data_mut().chunks_exact_mut(n).zip(x.data().chunks_exact(d)).enumerate() {

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
+use crate::nn::linear::{broadcast_rows, glorot_uniform};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
@@ -130,10 +131,7 @@ impl Layer for VariationalDense {
         // No weight decay or max-norm on log sigma^2: the KL term is its regularizer.
         self.log_sigma2 = Param::checked(&shape, ParamKind::Bias, &self.spec())?;
         self.bias = Param::checked(&[self.units], ParamKind::Bias, &self.spec())?;
-        let a = (6.0 / (self.in_features + self.units) as f64).sqrt() as f32;
-        for w in self.theta.value.data_mut() {
-            *w = (2.0 * init.uniform() - 1.0) * a;
-        }
+        glorot_uniform(self.theta.value.data_mut(), self.in_features, self.units, init);
         self.log_sigma2.value.data_mut().fill(-10.0);
         Ok(vec![self.units])
     }
@@ -145,9 +143,7 @@ impl Layer for VariationalDense {
         let key = mask_key(ctx, mode, self.id, 1.0);
         self.noisy = key.is_some();
         self.y.resize(&[b, n]);
-        for row in self.y.data_mut().chunks_exact_mut(n) {
-            row.copy_from_slice(self.bias.value.data());
-        }
+        broadcast_rows(self.y.data_mut(), self.bias.value.data());
         let xm = MatRef::new(x.data(), b, d);
         let Some(key) = key else {
             // Eval: pruned mean weights.

@@ -18,6 +18,7 @@ use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask;
 use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
+use crate::nn::linear::broadcast_rows;
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
@@ -240,9 +241,7 @@ impl Layer for Recurrent {
         }
         // All input projections in one product: zx (B*T, G*H).
         self.zx.resize(b * t_n * g * h, 0.0);
-        for row in self.zx.chunks_mut(g * h) {
-            row.copy_from_slice(self.b_ih.value.data());
-        }
+        broadcast_rows(&mut self.zx, self.b_ih.value.data());
         let w_ih = MatRef::new(self.w_ih.value.data(), g * h, f);
         matmul(&mut self.zx, MatRef::new(&self.xm, b * t_n, f), w_ih.t(), true);
         self.gates.resize(t_n * b * g * h, 0.0);
@@ -261,9 +260,7 @@ impl Layer for Recurrent {
             let (h_prev, h_next) = self.h.split_at_mut((t + 1) * b * h);
             let h_prev = &h_prev[t * b * h..];
             Self::masked(&mut self.hm, h_prev, &self.mh);
-            for row in self.zh.chunks_mut(g * h) {
-                row.copy_from_slice(self.b_hh.value.data());
-            }
+            broadcast_rows(&mut self.zh, self.b_hh.value.data());
             matmul(&mut self.zh, MatRef::new(&self.hm, b, h), w_hh.t(), true);
             let gates = &mut self.gates[t * b * g * h..(t + 1) * b * g * h];
             let h_new = &mut h_next[..b * h];

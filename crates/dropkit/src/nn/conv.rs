@@ -8,6 +8,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
+use crate::nn::linear::glorot_uniform;
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -162,11 +163,7 @@ impl Layer for Conv {
         self.weight = Param::checked(&[self.filters, c, kh, kw], ParamKind::Weight, &self.spec())?;
         self.bias = Param::checked(&[self.filters], ParamKind::Bias, &self.spec())?;
         // Glorot uniform over the receptive field (Keras' default).
-        let (fan_in, fan_out) = (c * kh * kw, self.filters * kh * kw);
-        let a = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
-        for v in self.weight.value.data_mut() {
-            *v = (2.0 * init.uniform() - 1.0) * a;
-        }
+        glorot_uniform(self.weight.value.data_mut(), c * kh * kw, self.filters * kh * kw, init);
         Ok(if self.dims == 1 { vec![self.filters, wo] } else { vec![self.filters, ho, wo] })
     }
 

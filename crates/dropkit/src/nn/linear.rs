@@ -22,6 +22,22 @@ pub struct Linear {
     dx: Tensor, // (B, in_features)
 }
 
+/// Glorot/Xavier uniform, Keras' default: U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
+pub(crate) fn glorot_uniform(values: &mut [f32], fan_in: usize, fan_out: usize, init: &mut Stream) {
+    let a = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
+    for v in values {
+        *v = (2.0 * init.uniform() - 1.0) * a;
+    }
+}
+
+/// Sets every row of `dst` to `bias`: the start of an affine map `x W^T + b` before the GEMM
+/// accumulates into it.
+pub(crate) fn broadcast_rows(dst: &mut [f32], bias: &[f32]) {
+    for row in dst.chunks_exact_mut(bias.len().max(1)) {
+        row.copy_from_slice(bias);
+    }
+}
+
 /// How a dense layer's weights start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Init {
@@ -78,12 +94,7 @@ impl Layer for Linear {
         self.weight = Param::checked(&[self.units, self.in_features], ParamKind::Weight, &self.spec())?;
         self.bias = Param::checked(&[self.units], ParamKind::Bias, &self.spec())?;
         match self.init {
-            Init::GlorotUniform => {
-                let a = (6.0 / (self.in_features + self.units) as f64).sqrt() as f32;
-                for w in self.weight.value.data_mut() {
-                    *w = (2.0 * init.uniform() - 1.0) * a;
-                }
-            }
+            Init::GlorotUniform => glorot_uniform(self.weight.value.data_mut(), self.in_features, self.units, init),
             Init::LecunNormal => {
                 let sd = (1.0 / self.in_features.max(1) as f64).sqrt() as f32;
                 for w in self.weight.value.data_mut() {
@@ -99,10 +110,7 @@ impl Layer for Linear {
         check_input(x, self.in_features, &self.spec())?;
         let b = x.rows();
         self.y.resize(&[b, self.units]);
-        let bias = self.bias.value.data();
-        for row in self.y.data_mut().chunks_exact_mut(self.units) {
-            row.copy_from_slice(bias);
-        }
+        broadcast_rows(self.y.data_mut(), self.bias.value.data());
         let w = MatRef::new(self.weight.value.data(), self.units, self.in_features);
         matmul(self.y.data_mut(), MatRef::new(x.data(), b, self.in_features), w.t(), true);
         Ok(&self.y)

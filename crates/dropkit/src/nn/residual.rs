@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::layer::{Ctx, Layer, Mode, Param};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
+use std::fmt::Write;
 
 /// `x + branch(x)`.
 pub struct Residual {
@@ -96,7 +97,7 @@ impl Layer for Residual {
         for (k, layer) in self.branch.iter_mut().enumerate() {
             layer.visit_params(&mut |local, p| {
                 name.clear();
-                name.push_str(&format!("branch.{k}.{local}"));
+                let _ = write!(name, "branch.{k}.{local}");
                 f(&name, p)
             });
         }
@@ -107,7 +108,7 @@ impl Layer for Residual {
         for (k, layer) in self.branch.iter_mut().enumerate() {
             layer.visit_buffers(&mut |local, t| {
                 name.clear();
-                name.push_str(&format!("branch.{k}.{local}"));
+                let _ = write!(name, "branch.{k}.{local}");
                 f(&name, t)
             });
         }
