@@ -1,7 +1,7 @@
 //! The `dropkit` binary as a user runs it: runs on the embedded data, bit-identical weights for
 //! 1 and 2 threads, and one-line errors with a non-zero exit (never a panic) for bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn dropkit(args: &[&str], envs: &[(&str, &str)]) -> Output {
@@ -13,11 +13,9 @@ fn dropkit(args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("dropkit runs")
 }
 
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dropkit-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+#[path = "../../dropkit/tests/common/mod.rs"]
+mod common;
+use common::scratch as temp;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -92,9 +90,6 @@ fn train_writes_a_run_that_eval_reads_and_threads_do_not_change_the_weights() {
 
     // A finished run is never overwritten.
     assert_clean_error(&train(&a, "1"), 2, "already holds a finished run");
-    for d in [a, b, c] {
-        let _ = std::fs::remove_dir_all(d);
-    }
 }
 
 /// Epochs completed by the checkpoint in `dir`, if any.
@@ -227,7 +222,6 @@ fn data_problems_get_one_line_errors() {
     assert_eq!(fetch.status.code(), Some(1), "{err}");
     assert!(!err.contains("panicked"));
     assert!(err.trim_end().lines().last().unwrap().contains("every mirror failed"), "{err}");
-    let _ = std::fs::remove_dir_all(root);
 }
 
 #[test]
@@ -246,7 +240,6 @@ fn demo_compares_with_and_without_dropout_and_draws_both_curves() {
     let svg = std::fs::read_to_string(out.join("val_accuracy.svg")).unwrap();
     assert!(svg.contains("validation accuracy") && svg.contains("with dropout"));
     assert!(std::fs::read(out.join("val_accuracy.png")).unwrap().starts_with(b"\x89PNG"));
-    let _ = std::fs::remove_dir_all(out);
 }
 
 #[test]
@@ -301,9 +294,6 @@ fn predict_and_uncertainty_on_a_saved_run() {
     }
     let html = std::fs::read_to_string(unc.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("NLL"));
-    for d in [run, pred_dir, unc] {
-        let _ = std::fs::remove_dir_all(d);
-    }
 }
 
 /// The valid result lines of a sweep directory, by trial key, without wall-clock figures.

@@ -8,6 +8,8 @@ use dropkit::optim::{Optimizer, OptimizerConfig};
 use dropkit::train::{checkpoint, RunConfig};
 use std::path::{Path, PathBuf};
 
+mod common;
+
 fn corpus(kind: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(kind);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
@@ -54,11 +56,10 @@ fn bad_run_configs_are_refused() {
     }
 }
 
-fn trained_run(name: &str, spec: &str) -> (PathBuf, dropkit::data::Mnist) {
+fn trained_run(name: &str, spec: &str) -> (common::Scratch, dropkit::data::Mnist) {
     let mut data = dropkit::data::load_mnist(&dropkit::data::DataSource::Embedded, "mnist").unwrap();
     data.train = data.train.slice(0..1_000);
-    let dir = std::env::temp_dir().join(format!("dropkit-bad-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::scratch(name);
     let config = RunConfig { epochs: 1, batch_size: 100, ..RunConfig::new(spec) };
     dropkit::train::run::train_run(&config, &data, Some(&dir), &mut |_| {}).unwrap();
     std::fs::remove_file(dir.join("model.safetensors")).unwrap();

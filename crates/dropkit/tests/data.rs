@@ -6,12 +6,12 @@ use dropkit::data::idx::encode_idx;
 use dropkit::data::{load_mnist, resolve_source, DataSource};
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dropkit-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
+mod common;
+
+fn temp_dir(name: &str) -> common::Scratch {
+    let d = common::scratch(name);
+    std::fs::create_dir_all(&*d).unwrap();
     d
 }
 
@@ -45,25 +45,24 @@ fn any_image_size_loads_and_bad_files_are_named() {
     std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), gzip(&labels)).unwrap();
     std::fs::write(dir.join("t10k-images-idx3-ubyte"), &images).unwrap();
     std::fs::write(dir.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
-    let m = load_mnist(&DataSource::Dir(root.clone()), "tiny").unwrap();
+    let m = load_mnist(&DataSource::Dir(root.to_path_buf()), "tiny").unwrap();
     assert_eq!(m.train.sample_shape, vec![1, 5, 7]);
 
     std::fs::write(dir.join("t10k-images-idx3-ubyte"), &images[..50]).unwrap();
-    let e = load_mnist(&DataSource::Dir(root.clone()), "tiny").unwrap_err().to_string();
+    let e = load_mnist(&DataSource::Dir(root.to_path_buf()), "tiny").unwrap_err().to_string();
     assert!(e.contains("t10k-images-idx3-ubyte") && e.contains("truncated"), "{e}");
 
     std::fs::write(dir.join("t10k-images-idx3-ubyte"), &labels).unwrap();
-    let e = load_mnist(&DataSource::Dir(root.clone()), "tiny").unwrap_err().to_string();
+    let e = load_mnist(&DataSource::Dir(root.to_path_buf()), "tiny").unwrap_err().to_string();
     assert!(e.contains("magic 0x00000801 is not an IDX3 image file (expected 0x00000803)"), "{e}");
 
     std::fs::write(dir.join("t10k-images-idx3-ubyte"), &images).unwrap();
     std::fs::write(dir.join("t10k-labels-idx1-ubyte"), encode_idx(&[2], &[0, 1])).unwrap();
-    let e = load_mnist(&DataSource::Dir(root.clone()), "tiny").unwrap_err().to_string();
+    let e = load_mnist(&DataSource::Dir(root.to_path_buf()), "tiny").unwrap_err().to_string();
     assert!(e.contains("3 images but 2 labels"), "{e}");
 
     let e = resolve_source(Some(&root.join("nope")), "mnist").unwrap_err().to_string();
     assert!(e.contains("does not exist"), "{e}");
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// Serves `GET /good/NAME` from `files`, `GET /bad/...` as garbage, anything else as 404.
@@ -120,6 +119,4 @@ fn fetch_verifies_decompressed_checksums_and_falls_back_to_the_next_mirror() {
     let e = fetch(&dir2, &files, &mirrors[..2], &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("every mirror failed") && e.contains("/bad/") && e.contains("/missing/"), "{e}");
     assert_eq!(std::fs::read_dir(&dir2).unwrap().count(), 0);
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(&dir2);
 }

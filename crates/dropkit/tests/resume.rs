@@ -6,13 +6,10 @@ use dropkit::data::{load_mnist, DataSource, Mnist};
 use dropkit::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use dropkit::train::run::{resume_run, train_run};
 use dropkit::train::{checkpoint, EarlyStopping, EpochRecord, Monitor, Progress, RunConfig};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dropkit-resume-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+mod common;
+use common::scratch as temp;
 
 fn data() -> Mnist {
     let mut data = load_mnist(&DataSource::Embedded, "mnist").unwrap();
