@@ -22,7 +22,12 @@ pub struct Args {
     /// The PyTorch reference script.
     #[arg(long, default_value = "bench/torch_reference.py")]
     torch_script: PathBuf,
+    /// Run only these workloads (comma-separated): paper-mlp, gemm-floor, keras, dropout, mc.
+    #[arg(long, value_delimiter = ',', value_parser = WORKLOADS)]
+    only: Vec<String>,
 }
+
+const WORKLOADS: [&str; 5] = ["paper-mlp", "gemm-floor", "keras", "dropout", "mc"];
 
 /// Runs one reference workload and parses its `RESULT name min=.. median=.. max=..` line.
 fn torch(python: &str, script: &PathBuf, mode: &str) -> Result<Summary> {
@@ -66,26 +71,44 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let threads = rayon::current_num_threads();
+    let runs = |w: &str| args.only.is_empty() || args.only.iter().any(|o| o == w);
     let mut r: BTreeMap<&str, Summary> = BTreeMap::new();
     let data = bench::synthetic_mnist(60_000, 42);
-    r.insert("paper_mlp_epoch_s", Summary::of(&bench::train_epochs(bench::PAPER_MLP, &data, 128, args.epochs)?));
-    let rss_after_train = peak_rss();
-    r.insert(
-        "gemm_floor_epoch_s",
-        Summary::of(&bench::gemm_floor_epochs(&[784, 1024, 1024, 10], 60_000, 128, args.epochs)),
-    );
-    let keras = data.slice(0..48_000);
-    r.insert("keras_mnist_epoch_s", Summary::of(&bench::train_epochs(bench::KERAS_MLP, &keras, 128, args.epochs)?));
-    let (dropout, copy) = bench::dropout_and_copy_bandwidth(4096, 20);
-    r.insert("dropout_gb_s", Summary::of(&dropout));
-    r.insert("copy_gb_s", Summary::of(&copy));
-    r.insert("mc100_s", Summary::of(&bench::mc_inference(10_000, 100, 3)?));
+    let mut rss_after_train = None;
+    if runs("paper-mlp") {
+        r.insert("paper_mlp_epoch_s", Summary::of(&bench::train_epochs(bench::PAPER_MLP, &data, 128, args.epochs)?));
+        rss_after_train = peak_rss();
+    }
+    if runs("gemm-floor") {
+        r.insert(
+            "gemm_floor_epoch_s",
+            Summary::of(&bench::gemm_floor_epochs(&[784, 1024, 1024, 10], 60_000, 128, args.epochs)),
+        );
+    }
+    if runs("keras") {
+        let keras = data.slice(0..48_000);
+        r.insert("keras_mnist_epoch_s", Summary::of(&bench::train_epochs(bench::KERAS_MLP, &keras, 128, args.epochs)?));
+    }
+    if runs("dropout") {
+        let (dropout, copy) = bench::dropout_and_copy_bandwidth(4096, 20);
+        r.insert("dropout_gb_s", Summary::of(&dropout));
+        r.insert("copy_gb_s", Summary::of(&copy));
+    }
+    if runs("mc") {
+        r.insert("mc100_s", Summary::of(&bench::mc_inference(10_000, 100, 3)?));
+    }
     if let Some(py) = &args.compare_torch {
-        r.insert("torch_train_epoch_s", torch(py, &args.torch_script, "train")?);
-        let d = torch(py, &args.torch_script, "dropout")?;
-        let gb = |s: f64| 4096.0 * 4096.0 * 8.0 / s / 1e9;
-        r.insert("torch_dropout_gb_s", Summary { min: gb(d.max), median: gb(d.median), max: gb(d.min) });
-        r.insert("torch_mc100_s", torch(py, &args.torch_script, "mc")?);
+        if runs("paper-mlp") {
+            r.insert("torch_train_epoch_s", torch(py, &args.torch_script, "train")?);
+        }
+        if runs("dropout") {
+            let d = torch(py, &args.torch_script, "dropout")?;
+            let gb = |s: f64| 4096.0 * 4096.0 * 8.0 / s / 1e9;
+            r.insert("torch_dropout_gb_s", Summary { min: gb(d.max), median: gb(d.median), max: gb(d.min) });
+        }
+        if runs("mc") {
+            r.insert("torch_mc100_s", torch(py, &args.torch_script, "mc")?);
+        }
     }
     let med = |k: &str| r.get(k).map(|s| s.median);
     let mut ratios: BTreeMap<&str, f64> = BTreeMap::new();

@@ -101,15 +101,32 @@ pub fn apply_relu(dst: &mut [f32], src: &[f32], mask: &MaskKey, scale: f32) {
     apply_with::<true>(best_isa(), dst, src, mask, scale)
 }
 
+/// Outputs at least this large (in elements: 32 MiB) are written with non-temporal stores. They
+/// cannot stay in cache for their reader anyway, and normal stores would first read every
+/// destination line (read-for-ownership): three memory transfers per element instead of two.
+pub const STREAM_MIN_LEN: usize = 8 << 20;
+
 /// [`apply`] (or, with `RELU`, [`apply_relu`]) with a given instruction set, which must be
 /// supported by this CPU.
 pub fn apply_with<const RELU: bool>(isa: Isa, dst: &mut [f32], src: &[f32], mask: &MaskKey, scale: f32) {
+    apply_with_stores::<RELU>(isa, dst.len() >= STREAM_MIN_LEN, dst, src, mask, scale)
+}
+
+/// [`apply_with`], choosing non-temporal stores (`stream`, AVX-512 only) or normal ones.
+pub fn apply_with_stores<const RELU: bool>(
+    isa: Isa,
+    stream: bool,
+    dst: &mut [f32],
+    src: &[f32],
+    mask: &MaskKey,
+    scale: f32,
+) {
     assert_eq!(dst.len(), src.len(), "mask::apply: lengths differ");
     if mask.threshold >= KEEP_ALL {
         par_zip(dst, src, |d, s, _| d.iter_mut().zip(s).for_each(|(d, &s)| *d = pre::<RELU>(s) * scale));
         return;
     }
-    par_zip(dst, src, |d, s, first| apply_chunk::<RELU>(isa, d, s, first as u64, mask, scale));
+    par_zip(dst, src, |d, s, first| apply_chunk::<RELU>(isa, stream, d, s, first as u64, mask, scale));
 }
 
 #[inline(always)]
@@ -122,7 +139,15 @@ fn pre<const RELU: bool>(x: f32) -> f32 {
 }
 
 /// One chunk; `first` (the global index of its first element) is a multiple of GROUP.
-fn apply_chunk<const RELU: bool>(isa: Isa, dst: &mut [f32], src: &[f32], first: u64, mask: &MaskKey, scale: f32) {
+fn apply_chunk<const RELU: bool>(
+    isa: Isa,
+    stream: bool,
+    dst: &mut [f32],
+    src: &[f32],
+    first: u64,
+    mask: &MaskKey,
+    scale: f32,
+) {
     debug_assert_eq!(first % GROUP as u64, 0);
     let full = dst.len() / GROUP * GROUP;
     let g0 = first / GROUP as u64;
@@ -130,7 +155,9 @@ fn apply_chunk<const RELU: bool>(isa: Isa, dst: &mut [f32], src: &[f32], first: 
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: callers pass an ISA that best_isa() reported for this CPU.
-        Isa::Avx512 => unsafe { simd::groups_avx512::<RELU>(d, s, g0, mask, scale) },
+        Isa::Avx512 if stream => unsafe { simd::groups_avx512::<RELU, true>(d, s, g0, mask, scale) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { simd::groups_avx512::<RELU, false>(d, s, g0, mask, scale) },
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { simd::groups_avx2::<RELU>(d, s, g0, mask, scale) },
         _ => groups_scalar::<RELU>(d, s, g0, mask, scale),
@@ -215,18 +242,101 @@ mod simd {
         c
     }
 
-    /// Masks and scales `N` consecutive groups starting at group `g`.
+    /// Where the masked vectors go: 16 elements at a time, in element order.
+    trait Sink {
+        /// Writes elements `at .. at + 16` of the chunk.
+        fn put(&mut self, at: usize, v: __m512);
+    }
+
+    /// Normal stores.
+    struct Stores<'a>(&'a mut [f32]);
+
+    impl Sink for Stores<'_> {
+        #[inline(always)]
+        fn put(&mut self, at: usize, v: __m512) {
+            assert!(at + 16 <= self.0.len());
+            // SAFETY: in bounds (asserted); AVX-512F is enabled in every caller.
+            unsafe { _mm512_storeu_ps(self.0.as_mut_ptr().add(at), v) }
+        }
+    }
+
+    /// Non-temporal stores, which need 64-byte aligned addresses: when the chunk is not aligned
+    /// each store joins the end of one vector to the start of the next (`head` elements
+    /// before the first 64-byte boundary go out with a normal masked store, as does the tail).
+    struct Streams<'a> {
+        dst: &'a mut [f32],
+        head: usize,
+        join: __m512i,
+        prev: __m512,
+        end: usize,
+    }
+
+    impl<'a> Streams<'a> {
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn new(dst: &'a mut [f32]) -> Self {
+            let misaligned = (dst.as_ptr() as usize % 64) / 4;
+            let head = (16 - misaligned) % 16;
+            // Lane l of a joined vector is lane head + l of (prev, next).
+            let join = _mm512_add_epi32(
+                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                _mm512_set1_epi32(head as i32),
+            );
+            Streams { dst, head, join, prev: _mm512_setzero_ps(), end: 0 }
+        }
+
+        /// Writes what is still held back and orders the non-temporal stores before any later
+        /// store, so that other threads see them once the chunk is done.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn finish(self) {
+            if self.head != 0 && self.end > 0 {
+                let at = self.end - 16 + self.head;
+                let tail = _mm512_permutex2var_ps(self.prev, self.join, _mm512_setzero_ps());
+                assert!(at + (16 - self.head) <= self.dst.len());
+                // SAFETY: the 16 - head lanes written end at self.end <= dst.len() (asserted).
+                unsafe { _mm512_mask_storeu_ps(self.dst.as_mut_ptr().add(at), (1u16 << (16 - self.head)) - 1, tail) };
+            }
+            _mm_sfence();
+        }
+    }
+
+    impl Sink for Streams<'_> {
+        #[inline(always)]
+        fn put(&mut self, at: usize, v: __m512) {
+            assert!(at + 16 <= self.dst.len() && at == self.end);
+            self.end = at + 16;
+            let p = self.dst.as_mut_ptr();
+            // SAFETY: every address written is below at + 16 (asserted in bounds); stream
+            // addresses are 64-byte aligned by the choice of `head`; AVX-512F is enabled in
+            // every caller.
+            unsafe {
+                if self.head == 0 {
+                    _mm512_stream_ps(p.add(at), v);
+                } else if at == 0 {
+                    _mm512_mask_storeu_ps(p, (1u16 << self.head) - 1, v);
+                } else {
+                    _mm512_stream_ps(p.add(at - 16 + self.head), _mm512_permutex2var_ps(self.prev, self.join, v));
+                }
+            }
+            self.prev = v;
+        }
+    }
+
+    /// Masks and scales `N` consecutive groups starting at group `g`, which start at element
+    /// `base` of the chunk.
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn groups512<const N: usize, const RELU: bool>(
-        d: &mut [f32],
+        out: &mut impl Sink,
+        base: usize,
         s: &[f32],
         g: u64,
         mask: &MaskKey,
         thr: __m512i,
         sv: __m512i,
     ) {
-        assert!(d.len() >= N * GROUP && s.len() >= N * GROUP);
+        assert!(s.len() >= N * GROUP);
         let blocks: [u64; N] = std::array::from_fn(|n| 16 * (g + n as u64));
         let r = philox512(blocks, mask.step, mask.key);
         let sv = _mm512_castsi512_ps(sv);
@@ -237,49 +347,79 @@ mod simd {
                 for (h, half) in halves.into_iter().enumerate() {
                     let at = n * GROUP + 32 * j + 16 * h;
                     // SAFETY: at + 16 <= N * GROUP, asserted above.
-                    unsafe {
-                        let mut x = _mm512_loadu_ps(s.as_ptr().add(at));
-                        if RELU {
-                            x = _mm512_max_ps(x, _mm512_setzero_ps());
-                        }
-                        let keep = _mm512_cmplt_epu32_mask(half, thr);
-                        _mm512_storeu_ps(d.as_mut_ptr().add(at), _mm512_maskz_mul_ps(keep, x, sv));
+                    let mut x = unsafe { _mm512_loadu_ps(s.as_ptr().add(at)) };
+                    if RELU {
+                        x = _mm512_max_ps(x, _mm512_setzero_ps());
                     }
+                    let keep = _mm512_cmplt_epu32_mask(half, thr);
+                    out.put(base + at, _mm512_maskz_mul_ps(keep, x, sv));
                 }
             }
         }
     }
 
     /// Whole groups with AVX-512: 16 Philox counters per vector, 128 elements per group, four
-    /// groups interleaved.
+    /// groups interleaved; with `STREAM`, written by non-temporal stores.
     ///
     /// # Safety
     /// The CPU must support AVX-512F; `dst` and `src` hold whole groups.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn groups_avx512<const RELU: bool>(dst: &mut [f32], src: &[f32], g0: u64, mask: &MaskKey, scale: f32) {
+    pub unsafe fn groups_avx512<const RELU: bool, const STREAM: bool>(
+        dst: &mut [f32],
+        src: &[f32],
+        g0: u64,
+        mask: &MaskKey,
+        scale: f32,
+    ) {
+        assert_eq!(dst.len(), src.len());
+        let len = dst.len();
+        // Normal stores prefetch their destination lines for writing; streams need no lines.
+        let dst_lines = if STREAM { None } else { Some(dst.as_ptr()) };
+        if STREAM {
+            let mut out = Streams::new(dst);
+            groups_into::<RELU>(&mut out, len, dst_lines, src, g0, mask, scale);
+            out.finish();
+        } else {
+            groups_into::<RELU>(&mut Stores(dst), len, dst_lines, src, g0, mask, scale);
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn groups_into<const RELU: bool>(
+        out: &mut impl Sink,
+        len: usize,
+        dst_lines: Option<*const f32>,
+        src: &[f32],
+        g0: u64,
+        mask: &MaskKey,
+        scale: f32,
+    ) {
         const WAYS: usize = 4;
         let thr = _mm512_set1_epi32(mask.threshold as i32);
         let sv = _mm512_castps_si512(_mm512_set1_ps(scale));
-        let quads = dst.len() / (WAYS * GROUP);
+        let quads = len / (WAYS * GROUP);
         for q in 0..quads {
             let at = q * WAYS * GROUP;
             // Prefetch two iterations ahead: the Philox work between loads is long enough that
             // the hardware prefetcher alone leaves memory idle.
             let ahead = at + 8 * WAYS * GROUP;
-            if ahead + WAYS * GROUP <= dst.len() {
+            if ahead + WAYS * GROUP <= len {
                 for line in (0..WAYS * GROUP).step_by(16) {
                     // SAFETY: in bounds (checked above); prefetches never fault anyway.
                     unsafe {
                         _mm_prefetch::<_MM_HINT_T0>(src.as_ptr().add(ahead + line) as *const i8);
-                        _mm_prefetch::<_MM_HINT_ET0>(dst.as_ptr().add(ahead + line) as *const i8);
+                        if let Some(d) = dst_lines {
+                            _mm_prefetch::<_MM_HINT_ET0>(d.add(ahead + line) as *const i8);
+                        }
                     }
                 }
             }
-            groups512::<WAYS, RELU>(&mut dst[at..], &src[at..], g0 + (q * WAYS) as u64, mask, thr, sv);
+            groups512::<WAYS, RELU>(out, at, &src[at..], g0 + (q * WAYS) as u64, mask, thr, sv);
         }
-        for g in quads * WAYS..dst.len() / GROUP {
+        for g in quads * WAYS..len / GROUP {
             let at = g * GROUP;
-            groups512::<1, RELU>(&mut dst[at..], &src[at..], g0 + g as u64, mask, thr, sv);
+            groups512::<1, RELU>(out, at, &src[at..], g0 + g as u64, mask, thr, sv);
         }
     }
 
@@ -378,6 +518,24 @@ mod tests {
             }
         }
         assert!(available_isas().contains(&Isa::Scalar));
+    }
+
+    #[test]
+    fn non_temporal_stores_equal_the_scalar_reference_at_every_alignment() {
+        if !available_isas().contains(&Isa::Avx512) {
+            return; // the streaming path is AVX-512 only; other CPUs never take it
+        }
+        let mask = MaskKey { key: [5, 6], step: 11, threshold: keep_threshold(0.7) };
+        let src: Vec<f32> = (0..3 * crate::kernels::CHUNK + 1_000).map(|i| i as f32 - 7_000.0).collect();
+        let mut buf = vec![-1.0f32; src.len() + 16];
+        for offset in 0..16 {
+            let dst = &mut buf[offset..offset + src.len()];
+            apply_with_stores::<true>(Isa::Avx512, true, dst, &src, &mask, 1.5);
+            for (i, (&d, &s)) in dst.iter().zip(&src).enumerate() {
+                let want = if mask.keeps(i as u64) { s.max(0.0) * 1.5 } else { 0.0 };
+                assert_eq!(d, want, "offset {offset} element {i}");
+            }
+        }
     }
 
     #[test]
