@@ -150,3 +150,18 @@ pub fn mc_inference(inputs: usize, samples: u64, reps: usize) -> Result<Vec<f64>
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_workload_runs_on_small_shapes() {
+        let data = synthetic_mnist(600, 1);
+        assert_eq!(train_epochs(KERAS_MLP, &data, 128, 2).unwrap().len(), 2);
+        assert_eq!(gemm_floor_epochs(&[784, 64, 10], 600, 128, 2).len(), 2);
+        let (dropout, copy) = dropout_and_copy_bandwidth(256, 2);
+        assert!(dropout.iter().chain(&copy).all(|gb| gb.is_finite() && *gb > 0.0));
+        assert_eq!(mc_inference(20, 3, 1).unwrap().len(), 1);
+    }
+}

@@ -178,3 +178,20 @@ fn momentum_ramp_and_dampened_momentum_follow_their_formulas() {
         OptimizerConfig { momentum_ramp: Some(MomentumRamp { start: 0.5, epochs: 4 }), ..OptimizerConfig::default() };
     assert!(Optimizer::new(adam_ramp).unwrap_err().to_string().contains("sgd"));
 }
+
+#[test]
+fn calling_fit_again_continues_training_as_in_keras() {
+    use dropkit::data::{load_mnist, DataSource};
+    use dropkit::train::{fit, FitOptions};
+
+    let data = load_mnist(&DataSource::Embedded, "mnist").unwrap();
+    let train = data.train.slice(0..500);
+    let mut model = Sequential::from_spec("dense(32, relu) dropout(0.5) dense(10)", &train.sample_shape, 3).unwrap();
+    let mut opt = Optimizer::new(OptimizerConfig::default()).unwrap();
+    let options = FitOptions { epochs: 2, batch_size: 100, seed: 3, ..FitOptions::default() };
+    let first = fit(&mut model, &mut opt, &train, None, &options, &mut |_| {}).unwrap();
+    let second = fit(&mut model, &mut opt, &train, None, &options, &mut |_| {}).unwrap();
+    assert_eq!(opt.steps(), 20);
+    assert_eq!(second.epochs.len(), 2);
+    assert!(second.epochs[1].loss < first.epochs[0].loss, "{first:?} then {second:?}");
+}

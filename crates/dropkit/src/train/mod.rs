@@ -130,13 +130,6 @@ pub fn fit_from(
     let n = train.len();
     let batches = n.div_ceil(options.batch_size);
     let done = state.history.epochs.len();
-    if optimizer.steps() != (done * batches) as u64 {
-        return Err(Error::InvalidArgument(format!(
-            "the optimizer has taken {} steps, but {done} epochs of {batches} batches take {}; the checkpoint was written with another batch size or data",
-            optimizer.steps(),
-            done * batches
-        )));
-    }
     let names = model.param_names();
     let (mut order, mut x, mut labels) = (Vec::with_capacity(n), Tensor::default(), Vec::new());
     let mut loss = CrossEntropy::new();

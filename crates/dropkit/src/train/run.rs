@@ -95,7 +95,18 @@ fn run(
     let mut optimizer = Optimizer::new(config.optimizer.clone())?;
     let data_id = checkpoint::fingerprint(&fit_set);
     let mut state = match (start, out) {
-        (Start::Resume(Some(c)), _) => (*c).restore(&mut model, &mut optimizer, &data_id)?,
+        (Start::Resume(Some(c)), _) => {
+            let state = (*c).restore(&mut model, &mut optimizer, &data_id)?;
+            let (done, batches) = (state.history.epochs.len(), fit_set.len().div_ceil(config.batch_size.max(1)));
+            if optimizer.steps() != (done * batches) as u64 {
+                return Err(Error::InvalidArgument(format!(
+                    "the checkpoint's optimizer has taken {} steps, but {done} epochs of {batches} batches take {}; it was written with another batch size or data",
+                    optimizer.steps(),
+                    done * batches
+                )));
+            }
+            state
+        }
         (Start::Fresh, Some(dir)) => {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             write_atomic(&dir.join("config.toml"), config.to_toml()?.as_bytes())?;
