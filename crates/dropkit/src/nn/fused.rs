@@ -34,11 +34,11 @@ pub struct DenseBlock {
     dz: Tensor, // (B, units)
 }
 
-/// Replaces every `dense -> relu [-> dropout]` run of unbuilt `layers` with a [`DenseBlock`].
-/// Returns the new layers and, for each, the index of its first original layer.
 /// Layers, and for each the index of its first original layer.
 pub type FusedLayers = (Vec<Box<dyn Layer>>, Vec<usize>);
 
+/// Replaces every `dense -> relu [-> dropout]` run of unbuilt `layers` with a [`DenseBlock`].
+/// Returns the new layers and, for each, the index of its first original layer.
 pub fn fuse(layers: Vec<Box<dyn Layer>>) -> Result<FusedLayers> {
     let roles: Vec<FusionRole> = layers.iter().map(|l| l.fusion_role()).collect();
     let mut out: Vec<Box<dyn Layer>> = Vec::with_capacity(layers.len());
