@@ -4,6 +4,7 @@
 //! random numbers are derived from element indices, never thread ids: results are the same
 //! for any thread count.
 
+pub mod denormals;
 pub mod gemm;
 pub mod mask;
 

@@ -6,7 +6,7 @@
 
 use super::{flush, OptimizerConfig, Slot};
 use crate::kernels::mask::{best_isa, Isa};
-use crate::kernels::CHUNK;
+use crate::kernels::{denormals, CHUNK};
 use rayon::prelude::*;
 
 #[allow(clippy::too_many_arguments)]
@@ -33,12 +33,14 @@ pub(crate) fn update(
         .zip(slot.m.par_chunks_mut(CHUNK))
         .zip(slot.v.par_chunks_mut(CHUNK))
         .map(|(((w, g), m), v)| {
-            #[cfg(target_arch = "x86_64")]
-            if avx512 {
-                // SAFETY: best_isa() found AVX-512F on this CPU.
-                return unsafe { chunk_avx512(w, g, m, v, &k) };
-            }
-            chunk(w, g, m, v, &k)
+            denormals::as_zero(|| {
+                #[cfg(target_arch = "x86_64")]
+                if avx512 {
+                    // SAFETY: best_isa() found AVX-512F on this CPU.
+                    return unsafe { chunk_avx512(w, g, m, v, &k) };
+                }
+                chunk(w, g, m, v, &k)
+            })
         })
         .reduce(|| true, |a, b| a & b)
 }

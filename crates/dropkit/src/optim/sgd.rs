@@ -4,7 +4,7 @@
 //! `w -= lr * g`, with `dampening = mu` when dampened (the 2014 dropout paper's form), else 0.
 
 use super::{flush, OptimizerConfig};
-use crate::kernels::CHUNK;
+use crate::kernels::{denormals, CHUNK};
 use rayon::prelude::*;
 
 /// Updates with momentum `mu` (this epoch's); returns whether every gradient was finite.
@@ -26,17 +26,19 @@ pub(crate) fn update(
         .zip(g.par_chunks(CHUNK))
         .zip(buf.par_chunks_mut(CHUNK))
         .map(|((w, g), b)| {
-            let mut finite = true;
-            for ((w, &g), b) in w.iter_mut().zip(g).zip(b) {
-                finite &= g.is_finite();
-                let mut d = g + decay * *w;
-                if mu > 0.0 {
-                    *b = flush(if first { d } else { mu * *b + keep * d });
-                    d = if nesterov { d + mu * *b } else { *b };
+            denormals::as_zero(|| {
+                let mut finite = true;
+                for ((w, &g), b) in w.iter_mut().zip(g).zip(b) {
+                    finite &= g.is_finite();
+                    let mut d = g + decay * *w;
+                    if mu > 0.0 {
+                        *b = flush(if first { d } else { mu * *b + keep * d });
+                        d = if nesterov { d + mu * *b } else { *b };
+                    }
+                    *w -= lr * d;
                 }
-                *w -= lr * d;
-            }
-            finite
+                finite
+            })
         })
         .reduce(|| true, |a, b| a & b)
 }
