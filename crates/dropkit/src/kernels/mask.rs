@@ -244,18 +244,26 @@ mod simd {
 
     /// Where the masked vectors go: 16 elements at a time, in element order.
     trait Sink {
+        /// Elements in the destination.
+        fn len(&self) -> usize;
         /// Writes elements `at .. at + 16` of the chunk.
-        fn put(&mut self, at: usize, v: __m512);
+        ///
+        /// # Safety
+        /// `at + 16 <= self.len()` (checked once per run of groups, not per vector: scalar
+        /// bounds checks compete with the vector work for the same ports).
+        unsafe fn put(&mut self, at: usize, v: __m512);
     }
 
     /// Normal stores.
     struct Stores<'a>(&'a mut [f32]);
 
     impl Sink for Stores<'_> {
+        fn len(&self) -> usize {
+            self.0.len()
+        }
         #[inline(always)]
-        fn put(&mut self, at: usize, v: __m512) {
-            assert!(at + 16 <= self.0.len());
-            // SAFETY: in bounds (asserted); AVX-512F is enabled in every caller.
+        unsafe fn put(&mut self, at: usize, v: __m512) {
+            // SAFETY: in bounds (the caller's contract); AVX-512F is enabled in every caller.
             unsafe { _mm512_storeu_ps(self.0.as_mut_ptr().add(at), v) }
         }
     }
@@ -302,14 +310,17 @@ mod simd {
     }
 
     impl Sink for Streams<'_> {
+        fn len(&self) -> usize {
+            self.dst.len()
+        }
         #[inline(always)]
-        fn put(&mut self, at: usize, v: __m512) {
-            assert!(at + 16 <= self.dst.len() && at == self.end);
+        unsafe fn put(&mut self, at: usize, v: __m512) {
+            debug_assert!(at + 16 <= self.dst.len() && at == self.end);
             self.end = at + 16;
             let p = self.dst.as_mut_ptr();
-            // SAFETY: every address written is below at + 16 (asserted in bounds); stream
-            // addresses are 64-byte aligned by the choice of `head`; AVX-512F is enabled in
-            // every caller.
+            // SAFETY: every address written is below at + 16 (in bounds by the caller's
+            // contract); stream addresses are 64-byte aligned by the choice of `head`;
+            // AVX-512F is enabled in every caller.
             unsafe {
                 if self.head == 0 {
                     _mm512_stream_ps(p.add(at), v);
@@ -336,7 +347,7 @@ mod simd {
         thr: __m512i,
         sv: __m512i,
     ) {
-        assert!(s.len() >= N * GROUP);
+        assert!(s.len() >= N * GROUP && base + N * GROUP <= out.len());
         let blocks: [u64; N] = std::array::from_fn(|n| 16 * (g + n as u64));
         let r = philox512(blocks, mask.step, mask.key);
         let sv = _mm512_castsi512_ps(sv);
@@ -352,7 +363,8 @@ mod simd {
                         x = _mm512_max_ps(x, _mm512_setzero_ps());
                     }
                     let keep = _mm512_cmplt_epu32_mask(half, thr);
-                    out.put(base + at, _mm512_maskz_mul_ps(keep, x, sv));
+                    // SAFETY: base + at + 16 <= base + N * GROUP <= out.len(), asserted above.
+                    unsafe { out.put(base + at, _mm512_maskz_mul_ps(keep, x, sv)) };
                 }
             }
         }
