@@ -47,68 +47,111 @@ pub fn synthetic_mnist(n: usize, seed: u64) -> Dataset {
     }
 }
 
+/// Training `spec` with Adam on `data`, an epoch at a time, after a short warm-up.
+pub struct Training {
+    model: Sequential,
+    optimizer: Optimizer,
+    batch_size: usize,
+}
+
+impl Training {
+    pub fn new(spec: &str, data: &Dataset, batch_size: usize) -> Result<Self> {
+        let mut t = Training {
+            model: Sequential::from_spec(spec, &data.sample_shape, 0)?,
+            optimizer: Optimizer::new(OptimizerConfig::default())?,
+            batch_size,
+        };
+        t.epoch(&data.slice(0..(20 * batch_size).min(data.len())))?;
+        Ok(t)
+    }
+
+    /// Seconds for one epoch over `data`.
+    pub fn epoch(&mut self, data: &Dataset) -> Result<f64> {
+        let options = FitOptions { epochs: 1, batch_size: self.batch_size, seed: 0, ..FitOptions::default() };
+        let history = fit(&mut self.model, &mut self.optimizer, data, None, &options, &mut |_| {})?;
+        Ok(history.epochs.iter().map(|r| r.seconds).sum())
+    }
+}
+
 /// Seconds per epoch of training `spec` with Adam on `data` (`epochs` timed epochs after a
 /// short warm-up).
 pub fn train_epochs(spec: &str, data: &Dataset, batch_size: usize, epochs: usize) -> Result<Vec<f64>> {
-    let mut model = Sequential::from_spec(spec, &data.sample_shape, 0)?;
-    let mut opt = Optimizer::new(OptimizerConfig::default())?;
-    let warm = data.slice(0..(20 * batch_size).min(data.len()));
-    fit(
-        &mut model,
-        &mut opt,
-        &warm,
-        None,
-        &FitOptions { epochs: 1, batch_size, seed: 0, ..FitOptions::default() },
-        &mut |_| {},
-    )?;
-    let history = fit(
-        &mut model,
-        &mut opt,
-        data,
-        None,
-        &FitOptions { epochs, batch_size, seed: 0, ..FitOptions::default() },
-        &mut |_| {},
-    )?;
-    Ok(history.epochs.iter().map(|r| r.seconds).collect())
+    let mut training = Training::new(spec, data, batch_size)?;
+    (0..epochs).map(|_| training.epoch(data)).collect()
 }
 
-/// Seconds per epoch spent in the GEMMs alone of an MLP with layer widths `dims` (input
-/// first): forward, weight gradient and input gradient (none for the first layer), with the
-/// same strided layouts as the layers use.
-pub fn gemm_floor_epochs(dims: &[usize], samples: usize, batch: usize, epochs: usize) -> Vec<f64> {
-    let mut s = Stream::new(3, 0, 0);
-    let mut rand = |n: usize| (0..n).map(|_| s.uniform() - 0.5).collect::<Vec<f32>>();
-    let layers = dims.len() - 1;
-    let weights: Vec<Vec<f32>> = (0..layers).map(|l| rand(dims[l] * dims[l + 1])).collect();
-    let mut grads: Vec<Vec<f32>> = (0..layers).map(|l| vec![0.0; dims[l] * dims[l + 1]]).collect();
-    let acts: Vec<Vec<f32>> = dims.iter().map(|&d| rand(batch * d)).collect();
-    let mut outs: Vec<Vec<f32>> = dims.iter().map(|&d| vec![0.0; batch * d]).collect();
-    let steps = samples.div_ceil(batch);
-    let mut step = |b: usize| {
+/// The GEMMs alone of an MLP with layer widths `dims` (input first): forward, weight gradient
+/// and input gradient (none for the first layer), with the same strided layouts as the layers
+/// use.
+pub struct GemmFloor {
+    dims: Vec<usize>,
+    batch: usize,
+    weights: Vec<Vec<f32>>,
+    grads: Vec<Vec<f32>>,
+    acts: Vec<Vec<f32>>,
+    outs: Vec<Vec<f32>>,
+}
+
+impl GemmFloor {
+    pub fn new(dims: &[usize], batch: usize) -> Self {
+        let mut s = Stream::new(3, 0, 0);
+        let mut rand = |n: usize| (0..n).map(|_| s.uniform() - 0.5).collect::<Vec<f32>>();
+        let layers = dims.len().saturating_sub(1);
+        let mut floor = GemmFloor {
+            dims: dims.to_vec(),
+            batch,
+            weights: (0..layers).map(|l| rand(dims[l] * dims[l + 1])).collect(),
+            grads: (0..layers).map(|l| vec![0.0; dims[l] * dims[l + 1]]).collect(),
+            acts: dims.iter().map(|&d| rand(batch * d)).collect(),
+            outs: dims.iter().map(|&d| vec![0.0; batch * d]).collect(),
+        };
+        (0..20).for_each(|_| floor.step(batch));
+        floor
+    }
+
+    fn step(&mut self, b: usize) {
+        let (dims, layers) = (&self.dims, self.weights.len());
         for l in 0..layers {
             let (i, o) = (dims[l], dims[l + 1]);
-            let w = MatRef::new(&weights[l], o, i);
-            matmul(&mut outs[l + 1][..b * o], MatRef::new(&acts[l], b, i), w.t(), false);
+            let w = MatRef::new(&self.weights[l], o, i);
+            matmul(&mut self.outs[l + 1][..b * o], MatRef::new(&self.acts[l], b, i), w.t(), false);
         }
         for l in (0..layers).rev() {
             let (i, o) = (dims[l], dims[l + 1]);
-            let dy = MatRef::new(&acts[l + 1], b, o);
-            matmul(&mut grads[l], dy.t(), MatRef::new(&acts[l], b, i), false);
+            let dy = MatRef::new(&self.acts[l + 1], b, o);
+            matmul(&mut self.grads[l], dy.t(), MatRef::new(&self.acts[l], b, i), false);
             if l > 0 {
-                matmul(&mut outs[l][..b * i], dy, MatRef::new(&weights[l], o, i), false);
+                matmul(&mut self.outs[l][..b * i], dy, MatRef::new(&self.weights[l], o, i), false);
             }
         }
-    };
-    (0..20).for_each(|_| step(batch));
-    (0..epochs)
-        .map(|_| {
-            let t = Instant::now();
-            for k in 0..steps {
-                step(batch.min(samples - k * batch));
-            }
-            t.elapsed().as_secs_f64()
-        })
-        .collect()
+    }
+
+    /// Seconds for the GEMMs of one epoch over `samples` examples.
+    pub fn epoch(&mut self, samples: usize) -> f64 {
+        let t = Instant::now();
+        for k in 0..samples.div_ceil(self.batch) {
+            self.step(self.batch.min(samples - k * self.batch));
+        }
+        t.elapsed().as_secs_f64()
+    }
+}
+
+/// Seconds per epoch of the GEMM floor alone.
+pub fn gemm_floor_epochs(dims: &[usize], samples: usize, batch: usize, epochs: usize) -> Vec<f64> {
+    let mut floor = GemmFloor::new(dims, batch);
+    (0..epochs).map(|_| floor.epoch(samples)).collect()
+}
+
+/// Seconds per epoch of training the paper MLP on `data` and of its GEMM floor, alternating
+/// epoch by epoch so that both see the same state of a shared machine.
+pub fn paper_mlp_and_floor_epochs(data: &Dataset, batch: usize, epochs: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let mut training = Training::new(PAPER_MLP, data, batch)?;
+    let mut floor = GemmFloor::new(&[784, 1024, 1024, 10], batch);
+    let mut pairs = Vec::with_capacity(epochs);
+    for _ in 0..epochs {
+        pairs.push((training.epoch(data)?, floor.epoch(data.len())));
+    }
+    Ok(pairs.into_iter().unzip())
 }
 
 /// GB/s (bytes read + written) of inverted dropout p = 0.5 over an `n x n` f32 tensor, and of a
@@ -160,6 +203,8 @@ mod tests {
         let data = synthetic_mnist(600, 1);
         assert_eq!(train_epochs(KERAS_MLP, &data, 128, 2).unwrap().len(), 2);
         assert_eq!(gemm_floor_epochs(&[784, 64, 10], 600, 128, 2).len(), 2);
+        let (train, floor) = paper_mlp_and_floor_epochs(&data, 128, 2).unwrap();
+        assert_eq!((train.len(), floor.len()), (2, 2));
         let (dropout, copy) = dropout_and_copy_bandwidth(256, 2);
         assert!(dropout.iter().chain(&copy).all(|gb| gb.is_finite() && *gb > 0.0));
         assert_eq!(mc_inference(20, 3, 1).unwrap().len(), 1);
