@@ -384,15 +384,14 @@ mod simd {
         scale: f32,
     ) {
         assert_eq!(dst.len(), src.len());
-        let len = dst.len();
-        // Normal stores prefetch their destination lines for writing; streams need no lines.
-        let dst_lines = if STREAM { None } else { Some(dst.as_ptr()) };
         if STREAM {
             let mut out = Streams::new(dst);
-            groups_into::<RELU>(&mut out, len, dst_lines, src, g0, mask, scale);
+            groups_into::<RELU>(&mut out, None, src, g0, mask, scale);
             out.finish();
         } else {
-            groups_into::<RELU>(&mut Stores(dst), len, dst_lines, src, g0, mask, scale);
+            // Normal stores prefetch their destination lines for writing; streams need none.
+            let lines = dst.as_ptr();
+            groups_into::<RELU>(&mut Stores(dst), Some(lines), src, g0, mask, scale);
         }
     }
 
@@ -400,7 +399,6 @@ mod simd {
     #[target_feature(enable = "avx512f")]
     fn groups_into<const RELU: bool>(
         out: &mut impl Sink,
-        len: usize,
         dst_lines: Option<*const f32>,
         src: &[f32],
         g0: u64,
@@ -410,6 +408,7 @@ mod simd {
         const WAYS: usize = 4;
         let thr = _mm512_set1_epi32(mask.threshold as i32);
         let sv = _mm512_castps_si512(_mm512_set1_ps(scale));
+        let len = out.len();
         let quads = len / (WAYS * GROUP);
         for q in 0..quads {
             let at = q * WAYS * GROUP;
