@@ -75,10 +75,18 @@ pub fn run(args: Args) -> Result<()> {
     let mut r: BTreeMap<&str, Summary> = BTreeMap::new();
     let data = bench::synthetic_mnist(60_000, 42);
     let mut rss_after_train = None;
+    // Ratios of workloads that ran in alternation: the median of the per-pair ratios, each
+    // pair measured under the same conditions.
+    let mut paired: BTreeMap<&str, f64> = BTreeMap::new();
+    let pair_median = |a: &[f64], b: &[f64]| {
+        let ratios: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
+        Summary::of(&ratios).median
+    };
     match (runs("paper-mlp"), runs("gemm-floor")) {
         (true, true) => {
             // Alternating epochs: the ratio compares like with like on a shared machine.
             let (train, floor) = bench::paper_mlp_and_floor_epochs(&data, 128, args.epochs)?;
+            paired.insert("paper_mlp_over_gemm_floor", pair_median(&train, &floor));
             r.insert("paper_mlp_epoch_s", Summary::of(&train));
             r.insert("gemm_floor_epoch_s", Summary::of(&floor));
             rss_after_train = peak_rss();
@@ -100,6 +108,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     if runs("dropout") {
         let (dropout, copy) = bench::dropout_and_copy_bandwidth(4096, 20);
+        paired.insert("dropout_over_copy", pair_median(&dropout, &copy));
         r.insert("dropout_gb_s", Summary::of(&dropout));
         r.insert("copy_gb_s", Summary::of(&copy));
     }
@@ -131,6 +140,7 @@ pub fn run(args: Args) -> Result<()> {
     ratio("paper_mlp_over_torch", med("paper_mlp_epoch_s"), med("torch_train_epoch_s"));
     ratio("mc100_over_torch", med("mc100_s"), med("torch_mc100_s"));
     ratio("dropout_over_torch", med("dropout_gb_s"), med("torch_dropout_gb_s"));
+    ratios.extend(paired);
 
     if args.json {
         let mut obj = serde_json::Map::new();
