@@ -61,6 +61,8 @@ pub struct DropConnect {
     /// Scratch: the outer product for per-example gradients, squares for sampling.
     scratch: Vec<f32>,
     scratch2: Tensor,
+    /// Sum of the sampled activations (B, units), for Wan's inference.
+    sampled_sum: Vec<f32>,
     noise: Tensor,
     du: Tensor,
     y: Tensor,
@@ -88,6 +90,7 @@ impl DropConnect {
             masked: Vec::new(),
             scratch: Vec::new(),
             scratch2: Tensor::default(),
+            sampled_sum: Vec::new(),
             noise: Tensor::default(),
             du: Tensor::default(),
             y: Tensor::default(),
@@ -144,7 +147,9 @@ impl DropConnect {
         self.scratch2 = x2;
         let ratio = if self.p < 1.0 { self.p / (1.0 - self.p) } else { 0.0 };
         self.noise.resize(&[b, n]);
-        let mut total = vec![0f32; b * n];
+        let mut total = std::mem::take(&mut self.sampled_sum);
+        total.clear();
+        total.resize(b * n, 0.0);
         for z in 0..samples {
             let key = MaskKey { key: key_for(ctx.seed, self.id), step: (1 << 62) | z as u64, threshold: 0 };
             fill_normal(self.noise.data_mut(), &key);
@@ -156,6 +161,7 @@ impl DropConnect {
         }
         let inv = 1.0 / samples as f32;
         self.y.data_mut().iter_mut().zip(&total).for_each(|(y, t)| *y = t * inv);
+        self.sampled_sum = total;
     }
 }
 
