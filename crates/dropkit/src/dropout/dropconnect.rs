@@ -200,7 +200,7 @@ impl Layer for DropConnect {
 
     // x: (B, in) -> y: (B, units)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        crate::nn::check_input(x, self.in_features, &self.spec())?;
+        crate::nn::check_input(x, self.in_features, || self.spec())?;
         let mode = effective_mode(ctx, self.mode_override);
         let Some(base) = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0) else {
             match self.options.eval {
@@ -232,7 +232,7 @@ impl Layer for DropConnect {
 
     // du = dy f'(u); dW = (du^T x) * M * s; db = sum du; dx = du (W * M * s)
     fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        crate::nn::check_input(dy, self.units, &format!("{} backward", self.spec()))?;
+        crate::nn::check_input(dy, self.units, || format!("{} backward", self.spec()))?;
         let (b, n, d, s) = (x.rows(), self.units, self.in_features, self.scale());
         self.du.resize(&[b, n]);
         match self.options.activation {

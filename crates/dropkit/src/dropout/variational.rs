@@ -137,7 +137,7 @@ impl Layer for VariationalDense {
     }
     // x: (B, in) -> y: (B, units)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        crate::nn::check_input(x, self.in_features, &self.spec())?;
+        crate::nn::check_input(x, self.in_features, || self.spec())?;
         let (b, n, d) = (x.rows(), self.units, self.in_features);
         let mode = effective_mode(ctx, self.mode_override);
         let key = mask_key(ctx, mode, self.id, 1.0);
@@ -172,7 +172,7 @@ impl Layer for VariationalDense {
     }
     // d theta = dy^T x + dKL/dtheta / N; d log sigma^2 = sigma^2 * ((dy e / 2 std)^T x^2) + dKL/dlog sigma^2 / N.
     fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        crate::nn::check_input(dy, self.units, &format!("{} backward", self.spec()))?;
+        crate::nn::check_input(dy, self.units, || format!("{} backward", self.spec()))?;
         let (b, n, d) = (x.rows(), self.units, self.in_features);
         let dym = MatRef::new(dy.data(), b, n);
         matmul(self.theta.grad.data_mut(), dym.t(), MatRef::new(x.data(), b, d), false);

@@ -107,7 +107,7 @@ impl Layer for Linear {
 
     // x: (B, in) -> y: (B, units)
     fn forward(&mut self, x: &Tensor, _ctx: &Ctx) -> Result<&Tensor> {
-        check_input(x, self.in_features, &self.spec())?;
+        check_input(x, self.in_features, || self.spec())?;
         let b = x.rows();
         self.y.resize(&[b, self.units]);
         broadcast_rows(self.y.data_mut(), self.bias.value.data());
@@ -118,7 +118,7 @@ impl Layer for Linear {
 
     // dy: (B, units) -> dx: (B, in); dW: (units, in); db: (units)
     fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        check_input(dy, self.units, &format!("{} backward", self.spec()))?;
+        check_input(dy, self.units, || format!("{} backward", self.spec()))?;
         let b = x.rows();
         let dy_m = MatRef::new(dy.data(), b, self.units);
         matmul(self.weight.grad.data_mut(), dy_m.t(), MatRef::new(x.data(), b, self.in_features), false);

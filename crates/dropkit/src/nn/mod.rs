@@ -23,10 +23,10 @@ use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 /// Checks that `x` has the per-sample shape a layer was built for.
-pub(crate) fn check_input(x: &Tensor, features: usize, layer: &str) -> Result<()> {
+pub(crate) fn check_input(x: &Tensor, features: usize, layer: impl FnOnce() -> String) -> Result<()> {
     if x.shape().is_empty() || x.cols() != features {
         return Err(Error::Shape {
-            context: layer.to_string(),
+            context: layer(),
             got: x.shape().to_vec(),
             expected: format!("(batch, {features}) or a shape with {features} features per sample"),
         });
