@@ -56,6 +56,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // The main thread is one of the pool's workers (not a client waiting beside them): a
+    // parallel kernel called from it starts as cheaply as from any worker, and the threads
+    // never outnumber the cores. RAYON_NUM_THREADS still sets how many there are.
+    if let Err(e) = rayon::ThreadPoolBuilder::new().use_current_thread().build_global() {
+        eprintln!("warning: could not start the thread pool on the main thread ({e}); using the default pool");
+    }
     let result = match cli.command {
         Command::Train(a) => cmd::train::run(*a),
         Command::Eval(a) => cmd::eval::run(a),

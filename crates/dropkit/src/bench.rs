@@ -4,7 +4,7 @@
 
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::kernels::gemm::{matmul, MatRef};
+use crate::kernels::gemm::{faster_transposed, matmul, matmul_transposed, MatRef};
 use crate::kernels::mask::{keep_threshold, MaskKey};
 use crate::model::Sequential;
 use crate::optim::{Optimizer, OptimizerConfig};
@@ -82,7 +82,7 @@ pub fn train_epochs(spec: &str, data: &Dataset, batch_size: usize, epochs: usize
 
 /// The GEMMs alone of an MLP with layer widths `dims` (input first): forward, weight gradient
 /// and input gradient (none for the first layer), with the same strided layouts as the layers
-/// use.
+/// use (the forward product written transposed where a dense layer writes it so).
 pub struct GemmFloor {
     dims: Vec<usize>,
     batch: usize,
@@ -113,8 +113,13 @@ impl GemmFloor {
         let (dims, layers) = (&self.dims, self.weights.len());
         for l in 0..layers {
             let (i, o) = (dims[l], dims[l + 1]);
-            let w = MatRef::new(&self.weights[l], o, i);
-            matmul(&mut self.outs[l + 1][..b * o], MatRef::new(&self.acts[l], b, i), w.t(), false);
+            let (x, wt) = (MatRef::new(&self.acts[l], b, i), MatRef::new(&self.weights[l], o, i).t());
+            let out = &mut self.outs[l + 1][..b * o];
+            if faster_transposed(b, o) {
+                matmul_transposed(out, x, wt, false);
+            } else {
+                matmul(out, x, wt, false);
+            }
         }
         for l in (0..layers).rev() {
             let (i, o) = (dims[l], dims[l + 1]);

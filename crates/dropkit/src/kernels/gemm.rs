@@ -31,6 +31,24 @@ const PARALLEL_FLOPS: usize = 1 << 18;
 
 /// `dst (a.rows, b.cols) = a * b`, or `dst += a * b` when `accumulate`. `dst` is row-major.
 pub fn matmul(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool) {
+    product(dst, a, b, accumulate, false)
+}
+
+/// [`matmul`] into the transpose: `dst (b.cols, a.rows) = (a * b)^T`, or `+=`. Each element
+/// is summed in the same order as by [`matmul`], so the bits are the same.
+pub fn matmul_transposed(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool) {
+    product(dst, a, b, accumulate, true)
+}
+
+/// Whether `a * b` with `a` (m, k) row-major and `b` the transpose of a row-major (n, k)
+/// matrix (a dense layer's `x W^T`) is faster written transposed. Measured with 2 threads:
+/// writing `y^T` takes 0.6-0.7x the time when n >= 2m (batch 128, 1024 units: 1.0 against
+/// 1.45 ms), but up to 3x longer when n < m, where gemm's packing of `W` no longer dominates.
+pub fn faster_transposed(m: usize, n: usize) -> bool {
+    n >= 2 * m
+}
+
+fn product(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool, transposed: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "matmul: inner dimensions {k} and {}", b.rows);
     assert_eq!(dst.len(), m * n, "matmul: destination holds {} not {m}x{n}", dst.len());
@@ -49,15 +67,18 @@ pub fn matmul(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool) {
     let threads = rayon::current_num_threads();
     let parallelism =
         if threads > 1 && m * n * k >= PARALLEL_FLOPS { Parallelism::Rayon(threads) } else { Parallelism::None };
-    // SAFETY: all three views were bounds-checked above; dst is exclusively borrowed.
+    // Element (i, j) of the product goes to dst[i * n + j], or to dst[j * m + i] transposed.
+    let (dst_cs, dst_rs) = if transposed { (m as isize, 1) } else { (1, n as isize) };
+    // SAFETY: all three views were bounds-checked above, and both destination layouts cover
+    // exactly m * n elements; dst is exclusively borrowed.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            dst_cs,
+            dst_rs,
             accumulate,
             a.data.as_ptr(),
             a.cs as isize,
@@ -108,6 +129,28 @@ mod tests {
         matmul(&mut d, am.t(), bm.t(), true);
         for (x, y) in d.iter().zip(naive(am.t(), bm.t())) {
             assert!((x - 1.0 - y).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn the_transposed_product_has_the_same_bits() {
+        let (m, k, n) = (33, 1100, 300); // k beyond one cache block, n large enough for threads
+        let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.731).sin()).collect();
+        let w: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.377).cos()).collect();
+        let (xm, wt) = (MatRef::new(&x, m, k), MatRef::new(&w, n, k).t());
+        let bias: Vec<f32> = (0..m * n).map(|i| i as f32 * 0.01).collect();
+        let (mut y, mut yt) = (bias.clone(), vec![0.0; m * n]);
+        for i in 0..m {
+            for j in 0..n {
+                yt[j * m + i] = bias[i * n + j];
+            }
+        }
+        matmul(&mut y, xm, wt, true);
+        matmul_transposed(&mut yt, xm, wt, true);
+        for i in 0..m {
+            for j in 0..n {
+                assert_eq!(y[i * n + j].to_bits(), yt[j * m + i].to_bits(), "({i}, {j})");
+            }
         }
     }
 }

@@ -7,6 +7,9 @@
 pub mod denormals;
 pub mod gemm;
 pub mod mask;
+pub mod transpose;
+
+pub use transpose::transpose;
 
 use rayon::prelude::*;
 
