@@ -14,8 +14,11 @@
 //! AVX2 halves) produce 16 contiguous elements per half-word with no shuffles. The SIMD paths
 //! are chosen at run time and equal the scalar reference bit for bit.
 
-use super::par_zip;
+use super::transpose::{transpose_block, BLOCK_ROWS};
+use super::{par_zip, CHUNK};
 use crate::rng::{counter, philox4x32_10};
+use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// Elements per Philox group: 16 counters x 4 words x 2 halves.
 pub const GROUP: usize = 128;
@@ -127,6 +130,56 @@ pub fn apply_with_stores<const RELU: bool>(
         return;
     }
     par_zip(dst, src, |d, s, first| apply_chunk::<RELU>(isa, stream, d, s, first as u64, mask, scale));
+}
+
+/// Whether [`apply_relu_transposed`] takes a matrix with `cols` columns: every block of 16
+/// rows must start on a Philox group.
+pub fn fuses_transposed(cols: usize) -> bool {
+    (BLOCK_ROWS * cols).is_multiple_of(GROUP)
+}
+
+thread_local! {
+    /// One block of rows of a transposed source, per thread: reused, so the pass allocates
+    /// nothing after its first call.
+    static ROWS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `dst (rows, cols) = relu(src_t^T) * mask * scale` for `src_t` (cols, rows), in one pass:
+/// each block of 16 rows is transposed into a per-thread buffer (it stays in cache) and masked
+/// from there, so the row-major pre-activation is never written out. The same bits as
+/// [`transpose`](super::transpose) followed by [`apply_relu`]; `mask` None keeps every element.
+/// Needs [`fuses_transposed`]`(cols)`.
+pub fn apply_relu_transposed(
+    dst: &mut [f32],
+    src_t: &[f32],
+    rows: usize,
+    cols: usize,
+    mask: Option<&MaskKey>,
+    scale: f32,
+) {
+    assert!(fuses_transposed(cols), "apply_relu_transposed: {cols} columns do not align blocks to groups");
+    assert_eq!(dst.len(), rows * cols, "apply_relu_transposed: destination holds {} not {rows}x{cols}", dst.len());
+    if cols == 0 {
+        return;
+    }
+    let isa = best_isa();
+    let block = |(b, d): (usize, &mut [f32])| {
+        ROWS.with_borrow_mut(|buf| {
+            buf.resize(d.len(), 0.0);
+            transpose_block(buf, src_t, rows, cols, b * BLOCK_ROWS);
+            match mask {
+                Some(m) if m.threshold < KEEP_ALL => {
+                    apply_chunk::<true>(isa, false, d, buf, (b * BLOCK_ROWS * cols) as u64, m, scale)
+                }
+                _ => d.iter_mut().zip(buf.iter()).for_each(|(d, &s)| *d = s.max(0.0) * scale),
+            }
+        })
+    };
+    if rows * cols <= CHUNK {
+        dst.chunks_mut(BLOCK_ROWS * cols).enumerate().for_each(block);
+    } else {
+        dst.par_chunks_mut(BLOCK_ROWS * cols).enumerate().for_each(block);
+    }
 }
 
 #[inline(always)]
@@ -508,6 +561,25 @@ mod simd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_transposed_pass_equals_transpose_then_mask() {
+        for (rows, cols) in [(1, 8), (7, 24), (33, 40), (128, 1024), (200, 512)] {
+            let src_t: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f32 - 500.0).collect();
+            let mut z = vec![0.0; rows * cols];
+            super::super::transpose(&mut z, &src_t, rows, cols);
+            for mask in [None, Some(MaskKey { key: [5, 6], step: 2, threshold: keep_threshold(0.7) })] {
+                let (mut want, mut got) = (vec![0.0; rows * cols], vec![-1.0; rows * cols]);
+                match &mask {
+                    Some(m) => apply_relu(&mut want, &z, m, 1.5),
+                    None => want.iter_mut().zip(&z).for_each(|(w, &z)| *w = z.max(0.0) * 1.5),
+                }
+                apply_relu_transposed(&mut got, &src_t, rows, cols, mask.as_ref(), 1.5);
+                let same = want.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "({rows}, {cols}), mask {mask:?}");
+            }
+        }
+    }
 
     #[test]
     fn every_instruction_set_equals_the_scalar_reference() {

@@ -10,6 +10,9 @@ use rayon::prelude::*;
 
 const TILE: usize = 16;
 
+/// Rows per block: the tile height.
+pub const BLOCK_ROWS: usize = TILE;
+
 /// `dst (rows, cols) = src^T`, where `src` is (cols, rows); both row-major. Parallel over
 /// blocks of 16 rows.
 pub fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize) {
@@ -18,30 +21,34 @@ pub fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize) {
     if cols == 0 {
         return;
     }
-    #[cfg(target_arch = "x86_64")]
-    let avx512 = super::mask::best_isa() == super::mask::Isa::Avx512;
-    let block = |(b, d): (usize, &mut [f32])| {
-        let r0 = b * TILE;
-        let block_rows = d.len() / cols;
-        for c0 in (0..cols).step_by(TILE) {
-            #[cfg(target_arch = "x86_64")]
-            if avx512 && block_rows == TILE && c0 + TILE <= cols {
-                // SAFETY: AVX-512F is present; the tile lies inside both matrices (checked
-                // inside, before any access).
-                unsafe { tile_avx512(d, src, rows, cols, r0, c0) };
-                continue;
-            }
-            for r in 0..block_rows {
-                for c in c0..(c0 + TILE).min(cols) {
-                    d[r * cols + c] = src[c * rows + r0 + r];
-                }
-            }
-        }
-    };
+    let block = |(b, d): (usize, &mut [f32])| transpose_block(d, src, rows, cols, b * TILE);
     if rows * cols <= CHUNK {
         dst.chunks_mut(TILE * cols).enumerate().for_each(block);
     } else {
         dst.par_chunks_mut(TILE * cols).enumerate().for_each(block);
+    }
+}
+
+/// Rows `r0 .. r0 + block.len() / cols` (at most 16) of `src^T` into `block`, where `src` is
+/// (cols, rows): one block of [`transpose`], for kernels that fuse more work into the pass.
+pub fn transpose_block(block: &mut [f32], src: &[f32], rows: usize, cols: usize, r0: usize) {
+    let block_rows = block.len() / cols.max(1);
+    assert!(block_rows <= TILE && r0 + block_rows <= rows && src.len() >= rows * cols);
+    #[cfg(target_arch = "x86_64")]
+    let avx512 = block_rows == TILE && super::mask::best_isa() == super::mask::Isa::Avx512;
+    for c0 in (0..cols).step_by(TILE) {
+        #[cfg(target_arch = "x86_64")]
+        if avx512 && c0 + TILE <= cols {
+            // SAFETY: AVX-512F is present; the tile lies inside both matrices (checked
+            // inside, before any access).
+            unsafe { tile_avx512(block, src, rows, cols, r0, c0) };
+            continue;
+        }
+        for r in 0..block_rows {
+            for c in c0..(c0 + TILE).min(cols) {
+                block[r * cols + c] = src[c * rows + r0 + r];
+            }
+        }
     }
 }
 

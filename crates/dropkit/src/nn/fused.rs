@@ -7,6 +7,7 @@
 //! The fused layer computes bit for bit what the separate layers compute (same masks, same
 //! rounding), and keeps their PyTorch names and indices (`layers.0.weight`, dropout id 2).
 
+use super::linear::Preactivation;
 use super::Linear;
 use crate::dropout::{Dropout, Scaling};
 use crate::error::Result;
@@ -99,8 +100,6 @@ impl Layer for DenseBlock {
 
     // x: (B, in) -> z = x W^T + b: (B, units) -> y = relu(z) * m * s: (B, units)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        let z = self.linear.forward(x, ctx)?;
-        self.y.resize(z.shape());
         let (mask, scale) = match &self.dropout {
             Some(d) => match d.mask_for(ctx) {
                 Some(key) => (Some(key), d.keep_scale()),
@@ -108,16 +107,24 @@ impl Layer for DenseBlock {
             },
             None => (None, 1.0),
         };
-        match mask {
-            Some(key) => mask::apply_relu(self.y.data_mut(), z.data(), &key, scale),
-            None if scale == 1.0 => {
-                par_zip(self.y.data_mut(), z.data(), |y, z, _| y.iter_mut().zip(z).for_each(|(y, &z)| *y = z.max(0.0)))
-            }
-            None => par_zip(self.y.data_mut(), z.data(), |y, z, _| {
-                y.iter_mut().zip(z).for_each(|(y, &z)| *y = z.max(0.0) * scale)
-            }),
-        }
         self.kept_scale = scale;
+        let units = self.linear.units();
+        match self.linear.preactivation(x, mask::fuses_transposed(units))? {
+            // Wide outputs: transpose, ReLU and mask in one pass.
+            Preactivation::Transposed(zt) => {
+                self.y.resize(&[x.rows(), units]);
+                mask::apply_relu_transposed(self.y.data_mut(), zt, x.rows(), units, mask.as_ref(), scale);
+            }
+            Preactivation::RowMajor(z) => {
+                self.y.resize(z.shape());
+                match mask {
+                    Some(key) => mask::apply_relu(self.y.data_mut(), z.data(), &key, scale),
+                    None => par_zip(self.y.data_mut(), z.data(), |y, z, _| {
+                        y.iter_mut().zip(z).for_each(|(y, &z)| *y = z.max(0.0) * scale)
+                    }),
+                }
+            }
+        }
         Ok(&self.y)
     }
 

@@ -44,20 +44,33 @@ pub(crate) fn broadcast_rows(dst: &mut [f32], bias: &[f32]) {
 /// GEMM accumulates into it. Wide outputs are computed transposed into `scratch` and then
 /// transposed back, which is faster for them ([`faster_transposed`]) and gives the same bits.
 pub(crate) fn affine(y: &mut [f32], x: &[f32], w: &[f32], bias: &[f32], batch: usize, scratch: &mut Vec<f32>) {
-    let units = bias.len();
-    let x = MatRef::new(x, batch, w.len() / units.max(1));
-    let wt = MatRef::new(w, units, x.cols).t();
-    if !faster_transposed(batch, units) {
+    let (units, inputs) = (bias.len(), w.len() / bias.len().max(1));
+    if faster_transposed(batch, units) {
+        affine_transposed(scratch, x, w, bias, batch);
+        transpose(y, scratch, batch, units);
+    } else {
         broadcast_rows(y, bias);
-        matmul(y, x, wt, true);
-        return;
+        matmul(y, MatRef::new(x, batch, inputs), MatRef::new(w, units, inputs).t(), true);
     }
-    scratch.resize(y.len(), 0.0);
-    for (row, &b) in scratch.chunks_exact_mut(batch).zip(bias) {
+}
+
+/// [`affine`]'s output transposed, `yt (units, B)`: the bias fills each row, then the GEMM
+/// accumulates into it.
+fn affine_transposed(yt: &mut Vec<f32>, x: &[f32], w: &[f32], bias: &[f32], batch: usize) {
+    let (units, inputs) = (bias.len(), w.len() / bias.len().max(1));
+    yt.resize(units * batch, 0.0);
+    for (row, &b) in yt.chunks_exact_mut(batch).zip(bias) {
         row.fill(b);
     }
-    matmul_transposed(scratch, x, wt, true);
-    transpose(y, scratch, batch, units);
+    matmul_transposed(yt, MatRef::new(x, batch, inputs), MatRef::new(w, units, inputs).t(), true);
+}
+
+/// A dense layer's pre-activation, as [`Linear::preactivation`] left it.
+pub(crate) enum Preactivation<'a> {
+    /// `z (B, units)`.
+    RowMajor(&'a Tensor),
+    /// `z^T (units, B)`.
+    Transposed(&'a [f32]),
 }
 
 /// How a dense layer's weights start.
@@ -97,6 +110,27 @@ impl Linear {
     pub fn weight(&self) -> &Param {
         &self.weight
     }
+
+    /// `z = x W^T + b` for `x (B, in)`. When `transposed_ok` and the output is wide enough for
+    /// the transposed GEMM to be faster, `z^T (units, B)` is returned instead, for a caller
+    /// that fuses the transpose into its own pass; otherwise `z`, which is also `output()`.
+    pub(crate) fn preactivation(&mut self, x: &Tensor, transposed_ok: bool) -> Result<Preactivation<'_>> {
+        check_input(x, self.in_features, || self.spec())?;
+        let b = x.rows();
+        let (w, bias) = (self.weight.value.data(), self.bias.value.data());
+        if transposed_ok && faster_transposed(b, self.units) {
+            affine_transposed(&mut self.yt, x.data(), w, bias, b);
+            return Ok(Preactivation::Transposed(&self.yt));
+        }
+        self.y.resize(&[b, self.units]);
+        affine(self.y.data_mut(), x.data(), w, bias, b, &mut self.yt);
+        Ok(Preactivation::RowMajor(&self.y))
+    }
+
+    /// Output units.
+    pub(crate) fn units(&self) -> usize {
+        self.units
+    }
 }
 
 impl Layer for Linear {
@@ -130,10 +164,7 @@ impl Layer for Linear {
 
     // x: (B, in) -> y: (B, units)
     fn forward(&mut self, x: &Tensor, _ctx: &Ctx) -> Result<&Tensor> {
-        check_input(x, self.in_features, || self.spec())?;
-        let b = x.rows();
-        self.y.resize(&[b, self.units]);
-        affine(self.y.data_mut(), x.data(), self.weight.value.data(), self.bias.value.data(), b, &mut self.yt);
+        self.preactivation(x, false)?; // row-major: into self.y
         Ok(&self.y)
     }
 
