@@ -16,7 +16,7 @@ use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask::{self, MaskKey};
 use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
-use crate::nn::linear::{broadcast_rows, glorot_uniform};
+use crate::nn::linear::{affine, broadcast_rows, glorot_uniform};
 use crate::nn::ActivationKind;
 use crate::rng::{key_for, Stream};
 use crate::tensor::Tensor;
@@ -58,7 +58,8 @@ pub struct DropConnect {
     mode_override: Option<Mode>,
     /// `W * M / (1 - p)` of the current mask (units, in).
     masked: Vec<f32>,
-    /// Scratch: the outer product for per-example gradients, squares for sampling.
+    /// Scratch: the outer product for per-example gradients, squares for sampling, the
+    /// transposed product in forward.
     scratch: Vec<f32>,
     scratch2: Tensor,
     /// Sum of the sampled activations (B, units), for Wan's inference.
@@ -125,9 +126,7 @@ impl DropConnect {
     fn mean_field(&mut self, x: &Tensor) {
         let b = x.rows();
         self.y.resize(&[b, self.units]);
-        broadcast_rows(self.y.data_mut(), self.bias.value.data());
-        let w = MatRef::new(self.weight.value.data(), self.units, self.in_features);
-        matmul(self.y.data_mut(), MatRef::new(x.data(), b, self.in_features), w.t(), true);
+        affine(self.y.data_mut(), x.data(), self.weight.value.data(), self.bias.value.data(), b, &mut self.scratch);
     }
 
     /// Wan's inference: Gaussian pre-activations by moment matching, `f` averaged over draws.
@@ -214,9 +213,9 @@ impl Layer for DropConnect {
         };
         let (b, n, d, s) = (x.rows(), self.units, self.in_features, self.scale());
         self.y.resize(&[b, n]);
-        broadcast_rows(self.y.data_mut(), self.bias.value.data());
         self.masked.resize(n * d, 0.0);
         if self.options.per_example {
+            broadcast_rows(self.y.data_mut(), self.bias.value.data());
             for (i, (yr, xr)) in self.y.data_mut().chunks_exact_mut(n).zip(x.data().chunks_exact(d)).enumerate() {
                 let key = Self::example_key(self.options.per_example, self.id, &base, ctx.seed, i);
                 mask::apply(&mut self.masked, self.weight.value.data(), &key, s);
@@ -224,7 +223,7 @@ impl Layer for DropConnect {
             }
         } else {
             mask::apply(&mut self.masked, self.weight.value.data(), &base, s);
-            matmul(self.y.data_mut(), MatRef::new(x.data(), b, d), MatRef::new(&self.masked, n, d).t(), true);
+            affine(self.y.data_mut(), x.data(), &self.masked, self.bias.value.data(), b, &mut self.scratch);
         }
         self.activate();
         Ok(&self.y)

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
-use crate::nn::linear::{broadcast_rows, glorot_uniform};
+use crate::nn::linear::{affine, glorot_uniform};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
@@ -45,7 +45,8 @@ pub struct VariationalDense {
     x2: Vec<f32>,
     std: Tensor,
     noise: Tensor,
-    /// Scratch for the input gradient through the noise (B, in).
+    /// Scratch: the transposed product in forward, the input gradient through the noise
+    /// (B, in) in backward.
     tmp: Vec<f32>,
     noisy: bool,
     y: Tensor,
@@ -143,18 +144,16 @@ impl Layer for VariationalDense {
         let key = mask_key(ctx, mode, self.id, 1.0);
         self.noisy = key.is_some();
         self.y.resize(&[b, n]);
-        broadcast_rows(self.y.data_mut(), self.bias.value.data());
-        let xm = MatRef::new(x.data(), b, d);
         let Some(key) = key else {
             // Eval: pruned mean weights.
             self.w2.clear();
             let (t, s) = (self.theta.value.data(), self.log_sigma2.value.data());
             self.w2
                 .extend(t.iter().zip(s).map(|(&t, &s)| if Self::log_alpha(t, s) > PRUNE_LOG_ALPHA { 0.0 } else { t }));
-            matmul(self.y.data_mut(), xm, MatRef::new(&self.w2, n, d).t(), true);
+            affine(self.y.data_mut(), x.data(), &self.w2, self.bias.value.data(), b, &mut self.tmp);
             return Ok(&self.y);
         };
-        matmul(self.y.data_mut(), xm, MatRef::new(self.theta.value.data(), n, d).t(), true);
+        affine(self.y.data_mut(), x.data(), self.theta.value.data(), self.bias.value.data(), b, &mut self.tmp);
         // std = sqrt((x*x) sigma^2^T)
         self.w2.clear();
         self.w2.extend(self.log_sigma2.value.data().iter().map(|&s| s.exp()));
