@@ -163,6 +163,8 @@ pub fn apply_relu_transposed(
         return;
     }
     let isa = best_isa();
+    // Nothing inside the borrow calls into the thread pool, so no other block can run on this
+    // thread while the buffer is borrowed.
     let block = |(b, d): (usize, &mut [f32])| {
         ROWS.with_borrow_mut(|buf| {
             buf.resize(d.len(), 0.0);

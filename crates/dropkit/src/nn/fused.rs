@@ -1,6 +1,7 @@
 //! Fusion of `dense -> relu -> dropout` (and `dense -> relu`) into one layer: the GEMM writes
 //! `z = x W^T + b` (bias pre-filled, so no extra pass), then a single pass computes
-//! `y = relu(z) * m * s` with the keyed mask. Backward is a single pass too, and needs no mask
+//! `y = relu(z) * m * s` with the keyed mask. For wide layers the GEMM writes `z^T`, which is
+//! faster, and that pass transposes as it goes. Backward is a single pass too, and needs no mask
 //! regeneration: a unit has a nonzero gradient exactly when it was kept *and* active, which is
 //! when `y > 0`, so `dz = dy * s * [y > 0]`.
 //!
