@@ -192,3 +192,18 @@ impl Layer for Linear {
         f("bias", &mut self.bias);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::layer::{Ctx, Mode};
+    use crate::model::Sequential;
+    use crate::tensor::Tensor;
+
+    #[test]
+    fn an_empty_batch_gives_an_empty_output() {
+        let mut model = Sequential::from_spec("dense(64) relu dropout(0.5) dense(10)", &[784], 0).unwrap();
+        let x = Tensor::zeros(&[0, 784]);
+        let y = model.forward(&x, &Ctx::new(Mode::Train, 0, 0)).unwrap();
+        assert_eq!(y.shape(), &[0, 10]);
+    }
+}
