@@ -15,9 +15,8 @@
 //! are chosen at run time and equal the scalar reference bit for bit.
 
 use super::transpose::{transpose_block, BLOCK_ROWS};
-use super::{par_zip, CHUNK};
+use super::{par_blocks, par_zip};
 use crate::rng::{counter, philox4x32_10};
-use rayon::prelude::*;
 use std::cell::RefCell;
 
 /// Elements per Philox group: 16 counters x 4 words x 2 halves.
@@ -165,7 +164,7 @@ pub fn apply_relu_transposed(
     let isa = best_isa();
     // Nothing inside the borrow calls into the thread pool, so no other block can run on this
     // thread while the buffer is borrowed.
-    let block = |(b, d): (usize, &mut [f32])| {
+    par_blocks(dst, BLOCK_ROWS * cols, |b, d| {
         ROWS.with_borrow_mut(|buf| {
             buf.resize(d.len(), 0.0);
             transpose_block(buf, src_t, rows, cols, b * BLOCK_ROWS);
@@ -173,15 +172,10 @@ pub fn apply_relu_transposed(
                 Some(m) if m.threshold < KEEP_ALL => {
                     apply_chunk::<true>(isa, false, d, buf, (b * BLOCK_ROWS * cols) as u64, m, scale)
                 }
-                _ => d.iter_mut().zip(buf.iter()).for_each(|(d, &s)| *d = s.max(0.0) * scale),
+                _ => d.iter_mut().zip(buf.iter()).for_each(|(d, &s)| *d = pre::<true>(s) * scale),
             }
         })
-    };
-    if rows * cols <= CHUNK {
-        dst.chunks_mut(BLOCK_ROWS * cols).enumerate().for_each(block);
-    } else {
-        dst.par_chunks_mut(BLOCK_ROWS * cols).enumerate().for_each(block);
-    }
+    });
 }
 
 #[inline(always)]

@@ -29,11 +29,18 @@ pub fn par_zip(dst: &mut [f32], src: &[f32], f: impl Fn(&mut [f32], &[f32], usiz
 
 /// Applies `f(chunk, first_index)` over chunks of `dst` in parallel.
 pub fn par_each(dst: &mut [f32], f: impl Fn(&mut [f32], usize) + Sync) {
+    par_blocks(dst, CHUNK, |i, d| f(d, i * CHUNK));
+}
+
+/// Applies `f(block_index, block)` over consecutive blocks of `block_len` elements of `dst`
+/// (the last may be shorter): in parallel, unless `dst` is at most one [`CHUNK`].
+pub fn par_blocks(dst: &mut [f32], block_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    let block_len = block_len.max(1);
     if dst.len() <= CHUNK {
-        f(dst, 0);
-        return;
+        dst.chunks_mut(block_len).enumerate().for_each(|(i, d)| f(i, d));
+    } else {
+        dst.par_chunks_mut(block_len).enumerate().for_each(|(i, d)| f(i, d));
     }
-    dst.par_chunks_mut(CHUNK).enumerate().for_each(|(i, d)| f(d, i * CHUNK));
 }
 
 /// Column sums of a row-major (rows, cols) matrix into `out` (overwritten), in f32 with a

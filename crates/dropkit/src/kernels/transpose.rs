@@ -5,8 +5,7 @@
 //! in registers and 16 vector stores; element by element it is 256 scalar loads and stores
 //! (measured on (128, 1024) with 2 threads: 45 against 112 us).
 
-use super::CHUNK;
-use rayon::prelude::*;
+use super::par_blocks;
 
 const TILE: usize = 16;
 
@@ -21,12 +20,7 @@ pub fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize) {
     if cols == 0 {
         return;
     }
-    let block = |(b, d): (usize, &mut [f32])| transpose_block(d, src, rows, cols, b * TILE);
-    if rows * cols <= CHUNK {
-        dst.chunks_mut(TILE * cols).enumerate().for_each(block);
-    } else {
-        dst.par_chunks_mut(TILE * cols).enumerate().for_each(block);
-    }
+    par_blocks(dst, TILE * cols, |b, d| transpose_block(d, src, rows, cols, b * TILE));
 }
 
 /// Rows `r0 .. r0 + block.len() / cols` (at most 16) of `src^T` into `block`, where `src` is
