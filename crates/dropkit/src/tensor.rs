@@ -100,9 +100,13 @@ impl Tensor {
     pub fn gather_rows(&mut self, src: &[f32], row_shape: &[usize], indices: &[usize]) {
         let c: usize = row_shape.iter().product();
         self.resize_batch(indices.len(), row_shape);
-        for (dst, &i) in self.data.chunks_exact_mut(c.max(1)).zip(indices) {
-            dst.copy_from_slice(&src[i * c..(i + 1) * c]);
-        }
+        // Rows come from random places in a large dataset, so each copy waits on memory: two
+        // threads wait in parallel (a training batch of 128 MNIST rows: 62 against 98 us).
+        const ROWS_PER_TASK: usize = 16;
+        crate::kernels::par_blocks(&mut self.data, ROWS_PER_TASK * c.max(1), |b, block| {
+            let rows = block.chunks_exact_mut(c.max(1)).zip(&indices[b * ROWS_PER_TASK..]);
+            rows.for_each(|(dst, &i)| dst.copy_from_slice(&src[i * c..(i + 1) * c]));
+        });
     }
 }
 

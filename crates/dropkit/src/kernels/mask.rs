@@ -143,16 +143,18 @@ thread_local! {
     static ROWS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `dst (rows, cols) = relu(src_t^T) * mask * scale` for `src_t` (cols, rows), in one pass:
-/// each block of 16 rows is transposed into a per-thread buffer (it stays in cache) and masked
-/// from there, so the row-major pre-activation is never written out. The same bits as
-/// [`transpose`](super::transpose) followed by [`apply_relu`]; `mask` None keeps every element.
-/// Needs [`fuses_transposed`]`(cols)`.
+/// `dst (rows, cols) = relu(src_t^T + bias) * mask * scale` for `src_t` (cols, rows) and a
+/// bias per column, in one pass: each block of 16 rows is transposed (adding the bias) into a
+/// per-thread buffer, where it stays in cache, and masked from there, so the row-major
+/// pre-activation is never written out. The same bits as [`transpose`](super::transpose)
+/// followed by [`apply_relu`]; `mask` None keeps every element. Needs
+/// [`fuses_transposed`]`(cols)`.
 pub fn apply_relu_transposed(
     dst: &mut [f32],
     src_t: &[f32],
     rows: usize,
     cols: usize,
+    bias: &[f32],
     mask: Option<&MaskKey>,
     scale: f32,
 ) {
@@ -167,7 +169,7 @@ pub fn apply_relu_transposed(
     par_blocks(dst, BLOCK_ROWS * cols, |b, d| {
         ROWS.with_borrow_mut(|buf| {
             buf.resize(d.len(), 0.0);
-            transpose_block(buf, src_t, rows, cols, b * BLOCK_ROWS);
+            transpose_block(buf, src_t, rows, cols, b * BLOCK_ROWS, Some(bias));
             match mask {
                 Some(m) if m.threshold < KEEP_ALL => {
                     apply_chunk::<true>(isa, false, d, buf, (b * BLOCK_ROWS * cols) as u64, m, scale)
@@ -562,15 +564,16 @@ mod tests {
     fn the_transposed_pass_equals_transpose_then_mask() {
         for (rows, cols) in [(1, 8), (7, 24), (33, 40), (128, 1024), (200, 512)] {
             let src_t: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f32 - 500.0).collect();
+            let bias: Vec<f32> = (0..cols).map(|c| (c % 13) as f32 * 0.3 - 2.0).collect();
             let mut z = vec![0.0; rows * cols];
-            super::super::transpose(&mut z, &src_t, rows, cols);
+            super::super::transpose(&mut z, &src_t, rows, cols, Some(&bias));
             for mask in [None, Some(MaskKey { key: [5, 6], step: 2, threshold: keep_threshold(0.7) })] {
                 let (mut want, mut got) = (vec![0.0; rows * cols], vec![-1.0; rows * cols]);
                 match &mask {
                     Some(m) => apply_relu(&mut want, &z, m, 1.5),
                     None => want.iter_mut().zip(&z).for_each(|(w, &z)| *w = z.max(0.0) * 1.5),
                 }
-                apply_relu_transposed(&mut got, &src_t, rows, cols, mask.as_ref(), 1.5);
+                apply_relu_transposed(&mut got, &src_t, rows, cols, &bias, mask.as_ref(), 1.5);
                 let same = want.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits());
                 assert!(same, "({rows}, {cols}), mask {mask:?}");
             }

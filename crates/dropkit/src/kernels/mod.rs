@@ -43,25 +43,30 @@ pub fn par_blocks(dst: &mut [f32], block_len: usize, f: impl Fn(usize, &mut [f32
     }
 }
 
-/// Column sums of a row-major (rows, cols) matrix into `out` (overwritten), in f32 with a
-/// fixed summation order (row by row), parallel over column blocks: thread-count invariant.
-pub fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
-    debug_assert_eq!(m.len(), rows * cols);
-    debug_assert_eq!(out.len(), cols);
-    const COLS_PER_TASK: usize = 256;
-    let work = |(block, o): (usize, &mut [f32])| {
-        let c0 = block * COLS_PER_TASK;
-        o.fill(0.0);
-        for r in 0..rows {
-            let row = &m[r * cols + c0..r * cols + c0 + o.len()];
-            for (acc, v) in o.iter_mut().zip(row) {
-                *acc += v;
-            }
-        }
-    };
-    if rows * cols < CHUNK {
+/// Columns per task of the column-wise kernels.
+const COLS_PER_TASK: usize = 256;
+
+/// Runs `task(first_column, out_block)` over blocks of [`COLS_PER_TASK`] entries of `out` (one
+/// per column of a matrix of `elements` elements): in parallel, unless the matrix is small.
+fn column_blocks(out: &mut [f32], elements: usize, task: impl Fn(usize, &mut [f32]) + Sync) {
+    let work = |(block, o): (usize, &mut [f32])| task(block * COLS_PER_TASK, o);
+    if elements < CHUNK {
         out.chunks_mut(COLS_PER_TASK).enumerate().for_each(work);
     } else {
         out.par_chunks_mut(COLS_PER_TASK).enumerate().for_each(work);
     }
+}
+
+/// Column sums of a row-major (rows, cols) matrix into `out` (overwritten), in f32 with a
+/// fixed summation order (row by row), parallel over column blocks: thread-count invariant.
+pub fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    assert_eq!(m.len(), rows * cols, "column_sums: matrix holds {} not {rows}x{cols}", m.len());
+    assert_eq!(out.len(), cols, "column_sums: {} sums for {cols} columns", out.len());
+    column_blocks(out, m.len(), |c0, o| {
+        o.fill(0.0);
+        for r in 0..rows {
+            let row = &m[r * cols + c0..r * cols + c0 + o.len()];
+            o.iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
+        }
+    });
 }

@@ -12,22 +12,25 @@ const TILE: usize = 16;
 /// Rows per block: the tile height.
 pub const BLOCK_ROWS: usize = TILE;
 
-/// `dst (rows, cols) = src^T`, where `src` is (cols, rows); both row-major. Parallel over
-/// blocks of 16 rows.
-pub fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize) {
+/// `dst (rows, cols) = src^T`, where `src` is (cols, rows); both row-major. With a `bias`
+/// (one value per column) it is added to every row as the tile is stored: a dense layer's
+/// `x W^T + b` from the GEMM's transposed `(x W^T)^T`. Parallel over blocks of 16 rows.
+pub fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize, bias: Option<&[f32]>) {
     assert_eq!(dst.len(), rows * cols, "transpose: destination holds {} not {rows}x{cols}", dst.len());
     assert_eq!(src.len(), rows * cols, "transpose: source holds {} not {cols}x{rows}", src.len());
     if cols == 0 {
         return;
     }
-    par_blocks(dst, TILE * cols, |b, d| transpose_block(d, src, rows, cols, b * TILE));
+    par_blocks(dst, TILE * cols, |b, d| transpose_block(d, src, rows, cols, b * TILE, bias));
 }
 
 /// Rows `r0 .. r0 + block.len() / cols` (at most 16) of `src^T` into `block`, where `src` is
-/// (cols, rows): one block of [`transpose`], for kernels that fuse more work into the pass.
-pub fn transpose_block(block: &mut [f32], src: &[f32], rows: usize, cols: usize, r0: usize) {
+/// (cols, rows), plus `bias` on every row: one block of [`transpose`], for kernels that fuse
+/// more work into the pass.
+pub fn transpose_block(block: &mut [f32], src: &[f32], rows: usize, cols: usize, r0: usize, bias: Option<&[f32]>) {
     let block_rows = block.len() / cols.max(1);
     assert!(block_rows <= TILE && r0 + block_rows <= rows && src.len() >= rows * cols);
+    assert!(bias.is_none_or(|b| b.len() == cols), "transpose: bias length differs from {cols} columns");
     #[cfg(target_arch = "x86_64")]
     let avx512 = block_rows == TILE && super::mask::best_isa() == super::mask::Isa::Avx512;
     for c0 in (0..cols).step_by(TILE) {
@@ -35,12 +38,13 @@ pub fn transpose_block(block: &mut [f32], src: &[f32], rows: usize, cols: usize,
         if avx512 && c0 + TILE <= cols {
             // SAFETY: AVX-512F is present; the tile lies inside both matrices (checked
             // inside, before any access).
-            unsafe { tile_avx512(block, src, rows, cols, r0, c0) };
+            unsafe { tile_avx512(block, src, rows, cols, r0, c0, bias) };
             continue;
         }
         for r in 0..block_rows {
             for c in c0..(c0 + TILE).min(cols) {
-                block[r * cols + c] = src[c * rows + r0 + r];
+                let z = src[c * rows + r0 + r];
+                block[r * cols + c] = bias.map_or(z, |b| z + b[c]);
             }
         }
     }
@@ -49,7 +53,7 @@ pub fn transpose_block(block: &mut [f32], src: &[f32], rows: usize, cols: usize,
 /// Rows `0..16` of the block `d` (rows `r0..r0 + 16` of dst), columns `c0..c0 + 16`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn tile_avx512(d: &mut [f32], src: &[f32], rows: usize, cols: usize, r0: usize, c0: usize) {
+fn tile_avx512(d: &mut [f32], src: &[f32], rows: usize, cols: usize, r0: usize, c0: usize, bias: Option<&[f32]>) {
     use std::arch::x86_64::*;
     assert!(d.len() >= TILE * cols && c0 + TILE <= cols);
     assert!((c0 + TILE - 1) * rows + r0 + TILE <= src.len());
@@ -81,6 +85,13 @@ fn tile_avx512(d: &mut [f32], src: &[f32], rows: usize, cols: usize, r0: usize, 
         out[4 + q] = _mm512_shuffle_f32x4::<0x88>(v_odd, w_odd);
         out[12 + q] = _mm512_shuffle_f32x4::<0xDD>(v_odd, w_odd);
     }
+    if let Some(b) = bias {
+        // The same 16 bias values (columns c0..c0 + 16) for every row of the tile.
+        let b = &b[c0..c0 + TILE];
+        // SAFETY: `b` holds the 16 values read (sliced above).
+        let b = unsafe { _mm512_loadu_ps(b.as_ptr()) };
+        out = out.map(|v| _mm512_add_ps(v, b));
+    }
     for (i, v) in out.into_iter().enumerate() {
         // SAFETY: row i < 16 of the block, columns c0..c0 + 16 <= cols: in bounds (asserted).
         unsafe { _mm512_storeu_ps(d.as_mut_ptr().add(i * cols + c0), v) };
@@ -94,12 +105,16 @@ mod tests {
     #[test]
     fn transposes_every_shape_exactly() {
         for (rows, cols) in [(1, 1), (3, 5), (16, 16), (17, 33), (128, 1024), (40, 1000), (1000, 24)] {
-            let src: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
-            let mut dst = vec![-1.0; rows * cols];
-            transpose(&mut dst, &src, rows, cols);
+            let src: Vec<f32> = (0..rows * cols).map(|i| i as f32 * 0.37).collect();
+            let bias: Vec<f32> = (0..cols).map(|c| c as f32 * -0.11).collect();
+            let (mut dst, mut biased) = (vec![-1.0; rows * cols], vec![-1.0; rows * cols]);
+            transpose(&mut dst, &src, rows, cols, None);
+            transpose(&mut biased, &src, rows, cols, Some(&bias));
             for r in 0..rows {
                 for c in 0..cols {
-                    assert_eq!(dst[r * cols + c], src[c * rows + r], "({rows}, {cols}) at ({r}, {c})");
+                    let z = src[c * rows + r];
+                    assert_eq!(dst[r * cols + c], z, "({rows}, {cols}) at ({r}, {c})");
+                    assert_eq!(biased[r * cols + c].to_bits(), (z + bias[c]).to_bits(), "bias at ({r}, {c})");
                 }
             }
         }

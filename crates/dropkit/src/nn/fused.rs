@@ -1,7 +1,7 @@
 //! Fusion of `dense -> relu -> dropout` (and `dense -> relu`) into one layer: the GEMM writes
-//! `z = x W^T + b` (bias pre-filled, so no extra pass), then a single pass computes
-//! `y = relu(z) * m * s` with the keyed mask. For wide layers the GEMM writes `z^T`, which is
-//! faster, and that pass transposes as it goes. Backward is a single pass too, and needs no mask
+//! `z = x W^T + b`, then a single pass computes `y = relu(z) * m * s` with the keyed mask. For
+//! wide layers the GEMM writes `(x W^T)^T`, which is faster, and that pass transposes and adds
+//! the bias as it goes. Backward is a single pass too, and needs no mask
 //! regeneration: a unit has a nonzero gradient exactly when it was kept *and* active, which is
 //! when `y > 0`, so `dz = dy * s * [y > 0]`.
 //!
@@ -112,9 +112,9 @@ impl Layer for DenseBlock {
         let units = self.linear.units();
         match self.linear.preactivation(x, mask::fuses_transposed(units))? {
             // Wide outputs: transpose, ReLU and mask in one pass.
-            Preactivation::Transposed(zt) => {
+            Preactivation::Transposed { product, bias } => {
                 self.y.resize(&[x.rows(), units]);
-                mask::apply_relu_transposed(self.y.data_mut(), zt, x.rows(), units, mask.as_ref(), scale);
+                mask::apply_relu_transposed(self.y.data_mut(), product, x.rows(), units, bias, mask.as_ref(), scale);
             }
             Preactivation::RowMajor(z) => {
                 self.y.resize(z.shape());

@@ -6,7 +6,7 @@
 use super::check_input;
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{faster_transposed, matmul, matmul_transposed, MatRef};
-use crate::kernels::{column_sums, transpose};
+use crate::kernels::{column_sums, par_blocks, transpose, CHUNK};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
@@ -20,7 +20,7 @@ pub struct Linear {
     init: Init,
     y: Tensor,  // (B, units)
     dx: Tensor, // (B, in_features)
-    /// y^T, for wide outputs (see [`affine`]).
+    /// `(x W^T)^T`, for wide outputs (see [`affine`]).
     yt: Vec<f32>,
 }
 
@@ -32,7 +32,7 @@ pub(crate) fn glorot_uniform(values: &mut [f32], fan_in: usize, fan_out: usize, 
     }
 }
 
-/// Sets every row of `dst` to `bias`: the start of an affine map `x W^T + b` before the GEMM
+/// Sets every row of `dst` to `bias`: the start of an affine map `x W^T + b` whose GEMM
 /// accumulates into it.
 pub(crate) fn broadcast_rows(dst: &mut [f32], bias: &[f32]) {
     for row in dst.chunks_exact_mut(bias.len().max(1)) {
@@ -40,37 +40,38 @@ pub(crate) fn broadcast_rows(dst: &mut [f32], bias: &[f32]) {
     }
 }
 
-/// `y (B, units) = x (B, in) W^T + b` for W (units, in): the bias is written first and the
-/// GEMM accumulates into it. Wide outputs are computed transposed into `scratch` and then
-/// transposed back, which is faster for them ([`faster_transposed`]) and gives the same bits.
+/// `y (B, units) = x (B, in) W^T + b` for W (units, in): the GEMM writes the product and the
+/// bias is added after it (in the same pass as the transpose, for wide outputs, which are
+/// computed transposed into `scratch` because that is faster: [`faster_transposed`]).
 pub(crate) fn affine(y: &mut [f32], x: &[f32], w: &[f32], bias: &[f32], batch: usize, scratch: &mut Vec<f32>) {
     let (units, inputs) = (bias.len(), w.len() / bias.len().max(1));
     if faster_transposed(batch, units) {
-        affine_transposed(scratch, x, w, bias, batch);
-        transpose(y, scratch, batch, units);
+        product_transposed(scratch, x, w, units, batch);
+        transpose(y, scratch, batch, units, Some(bias));
     } else {
-        broadcast_rows(y, bias);
-        matmul(y, MatRef::new(x, batch, inputs), MatRef::new(w, units, inputs).t(), true);
+        matmul(y, MatRef::new(x, batch, inputs), MatRef::new(w, units, inputs).t(), false);
+        let units = units.max(1);
+        par_blocks(y, (CHUNK / units).max(1) * units, |_, rows| {
+            for row in rows.chunks_exact_mut(units) {
+                row.iter_mut().zip(bias).for_each(|(y, &b)| *y += b);
+            }
+        });
     }
 }
 
-/// [`affine`]'s output transposed, `yt (units, B)`: the bias fills each row, then the GEMM
-/// accumulates into it.
-fn affine_transposed(yt: &mut Vec<f32>, x: &[f32], w: &[f32], bias: &[f32], batch: usize) {
-    let (units, inputs) = (bias.len(), w.len() / bias.len().max(1));
-    yt.resize(units * batch, 0.0);
-    for (row, &b) in yt.chunks_exact_mut(batch).zip(bias) {
-        row.fill(b);
-    }
-    matmul_transposed(yt, MatRef::new(x, batch, inputs), MatRef::new(w, units, inputs).t(), true);
+/// `(x W^T)^T (units, B)` into `pt`, without the bias.
+fn product_transposed(pt: &mut Vec<f32>, x: &[f32], w: &[f32], units: usize, batch: usize) {
+    let inputs = w.len() / units.max(1);
+    pt.resize(units * batch, 0.0);
+    matmul_transposed(pt, MatRef::new(x, batch, inputs), MatRef::new(w, units, inputs).t(), false);
 }
 
 /// A dense layer's pre-activation, as [`Linear::preactivation`] left it.
 pub(crate) enum Preactivation<'a> {
-    /// `z (B, units)`.
+    /// `z = x W^T + b (B, units)`.
     RowMajor(&'a Tensor),
-    /// `z^T (units, B)`.
-    Transposed(&'a [f32]),
+    /// `(x W^T)^T (units, B)` and the bias still to be added to it: `z = product^T + bias`.
+    Transposed { product: &'a [f32], bias: &'a [f32] },
 }
 
 /// How a dense layer's weights start.
@@ -112,15 +113,16 @@ impl Linear {
     }
 
     /// `z = x W^T + b` for `x (B, in)`. When `transposed_ok` and the output is wide enough for
-    /// the transposed GEMM to be faster, `z^T (units, B)` is returned instead, for a caller
-    /// that fuses the transpose into its own pass; otherwise `z`, which is also `output()`.
+    /// the transposed GEMM to be faster, `(x W^T)^T (units, B)` and the bias are returned
+    /// instead, for a caller that fuses the transpose and the bias into its own pass;
+    /// otherwise `z`, which is also `output()`.
     pub(crate) fn preactivation(&mut self, x: &Tensor, transposed_ok: bool) -> Result<Preactivation<'_>> {
         check_input(x, self.in_features, || self.spec())?;
         let b = x.rows();
         let (w, bias) = (self.weight.value.data(), self.bias.value.data());
         if transposed_ok && faster_transposed(b, self.units) {
-            affine_transposed(&mut self.yt, x.data(), w, bias, b);
-            return Ok(Preactivation::Transposed(&self.yt));
+            product_transposed(&mut self.yt, x.data(), w, self.units, b);
+            return Ok(Preactivation::Transposed { product: &self.yt, bias });
         }
         self.y.resize(&[b, self.units]);
         affine(self.y.data_mut(), x.data(), w, bias, b, &mut self.yt);
