@@ -90,7 +90,9 @@ fn tile_avx512(d: &mut [f32], src: &[f32], rows: usize, cols: usize, r0: usize, 
         let b = &b[c0..c0 + TILE];
         // SAFETY: `b` holds the 16 values read (sliced above).
         let b = unsafe { _mm512_loadu_ps(b.as_ptr()) };
-        out = out.map(|v| _mm512_add_ps(v, b));
+        for v in out.iter_mut() {
+            *v = _mm512_add_ps(*v, b);
+        }
     }
     for (i, v) in out.into_iter().enumerate() {
         // SAFETY: row i < 16 of the block, columns c0..c0 + 16 <= cols: in bounds (asserted).
