@@ -84,7 +84,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     match (runs("paper-mlp"), runs("gemm-floor")) {
         (true, true) => {
-            // Alternating epochs: the ratio compares like with like on a shared machine.
+            // Interleaved steps: the ratio compares like with like on a shared machine.
             let (train, floor) = bench::paper_mlp_and_floor_epochs(&data, 128, args.epochs)?;
             paired.insert("paper_mlp_over_gemm_floor", pair_median(&train, &floor));
             r.insert("paper_mlp_epoch_s", Summary::of(&train));

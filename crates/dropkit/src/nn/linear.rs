@@ -175,13 +175,13 @@ impl Layer for Linear {
         check_input(dy, self.units, || format!("{} backward", self.spec()))?;
         let b = x.rows();
         let dy_m = MatRef::new(dy.data(), b, self.units);
-        matmul(self.weight.grad.data_mut(), dy_m.t(), MatRef::new(x.data(), b, self.in_features), false);
-        column_sums(dy.data(), b, self.units, self.bias.grad.data_mut());
         if ctx.input_grad {
             self.dx.resize(x.shape());
             let w = MatRef::new(self.weight.value.data(), self.units, self.in_features);
             matmul(self.dx.data_mut(), dy_m, w, false);
         }
+        column_sums(dy.data(), b, self.units, self.bias.grad.data_mut());
+        matmul(self.weight.grad.data_mut(), dy_m.t(), MatRef::new(x.data(), b, self.in_features), false);
         Ok(&self.dx)
     }
 
