@@ -57,16 +57,104 @@ fn column_blocks(out: &mut [f32], elements: usize, task: impl Fn(usize, &mut [f3
     }
 }
 
-/// Column sums of a row-major (rows, cols) matrix into `out` (overwritten), in f32 with a
-/// fixed summation order (row by row), parallel over column blocks: thread-count invariant.
+/// Rows per block of a column sum. A column is summed block by block: the rows of a block one
+/// after another, from zero, then the blocks' sums one after another, from zero. The order is
+/// fixed by the data, not the threads, and lets a row-parallel pass that writes a matrix sum
+/// its columns on the way ([`fill_rows_with_column_sums`]).
+pub const SUM_ROWS: usize = 16;
+
+/// Column sums of a row-major (rows, cols) matrix into `out` (overwritten), in f32 in the
+/// fixed order of [`SUM_ROWS`], parallel over column blocks: thread-count invariant.
 pub fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     assert_eq!(m.len(), rows * cols, "column_sums: matrix holds {} not {rows}x{cols}", m.len());
     assert_eq!(out.len(), cols, "column_sums: {} sums for {cols} columns", out.len());
     column_blocks(out, m.len(), |c0, o| {
         o.fill(0.0);
-        for r in 0..rows {
-            let row = &m[r * cols + c0..r * cols + c0 + o.len()];
-            o.iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
+        let mut block = [0.0f32; COLS_PER_TASK];
+        let block = &mut block[..o.len()];
+        for r0 in (0..rows).step_by(SUM_ROWS) {
+            block.fill(0.0);
+            for r in r0..(r0 + SUM_ROWS).min(rows) {
+                let row = &m[r * cols + c0..r * cols + c0 + o.len()];
+                block.iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
+            }
+            o.iter_mut().zip(block.iter()).for_each(|(acc, v)| *acc += v);
         }
     });
+}
+
+/// Fills a row-major matrix `dst` with `cols` columns by `fill(rows, first_index)`, called on
+/// blocks of [`SUM_ROWS`] rows in parallel, and writes its column sums into `sums` while each
+/// block is still in cache: the same bits as filling `dst` and then calling [`column_sums`].
+/// `block_sums` holds each block's sums (kept by the caller, so that nothing is allocated
+/// after the first call).
+pub fn fill_rows_with_column_sums(
+    dst: &mut [f32],
+    cols: usize,
+    sums: &mut [f32],
+    block_sums: &mut Vec<f32>,
+    fill: impl Fn(&mut [f32], usize) + Sync,
+) {
+    assert_eq!(sums.len(), cols, "fill_rows_with_column_sums: {} sums for {cols} columns", sums.len());
+    sums.fill(0.0);
+    if cols == 0 {
+        return;
+    }
+    assert!(dst.len().is_multiple_of(cols), "fill_rows_with_column_sums: {} elements in rows of {cols}", dst.len());
+    let block_len = SUM_ROWS * cols;
+    block_sums.resize(dst.len().div_ceil(block_len) * cols, 0.0);
+    let work = |(b, (rows, part)): (usize, (&mut [f32], &mut [f32]))| {
+        fill(rows, b * block_len);
+        part.fill(0.0);
+        for row in rows.chunks_exact(cols) {
+            part.iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
+        }
+    };
+    if dst.len() <= CHUNK {
+        dst.chunks_mut(block_len).zip(block_sums.chunks_mut(cols)).enumerate().for_each(work);
+    } else {
+        dst.par_chunks_mut(block_len).zip(block_sums.par_chunks_mut(cols)).enumerate().for_each(work);
+    }
+    for part in block_sums.chunks_exact(cols) {
+        sums.iter_mut().zip(part).for_each(|(acc, v)| *acc += v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_sums_follow_the_documented_order() {
+        for (rows, cols) in [(0, 5), (1, 3), (15, 7), (17, 300), (128, 1024), (130, 600)] {
+            let m: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f32 * 0.013 - 6.0).collect();
+            let mut got = vec![-1.0; cols];
+            column_sums(&m, rows, cols, &mut got);
+            for (c, &got) in got.iter().enumerate() {
+                let mut want = 0.0f32;
+                for r0 in (0..rows).step_by(SUM_ROWS) {
+                    let block = (r0..(r0 + SUM_ROWS).min(rows)).fold(0.0f32, |a, r| a + m[r * cols + c]);
+                    want += block;
+                }
+                assert_eq!(got.to_bits(), want.to_bits(), "({rows}, {cols}) column {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn filling_with_column_sums_equals_filling_then_summing() {
+        for (rows, cols) in [(0, 5), (3, 1), (17, 300), (128, 1024), (130, 600)] {
+            let src: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f32 * 0.013 - 6.0).collect();
+            let (mut dst, mut sums, mut scratch) = (vec![-1.0; rows * cols], vec![-1.0; cols], Vec::new());
+            fill_rows_with_column_sums(&mut dst, cols, &mut sums, &mut scratch, |d, at| {
+                d.iter_mut().zip(&src[at..]).for_each(|(d, &s)| *d = s * 0.5)
+            });
+            let want: Vec<f32> = src.iter().map(|s| s * 0.5).collect();
+            let mut want_sums = vec![0.0; cols];
+            column_sums(&want, rows, cols, &mut want_sums);
+            assert_eq!(dst, want, "({rows}, {cols})");
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&sums), bits(&want_sums), "({rows}, {cols})");
+        }
+    }
 }

@@ -11,8 +11,8 @@
 use super::linear::Preactivation;
 use super::Linear;
 use crate::dropout::{Dropout, Scaling};
-use crate::error::Result;
-use crate::kernels::{mask, par_zip};
+use crate::error::{Error, Result};
+use crate::kernels::{fill_rows_with_column_sums, mask, par_zip};
 use crate::layer::{Ctx, Layer, Mode, Param};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
@@ -34,6 +34,8 @@ pub struct DenseBlock {
     kept_scale: f32,
     y: Tensor,  // (B, units)
     dz: Tensor, // (B, units)
+    /// Column sums of each block of dz's rows, on the way to the bias gradient.
+    db_blocks: Vec<f32>,
 }
 
 /// Layers, and for each the index of its first original layer.
@@ -66,6 +68,7 @@ pub fn fuse(layers: Vec<Box<dyn Layer>>) -> Result<FusedLayers> {
             kept_scale: 1.0,
             y: Tensor::default(),
             dz: Tensor::default(),
+            db_blocks: Vec::new(),
         };
         out.push(Box::new(block));
         origin.push(i);
@@ -129,12 +132,20 @@ impl Layer for DenseBlock {
         Ok(&self.y)
     }
 
-    // dz = dy * s * [y > 0]; then the dense backward.
+    // dz = dy * s * [y > 0] and db = sum_rows(dz) in one pass; then dx and dW.
     fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        if dy.shape() != self.y.shape() {
+            return Err(Error::Shape {
+                context: format!("{} backward", self.spec()),
+                got: dy.shape().to_vec(),
+                expected: format!("{:?}, the shape of its output", self.y.shape()),
+            });
+        }
         self.dz.resize(dy.shape());
-        let (y, s) = (self.y.data(), self.kept_scale);
-        par_zip(self.dz.data_mut(), dy.data(), |dz, dy, first| {
-            let y = &y[first..first + dz.len()];
+        let (y, dy, s) = (self.y.data(), dy.data(), self.kept_scale);
+        let (dz, units) = (self.dz.data_mut(), self.linear.units());
+        fill_rows_with_column_sums(dz, units, self.linear.bias_grad_mut(), &mut self.db_blocks, |dz, first| {
+            let (dy, y) = (&dy[first..first + dz.len()], &y[first..first + dz.len()]);
             for ((g, &d), &y) in dz.iter_mut().zip(dy).zip(y) {
                 // Multiplying first makes the loop a vector multiply and blend (twice as fast
                 // as a branch per element); the result is the same.
@@ -142,7 +153,7 @@ impl Layer for DenseBlock {
                 *g = if y > 0.0 { kept } else { 0.0 };
             }
         });
-        self.linear.backward(x, &self.dz, ctx)
+        self.linear.backward_products(x, &self.dz, ctx)
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {

@@ -133,6 +133,27 @@ impl Linear {
     pub(crate) fn units(&self) -> usize {
         self.units
     }
+
+    /// Where the bias gradient goes, for a caller that computes it in its own pass over `dy`
+    /// and then calls [`Linear::backward_products`].
+    pub(crate) fn bias_grad_mut(&mut self) -> &mut [f32] {
+        self.bias.grad.data_mut()
+    }
+
+    /// The backward pass less the bias gradient: `dx = dy W` (when `ctx` asks for it), then
+    /// `dW = dy^T x`, which the optimizer reads next while it is still in cache.
+    pub(crate) fn backward_products(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        check_input(dy, self.units, || format!("{} backward", self.spec()))?;
+        let b = x.rows();
+        let dy_m = MatRef::new(dy.data(), b, self.units);
+        if ctx.input_grad {
+            self.dx.resize(x.shape());
+            let w = MatRef::new(self.weight.value.data(), self.units, self.in_features);
+            matmul(self.dx.data_mut(), dy_m, w, false);
+        }
+        matmul(self.weight.grad.data_mut(), dy_m.t(), MatRef::new(x.data(), b, self.in_features), false);
+        Ok(&self.dx)
+    }
 }
 
 impl Layer for Linear {
@@ -173,16 +194,8 @@ impl Layer for Linear {
     // dy: (B, units) -> dx: (B, in); dW: (units, in); db: (units)
     fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         check_input(dy, self.units, || format!("{} backward", self.spec()))?;
-        let b = x.rows();
-        let dy_m = MatRef::new(dy.data(), b, self.units);
-        if ctx.input_grad {
-            self.dx.resize(x.shape());
-            let w = MatRef::new(self.weight.value.data(), self.units, self.in_features);
-            matmul(self.dx.data_mut(), dy_m, w, false);
-        }
-        column_sums(dy.data(), b, self.units, self.bias.grad.data_mut());
-        matmul(self.weight.grad.data_mut(), dy_m.t(), MatRef::new(x.data(), b, self.in_features), false);
-        Ok(&self.dx)
+        column_sums(dy.data(), dy.rows(), self.units, self.bias.grad.data_mut());
+        self.backward_products(x, dy, ctx)
     }
 
     fn fusion_role(&self) -> crate::nn::fused::FusionRole {
