@@ -43,19 +43,8 @@ pub fn par_blocks(dst: &mut [f32], block_len: usize, f: impl Fn(usize, &mut [f32
     }
 }
 
-/// Columns per task of the column-wise kernels.
+/// Columns per task of [`column_sums`].
 const COLS_PER_TASK: usize = 256;
-
-/// Runs `task(first_column, out_block)` over blocks of [`COLS_PER_TASK`] entries of `out` (one
-/// per column of a matrix of `elements` elements): in parallel, unless the matrix is small.
-fn column_blocks(out: &mut [f32], elements: usize, task: impl Fn(usize, &mut [f32]) + Sync) {
-    let work = |(block, o): (usize, &mut [f32])| task(block * COLS_PER_TASK, o);
-    if elements < CHUNK {
-        out.chunks_mut(COLS_PER_TASK).enumerate().for_each(work);
-    } else {
-        out.par_chunks_mut(COLS_PER_TASK).enumerate().for_each(work);
-    }
-}
 
 /// Rows per block of a column sum. A column is summed block by block: the rows of a block one
 /// after another, from zero, then the blocks' sums one after another, from zero. The order is
@@ -68,7 +57,8 @@ pub const SUM_ROWS: usize = 16;
 pub fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     assert_eq!(m.len(), rows * cols, "column_sums: matrix holds {} not {rows}x{cols}", m.len());
     assert_eq!(out.len(), cols, "column_sums: {} sums for {cols} columns", out.len());
-    column_blocks(out, m.len(), |c0, o| {
+    let work = |(task, o): (usize, &mut [f32])| {
+        let c0 = task * COLS_PER_TASK;
         o.fill(0.0);
         let mut block = [0.0f32; COLS_PER_TASK];
         let block = &mut block[..o.len()];
@@ -80,7 +70,12 @@ pub fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
             }
             o.iter_mut().zip(block.iter()).for_each(|(acc, v)| *acc += v);
         }
-    });
+    };
+    if m.len() < CHUNK {
+        out.chunks_mut(COLS_PER_TASK).enumerate().for_each(work);
+    } else {
+        out.par_chunks_mut(COLS_PER_TASK).enumerate().for_each(work);
+    }
 }
 
 /// Fills a row-major matrix `dst` with `cols` columns by `fill(rows, first_index)`, called on

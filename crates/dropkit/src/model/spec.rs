@@ -279,9 +279,9 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
             .filter(|p| !p.is_nan())
             .ok_or_else(|| Error::Spec(format!("{call}: '{arg}' is not a number; p is a drop probability such as 0.5")))
     };
-    // Argument `i` as a size of at least 1 (`what`: "units", "the hidden size").
-    let positive = |i: usize, what: &str| -> Result<usize> {
-        let arg = item.args.get(i).copied().unwrap_or_default();
+    // The first argument as a size of at least 1 (`what`: "units", "the hidden size").
+    let positive = |what: &str| -> Result<usize> {
+        let arg = item.args.first().copied().unwrap_or_default();
         arg.parse::<usize>()
             .ok()
             .filter(|&u| u > 0)
@@ -290,7 +290,7 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
     let layer: Box<dyn Layer> = match name.as_str() {
         "dense" | "linear" => {
             n_args(1, 2, "dense(units) or dense(units, activation), e.g. dense(512, relu)")?;
-            let units = positive(0, "units")?;
+            let units = positive("units")?;
             let init = if selu_next { Init::LecunNormal } else { Init::GlorotUniform };
             let dense: Box<dyn Layer> = Box::new(Linear::new(units)?.with_init(init));
             return match item.args.get(1) {
@@ -332,7 +332,7 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
         }
         "variational_dense" => {
             n_args(1, 2, "variational_dense(units[, kl_warmup_steps]), e.g. variational_dense(512, 5000)")?;
-            let units = positive(0, "units")?;
+            let units = positive("units")?;
             let warmup = match item.args.get(1) {
                 None => 0,
                 Some(a) => a.parse::<u64>().map_err(|_| {
@@ -347,7 +347,7 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
                 4,
                 &format!("{name}(hidden[, dropout[, recurrent_dropout[, sequences]]]), e.g. {name}(128, 0.25, 0.25)"),
             )?;
-            let hidden = positive(0, "the hidden size")?;
+            let hidden = positive("the hidden size")?;
             let mut options = RnnOptions::default();
             for (i, extra) in item.args.iter().enumerate().skip(1) {
                 match (i, *extra) {
@@ -477,7 +477,7 @@ fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Lay
                 5,
                 "dropconnect(units, p[, activation][, per_example][, samples=Z]), e.g. dropconnect(512, 0.5, relu)",
             )?;
-            let units = positive(0, "units")?;
+            let units = positive("units")?;
             let p = prob(item.args.get(1).copied().unwrap_or_default())?;
             let mut options = DropConnectOptions::default();
             for extra in item.args.iter().skip(2) {

@@ -193,9 +193,9 @@ impl Layer for Linear {
 
     // dy: (B, units) -> dx: (B, in); dW: (units, in); db: (units)
     fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        check_input(dy, self.units, || format!("{} backward", self.spec()))?;
+        self.backward_products(x, dy, ctx)?; // checks dy's shape
         column_sums(dy.data(), dy.rows(), self.units, self.bias.grad.data_mut());
-        self.backward_products(x, dy, ctx)
+        Ok(&self.dx)
     }
 
     fn fusion_role(&self) -> crate::nn::fused::FusionRole {
