@@ -122,6 +122,9 @@ impl Product<'_> {
     /// The block must lie within `a`'s rows and `b`'s columns, `out` must be valid for writes at
     /// each of its elements, and nothing else may access those meanwhile.
     unsafe fn block(&self, rows: Range<usize>, cols: Range<usize>, parallelism: Parallelism) {
+        if rows.is_empty() || cols.is_empty() {
+            return; // a side shorter than one vector is not split
+        }
         let (a, b) = (self.a, self.b);
         unsafe {
             gemm::gemm(
@@ -209,23 +212,24 @@ mod tests {
 
     #[test]
     fn the_bits_do_not_depend_on_the_thread_count() {
-        // 77 columns split unevenly, which gemm sums differently from the whole; the split
-        // must therefore be the same for every thread count.
-        let (m, k, n) = (33, 1500, 77);
-        let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.731).sin()).collect();
-        let w: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.377).cos()).collect();
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let mut y = vec![0.0; m * n];
-            pool.install(|| matmul(&mut y, MatRef::new(&x, m, k), MatRef::new(&w, k, n), false));
-            y.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        };
-        let one = run(1);
-        for threads in [2, 3, 8] {
-            assert_eq!(one, run(threads), "{threads} threads");
-        }
-        for (got, want) in one.iter().zip(naive(MatRef::new(&x, m, k), MatRef::new(&w, k, n))) {
-            assert!((f32::from_bits(*got) - want).abs() < 1e-3);
+        // 77 columns split unevenly, which gemm sums differently from the whole, so the split
+        // must be the same for every thread count; 10 rows, less than a vector, stay whole.
+        for (m, k, n) in [(33, 1500, 77), (10, 3000, 9)] {
+            let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.731).sin()).collect();
+            let w: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.377).cos()).collect();
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut y = vec![0.0; m * n];
+                pool.install(|| matmul(&mut y, MatRef::new(&x, m, k), MatRef::new(&w, k, n), false));
+                y.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            let one = run(1);
+            for threads in [2, 3, 8] {
+                assert_eq!(one, run(threads), "{threads} threads");
+            }
+            for (got, want) in one.iter().zip(naive(MatRef::new(&x, m, k), MatRef::new(&w, k, n))) {
+                assert!((f32::from_bits(*got) - want).abs() < 1e-3);
+            }
         }
     }
 }
