@@ -98,12 +98,14 @@ pub fn fill_rows_with_column_sums(
     assert!(dst.len().is_multiple_of(cols), "fill_rows_with_column_sums: {} elements in rows of {cols}", dst.len());
     let block_len = SUM_ROWS * cols;
     block_sums.resize(dst.len().div_ceil(block_len) * cols, 0.0);
+    let avx512 = mask::best_isa() == mask::Isa::Avx512;
     let work = |(b, (rows, part)): (usize, (&mut [f32], &mut [f32]))| {
-        fill(rows, b * block_len);
-        part.fill(0.0);
-        for row in rows.chunks_exact(cols) {
-            part.iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
+        #[cfg(target_arch = "x86_64")]
+        if avx512 {
+            // SAFETY: best_isa() found AVX-512F on this CPU.
+            return unsafe { fill_block_avx512(rows, part, b * block_len, &fill) };
         }
+        fill_block(rows, part, b * block_len, &fill)
     };
     if dst.len() <= CHUNK {
         dst.chunks_mut(block_len).zip(block_sums.chunks_mut(cols)).enumerate().for_each(work);
@@ -113,6 +115,26 @@ pub fn fill_rows_with_column_sums(
     for part in block_sums.chunks_exact(cols) {
         sums.iter_mut().zip(part).for_each(|(acc, v)| *acc += v);
     }
+}
+
+/// One block of [`fill_rows_with_column_sums`]: fills `rows` (their first element has index
+/// `first`), then sums their columns into `part`, row after row.
+#[inline(always)]
+fn fill_block(rows: &mut [f32], part: &mut [f32], first: usize, fill: &impl Fn(&mut [f32], usize)) {
+    fill(rows, first);
+    part.fill(0.0);
+    for row in rows.chunks_exact(part.len()) {
+        part.iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
+    }
+}
+
+/// [`fill_block`] compiled for AVX-512, with `fill` inlined into it (the plain build targets
+/// baseline x86-64, 4-lane SSE). The pass is then bound by memory: its share of a paper-MLP
+/// training profile fell from 1.6% to 1.4%.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn fill_block_avx512(rows: &mut [f32], part: &mut [f32], first: usize, fill: &impl Fn(&mut [f32], usize)) {
+    fill_block(rows, part, first, fill)
 }
 
 #[cfg(test)]
