@@ -67,6 +67,7 @@ fn chunk(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: &Coefficient
     finite
 }
 
+/// The update of one parameter; returns whether its gradient was finite.
 #[inline(always)]
 fn element(w: &mut f32, g: f32, m: &mut f32, v: &mut f32, k: &Coefficients) -> bool {
     let finite = g.is_finite();
@@ -80,7 +81,8 @@ fn element(w: &mut f32, g: f32, m: &mut f32, v: &mut f32, k: &Coefficients) -> b
 /// How far ahead (in elements) the AVX-512 update prefetches its four streams. The update is
 /// bound by the bandwidth of the last-level cache (its 16 MB per layer do not fit in L2), and
 /// prefetching 512 bytes ahead took 5-7% off it (0.85 against 0.80 ms for the paper MLP's
-/// 1.86 M parameters on 2 threads, alternating runs); 256 to 2048 bytes ahead measured alike.
+/// 1.86 M parameters on 2 threads, alternating runs); 1 and 2 KB ahead measured alike, and
+/// prefetching into L2 only (`T1`) was slower than none.
 #[cfg(target_arch = "x86_64")]
 const PREFETCH_AHEAD: usize = 128;
 
