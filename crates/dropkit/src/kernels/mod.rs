@@ -65,10 +65,9 @@ pub fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
         for r0 in (0..rows).step_by(SUM_ROWS) {
             block.fill(0.0);
             for r in r0..(r0 + SUM_ROWS).min(rows) {
-                let row = &m[r * cols + c0..r * cols + c0 + o.len()];
-                block.iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
+                add_to(block, &m[r * cols + c0..r * cols + c0 + o.len()]);
             }
-            o.iter_mut().zip(block.iter()).for_each(|(acc, v)| *acc += v);
+            add_to(o, block);
         }
     };
     if m.len() < CHUNK {
@@ -113,8 +112,14 @@ pub fn fill_rows_with_column_sums(
         dst.par_chunks_mut(block_len).zip(block_sums.par_chunks_mut(cols)).enumerate().for_each(work);
     }
     for part in block_sums.chunks_exact(cols) {
-        sums.iter_mut().zip(part).for_each(|(acc, v)| *acc += v);
+        add_to(sums, part);
     }
+}
+
+/// `acc[i] += values[i]`, element by element.
+#[inline(always)]
+pub fn add_to(acc: &mut [f32], values: &[f32]) {
+    acc.iter_mut().zip(values).for_each(|(acc, v)| *acc += v);
 }
 
 /// One block of [`fill_rows_with_column_sums`]: fills `rows` (their first element has index
@@ -124,7 +129,7 @@ fn fill_block(rows: &mut [f32], part: &mut [f32], first: usize, fill: &impl Fn(&
     fill(rows, first);
     part.fill(0.0);
     for row in rows.chunks_exact(part.len()) {
-        part.iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
+        add_to(part, row);
     }
 }
 

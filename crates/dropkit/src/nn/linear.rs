@@ -6,7 +6,7 @@
 use super::check_input;
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{faster_transposed, matmul, matmul_transposed, MatRef};
-use crate::kernels::{column_sums, par_blocks, transpose, CHUNK};
+use crate::kernels::{add_to, column_sums, par_blocks, transpose, CHUNK};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
@@ -52,9 +52,7 @@ pub(crate) fn affine(y: &mut [f32], x: &[f32], w: &[f32], bias: &[f32], batch: u
         matmul(y, MatRef::new(x, batch, inputs), MatRef::new(w, units, inputs).t(), false);
         let units = units.max(1);
         par_blocks(y, (CHUNK / units).max(1) * units, |_, rows| {
-            for row in rows.chunks_exact_mut(units) {
-                row.iter_mut().zip(bias).for_each(|(y, &b)| *y += b);
-            }
+            rows.chunks_exact_mut(units).for_each(|row| add_to(row, bias));
         });
     }
 }
