@@ -164,20 +164,42 @@ pub fn apply_relu_transposed(
         return;
     }
     let isa = best_isa();
+    let stride = buffer_stride(cols);
     // Nothing inside the borrow calls into the thread pool, so no other block can run on this
     // thread while the buffer is borrowed.
     par_blocks(dst, BLOCK_ROWS * cols, |b, d| {
         ROWS.with_borrow_mut(|buf| {
-            buf.resize(d.len(), 0.0);
-            transpose_block(buf, src_t, rows, cols, b * BLOCK_ROWS, Some(bias));
-            match mask {
-                Some(m) if m.threshold < KEEP_ALL => {
-                    apply_chunk::<true>(isa, false, d, buf, (b * BLOCK_ROWS * cols) as u64, m, scale)
+            let block_rows = d.len() / cols;
+            buf.resize(block_rows * stride, 0.0);
+            transpose_block(buf, stride, src_t, rows, cols, b * BLOCK_ROWS, Some(bias));
+            let first = b * BLOCK_ROWS * cols;
+            // Every row starts a Philox group when the rows are padded (see `buffer_stride`).
+            let (run, src_run) = if stride == cols { (d.len(), d.len()) } else { (cols, stride) };
+            for (i, (d, s)) in d.chunks_mut(run).zip(buf.chunks(src_run)).enumerate() {
+                let s = &s[..d.len()];
+                match mask {
+                    Some(m) if m.threshold < KEEP_ALL => {
+                        apply_chunk::<true>(isa, false, d, s, (first + i * run) as u64, m, scale)
+                    }
+                    _ => d.iter_mut().zip(s).for_each(|(d, &s)| *d = pre::<true>(s) * scale),
                 }
-                _ => d.iter_mut().zip(buf.iter()).for_each(|(d, &s)| *d = pre::<true>(s) * scale),
             }
         })
     });
+}
+
+/// Elements between the rows of [`apply_relu_transposed`]'s buffer. Rows 4 KB apart (1024
+/// columns) all fall in one set of the 12-way L1 cache, so the 16 stores of a transposed tile
+/// evict one another; a cache line of padding spreads them over 16 sets. Measured on (128,
+/// 1024): one block's transpose took 5.8-6.4 against 7.7-8.5 us, and the whole pass on 2
+/// threads 58-61 against 65-72 us. Padded rows are masked one at a time, so each must start a
+/// Philox group.
+fn buffer_stride(cols: usize) -> usize {
+    if cols.is_multiple_of(GROUP) {
+        cols + 16
+    } else {
+        cols
+    }
 }
 
 #[inline(always)]

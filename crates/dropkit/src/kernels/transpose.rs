@@ -21,14 +21,23 @@ pub fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize, bias: O
     if cols == 0 {
         return;
     }
-    par_blocks(dst, TILE * cols, |b, d| transpose_block(d, src, rows, cols, b * TILE, bias));
+    par_blocks(dst, TILE * cols, |b, d| transpose_block(d, cols, src, rows, cols, b * TILE, bias));
 }
 
-/// Rows `r0 .. r0 + block.len() / cols` (at most 16) of `src^T` into `block`, where `src` is
-/// (cols, rows), plus `bias` on every row: one block of [`transpose`], for kernels that fuse
-/// more work into the pass.
-pub fn transpose_block(block: &mut [f32], src: &[f32], rows: usize, cols: usize, r0: usize, bias: Option<&[f32]>) {
-    let block_rows = block.len() / cols.max(1);
+/// Rows `r0 ..` (at most 16, as many as `block` holds) of `src^T` into `block`, whose rows
+/// start `stride >= cols` elements apart, where `src` is (cols, rows), plus `bias` on every
+/// row: one block of [`transpose`], for kernels that fuse more work into the pass.
+pub fn transpose_block(
+    block: &mut [f32],
+    stride: usize,
+    src: &[f32],
+    rows: usize,
+    cols: usize,
+    r0: usize,
+    bias: Option<&[f32]>,
+) {
+    assert!(stride >= cols, "transpose: rows {stride} apart cannot hold {cols} columns");
+    let block_rows = (block.len() + stride - cols) / stride.max(1);
     assert!(block_rows <= TILE && r0 + block_rows <= rows && src.len() >= rows * cols);
     assert!(bias.is_none_or(|b| b.len() == cols), "transpose: bias length differs from {cols} columns");
     #[cfg(target_arch = "x86_64")]
@@ -38,24 +47,35 @@ pub fn transpose_block(block: &mut [f32], src: &[f32], rows: usize, cols: usize,
         if avx512 && c0 + TILE <= cols {
             // SAFETY: AVX-512F is present; the tile lies inside both matrices (checked
             // inside, before any access).
-            unsafe { tile_avx512(block, src, rows, cols, r0, c0, bias) };
+            unsafe { tile_avx512(block, stride, src, rows, cols, r0, c0, bias) };
             continue;
         }
         for r in 0..block_rows {
             for c in c0..(c0 + TILE).min(cols) {
                 let z = src[c * rows + r0 + r];
-                block[r * cols + c] = bias.map_or(z, |b| z + b[c]);
+                block[r * stride + c] = bias.map_or(z, |b| z + b[c]);
             }
         }
     }
 }
 
-/// Rows `0..16` of the block `d` (rows `r0..r0 + 16` of dst), columns `c0..c0 + 16`.
+/// Rows `0..16` of the block `d` (rows `r0..r0 + 16` of dst, `stride` elements apart),
+/// columns `c0..c0 + 16`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn tile_avx512(d: &mut [f32], src: &[f32], rows: usize, cols: usize, r0: usize, c0: usize, bias: Option<&[f32]>) {
+#[allow(clippy::too_many_arguments)]
+fn tile_avx512(
+    d: &mut [f32],
+    stride: usize,
+    src: &[f32],
+    rows: usize,
+    cols: usize,
+    r0: usize,
+    c0: usize,
+    bias: Option<&[f32]>,
+) {
     use std::arch::x86_64::*;
-    assert!(d.len() >= TILE * cols && c0 + TILE <= cols);
+    assert!(d.len() >= (TILE - 1) * stride + cols && c0 + TILE <= cols);
     assert!((c0 + TILE - 1) * rows + r0 + TILE <= src.len());
     // r[j] = src row c0 + j = dst column c0 + j, at dst rows r0..r0 + 16.
     // SAFETY: every load reads src[(c0 + j) * rows + r0 ..][..16], in bounds by the asserts.
@@ -96,7 +116,7 @@ fn tile_avx512(d: &mut [f32], src: &[f32], rows: usize, cols: usize, r0: usize, 
     }
     for (i, v) in out.into_iter().enumerate() {
         // SAFETY: row i < 16 of the block, columns c0..c0 + 16 <= cols: in bounds (asserted).
-        unsafe { _mm512_storeu_ps(d.as_mut_ptr().add(i * cols + c0), v) };
+        unsafe { _mm512_storeu_ps(d.as_mut_ptr().add(i * stride + c0), v) };
     }
 }
 
