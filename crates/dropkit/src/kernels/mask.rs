@@ -173,15 +173,16 @@ pub fn apply_relu_transposed(
             buf.resize(block_rows * stride, 0.0);
             transpose_block(buf, stride, src_t, rows, cols, b * BLOCK_ROWS, Some(bias));
             let first = b * BLOCK_ROWS * cols;
-            // Every row starts a Philox group when the rows are padded (see `buffer_stride`).
-            let (run, src_run) = if stride == cols { (d.len(), d.len()) } else { (cols, stride) };
-            for (i, (d, s)) in d.chunks_mut(run).zip(buf.chunks(src_run)).enumerate() {
-                let s = &s[..d.len()];
-                match mask {
-                    Some(m) if m.threshold < KEEP_ALL => {
-                        apply_chunk::<true>(isa, false, d, s, (first + i * run) as u64, m, scale)
-                    }
-                    _ => d.iter_mut().zip(s).for_each(|(d, &s)| *d = pre::<true>(s) * scale),
+            let relu_mask = |d: &mut [f32], s: &[f32], first: usize| match mask {
+                Some(m) if m.threshold < KEEP_ALL => apply_chunk::<true>(isa, false, d, s, first as u64, m, scale),
+                _ => d.iter_mut().zip(s).for_each(|(d, &s)| *d = pre::<true>(s) * scale),
+            };
+            if stride == cols {
+                relu_mask(d, buf, first);
+            } else {
+                // Padded rows each start a Philox group (see `buffer_stride`).
+                for (i, (d, s)) in d.chunks_mut(cols).zip(buf.chunks(stride)).enumerate() {
+                    relu_mask(d, &s[..cols], first + i * cols);
                 }
             }
         })

@@ -24,9 +24,9 @@ pub fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize, bias: O
     par_blocks(dst, TILE * cols, |b, d| transpose_block(d, cols, src, rows, cols, b * TILE, bias));
 }
 
-/// Rows `r0 ..` (at most 16, as many as `block` holds) of `src^T` into `block`, whose rows
-/// start `stride >= cols` elements apart, where `src` is (cols, rows), plus `bias` on every
-/// row: one block of [`transpose`], for kernels that fuse more work into the pass.
+/// Rows `r0 ..` (at most 16: as many as `block` holds rows of `stride >= cols` elements) of
+/// `src^T` into `block`, where `src` is (cols, rows), plus `bias` on every row: one block of
+/// [`transpose`], for kernels that fuse more work into the pass.
 pub fn transpose_block(
     block: &mut [f32],
     stride: usize,
@@ -37,7 +37,7 @@ pub fn transpose_block(
     bias: Option<&[f32]>,
 ) {
     assert!(stride >= cols, "transpose: rows {stride} apart cannot hold {cols} columns");
-    let block_rows = (block.len() + stride - cols) / stride.max(1);
+    let block_rows = block.len() / stride.max(1);
     assert!(block_rows <= TILE && r0 + block_rows <= rows && src.len() >= rows * cols);
     assert!(bias.is_none_or(|b| b.len() == cols), "transpose: bias length differs from {cols} columns");
     #[cfg(target_arch = "x86_64")]
