@@ -438,7 +438,7 @@ fn variants_lists_every_variant_in_text_and_json() {
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = list.as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
     for want in [
-        "classic",
+        "classic_dropout",
         "noise_shape",
         "spatial_dropout1d",
         "spatial_dropout2d",
@@ -448,12 +448,14 @@ fn variants_lists_every_variant_in_text_and_json() {
         "alpha_dropout",
         "feature_alpha_dropout",
         "dropconnect",
-        "variational_rnn",
-        "variational_dropout",
+        "lstm",
+        "gru",
+        "locked_dropout",
+        "variational_dense",
         "concrete_dropout",
         "dropblock",
         "droppath",
-        "embedding_dropout",
+        "embedding",
     ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }

@@ -19,7 +19,8 @@ pub enum Mode {
 /// Per-pass context shared by all layers.
 #[derive(Clone, Copy, Debug)]
 pub struct Ctx {
-    /// The model's mode; a layer may override it.
+    /// The mode of this pass (the model's, or a layer's override: see
+    /// [`Sequential::set_layer_mode`](crate::model::Sequential::set_layer_mode)).
     pub mode: Mode,
     /// The run seed: with the layer id it keys every mask.
     pub seed: u64,
@@ -111,12 +112,6 @@ pub trait Layer: Send {
     /// batch norm's `running_mean`).
     fn visit_buffers(&mut self, _f: &mut dyn FnMut(&str, &mut Tensor)) {}
 
-    /// Overrides the model's mode for this layer (e.g. MC only on the last dropout).
-    /// Returns false for layers whose behaviour does not depend on the mode.
-    fn set_mode_override(&mut self, _mode: Option<Mode>) -> bool {
-        false
-    }
-
     /// True for a final softmax, which training fuses into the cross-entropy loss.
     fn is_softmax(&self) -> bool {
         false
@@ -127,20 +122,22 @@ pub trait Layer: Send {
         false
     }
 
-    /// What the model's fusion pass may merge this layer into (dense -> relu -> dropout).
-    fn fusion_role(&self) -> crate::nn::fused::FusionRole {
-        crate::nn::fused::FusionRole::None
-    }
-
     /// What training learned that a user should see (e.g. a learned dropout rate), printed
     /// after training.
     fn summary(&self) -> Option<String> {
         None
     }
+}
 
-    /// For a fused block: the offset, within the block, of the part whose mode can be
-    /// overridden (its dropout). None for single layers.
-    fn mode_part(&self) -> Option<usize> {
-        None
+/// Checks that `x` has the per-sample size a layer was built for; `layer` names it (built only
+/// on error, so passes do not allocate).
+pub(crate) fn check_input(x: &Tensor, features: usize, layer: impl FnOnce() -> String) -> Result<()> {
+    if x.shape().is_empty() || x.cols() != features {
+        return Err(crate::Error::Shape {
+            context: layer(),
+            got: x.shape().to_vec(),
+            expected: format!("(batch, {features}) or a shape with {features} features per sample"),
+        });
     }
+    Ok(())
 }

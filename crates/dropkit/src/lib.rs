@@ -30,6 +30,7 @@ pub mod data;
 pub mod dropout;
 pub mod error;
 pub mod fsio;
+pub mod init;
 pub mod kernels;
 pub mod layer;
 pub mod loss;

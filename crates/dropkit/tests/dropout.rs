@@ -134,8 +134,10 @@ fn monte_carlo_masks_are_independent_per_sample_and_reproducible() {
 #[test]
 fn a_layer_mode_override_beats_the_model_mode() {
     let x = input();
-    let mut d = built(0.5, Scaling::Inverted);
-    assert!(d.set_mode_override(Some(Mode::MonteCarlo { sample: 2 })));
-    let y = d.forward(&x, &Ctx::new(Mode::Eval, 1234, 0)).unwrap();
+    let mut model = dropkit::model::Sequential::from_spec("dropout(0.5)", &[x.cols()], 1234).unwrap();
+    model.set_layer_mode(0, Some(Mode::MonteCarlo { sample: 2 })).unwrap();
+    let y = model.forward(&x, &Ctx::new(Mode::Eval, 1234, 0)).unwrap();
     assert!(y.data().contains(&0.0), "MC override must drop units in an Eval model");
+    model.set_layer_mode(0, None).unwrap();
+    assert_eq!(model.forward(&x, &Ctx::new(Mode::Eval, 1234, 0)).unwrap(), &x, "back to the model's mode");
 }

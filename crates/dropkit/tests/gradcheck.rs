@@ -194,7 +194,7 @@ fn batchnorm_gradients_with_batch_and_running_statistics() {
 #[test]
 fn residual_block_gradient() {
     model_gradient("dense(6) residual(dense(6, tanh) dense(6) droppath(0.3)) tanh dense(3)", 1e-2);
-    let branch = dropkit::model::spec::parse("dense(6, tanh) dropout(0.2) dense(6)").unwrap();
+    let branch = dropkit::model::spec::parse("dense(6, tanh) dropout(0.2) dense(6)").unwrap().build_layers().unwrap();
     check_layer(
         Box::new(dropkit::nn::Residual::new(branch, "dense(6, tanh) dropout(0.2) dense(6)").unwrap()),
         "residual",

@@ -21,11 +21,11 @@ pub fn is_usage_error(e: &anyhow::Error) -> bool {
 
 /// `dropkit variants [--json]`
 pub fn variants(json: bool) -> anyhow::Result<()> {
-    let all = dropkit::dropout::VARIANTS;
+    let all = dropkit::model::registry::catalogue();
     if json {
-        return say(serde_json::to_string_pretty(all)?);
+        return say(serde_json::to_string_pretty(&all)?);
     }
-    for v in all {
+    for v in &all {
         say(format!("{:<22} {:<26} {} ({})", v.name, v.spec, v.description, v.paper))?;
     }
     Ok(())

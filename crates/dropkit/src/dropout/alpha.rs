@@ -9,11 +9,11 @@
 //! Train as above; eval `y = x`; backward `dx = dy * a * m`. Monte Carlo: fresh masks per
 //! sample, as in training. The mask is kept from the forward pass for the backward pass.
 
-use super::{effective_mode, mask_key, validate_p};
+use super::{mask_key, plain_kind, validate_p};
 use crate::error::{Error, Result};
+use crate::kernels::activation::{SELU_ALPHA, SELU_LAMBDA};
 use crate::kernels::mask;
-use crate::layer::{Ctx, Layer, Mode};
-use crate::nn::activation::{SELU_ALPHA, SELU_LAMBDA};
+use crate::layer::{Ctx, Layer};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
@@ -34,7 +34,6 @@ pub struct AlphaDropout {
     p: f32,
     feature: bool,
     id: u32,
-    mode_override: Option<Mode>,
     /// 1 (kept) or 0 per mask element, from the last stochastic forward pass.
     mask: Vec<f32>,
     ones: Vec<f32>,
@@ -60,7 +59,6 @@ impl AlphaDropout {
             p,
             feature,
             id: 0,
-            mode_override: None,
             mask: Vec::new(),
             ones: Vec::new(),
             inner: 1,
@@ -104,7 +102,7 @@ impl Layer for AlphaDropout {
     // x: (B, ...) -> y: (B, ...)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         self.y.resize(x.shape());
-        let mode = effective_mode(ctx, self.mode_override);
+        let mode = ctx.mode;
         let key = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0);
         self.stochastic_pass = key.is_some();
         let Some(key) = key else {
@@ -144,11 +142,23 @@ impl Layer for AlphaDropout {
         }
         Ok(&self.dx)
     }
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.mode_override = mode;
-        true
-    }
     fn is_stochastic(&self) -> bool {
         self.p > 0.0
     }
 }
+
+plain_kind!(
+    KIND,
+    ["alpha_dropout"],
+    "SELU-preserving dropout: sets units to SELU's saturation and keeps mean 0, variance 1 (use with selu)",
+    "Klambauer et al. 2017, NeurIPS",
+    |p| Ok(Box::new(AlphaDropout::new(p, AlphaKind::Units)?))
+);
+
+plain_kind!(
+    FEATURE,
+    ["feature_alpha_dropout"],
+    "alpha dropout of whole channels",
+    "Klambauer et al. 2017, NeurIPS",
+    |p| Ok(Box::new(AlphaDropout::new(p, AlphaKind::Features)?))
+);

@@ -11,9 +11,10 @@
 //! `d rho = sum dy x (p (1 - z) - z (1 - z) / t) / (1 - p)` plus the regularizer's gradient.
 //! Eval: `y = x`. Monte Carlo: relaxed masks with fresh u per sample. Prints the learned p.
 
-use super::{effective_mode, fill_uniform, mask_key, validate_p};
+use super::{fill_uniform, mask_key, validate_p};
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
+use crate::model::registry::{one, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
@@ -25,7 +26,6 @@ pub struct ConcreteDropout {
     rho: Param,
     features: usize,
     id: u32,
-    mode_override: Option<Mode>,
     /// The relaxed drop indicators z of the last stochastic pass.
     z: Vec<f32>,
     stochastic_pass: bool,
@@ -52,7 +52,6 @@ impl ConcreteDropout {
             rho,
             features: 0,
             id: 0,
-            mode_override: None,
             z: Vec::new(),
             stochastic_pass: false,
             y: Tensor::default(),
@@ -84,7 +83,7 @@ impl Layer for ConcreteDropout {
     // x: (B, ...) -> y: (B, ...)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         self.y.resize(x.shape());
-        let mode = effective_mode(ctx, self.mode_override);
+        let mode = ctx.mode;
         let key = mask_key(ctx, mode, self.id, 1.0);
         self.stochastic_pass = key.is_some();
         let Some(key) = key else {
@@ -138,10 +137,6 @@ impl Layer for ConcreteDropout {
     fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
         f("p_logit", &mut self.rho);
     }
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.mode_override = mode;
-        true
-    }
     fn is_stochastic(&self) -> bool {
         true
     }
@@ -149,3 +144,40 @@ impl Layer for ConcreteDropout {
         Some(format!("concrete_dropout: learned p = {:.4}", self.p()))
     }
 }
+
+/// `concrete_dropout[(p)]`: p is where the learned rate starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConcreteConfig {
+    pub p: f64,
+}
+
+impl std::fmt::Display for ConcreteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "concrete_dropout({})", self.p)
+    }
+}
+
+impl LayerConfig for ConcreteConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(ConcreteDropout::new(self.p)?))
+    }
+    fn rates_mut(&mut self) -> Vec<&mut f64> {
+        vec![&mut self.p]
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["concrete_dropout"],
+    usage: "concrete_dropout[(p)]",
+    example: "concrete_dropout(0.2)",
+    summary: "dropout whose rate is learned (relaxed Bernoulli masks, starting at p, 0.1 by default); the learned p is printed",
+    paper: "Gal et al. 2017, NeurIPS",
+    dropout: Some(Substitute::ForRate(|p| Ok(Box::new(ConcreteConfig { p })))),
+    parse: |call| {
+        call.expect(0, 1, "concrete_dropout or concrete_dropout(init_p), e.g. concrete_dropout(0.1)")?;
+        one(ConcreteConfig { p: call.prob_or(0, 0.1)? })
+    },
+};

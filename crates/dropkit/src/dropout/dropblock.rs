@@ -9,10 +9,11 @@
 //! rate from the start). Eval: `y = x`. Monte Carlo: a fresh mask per sample at the full rate.
 //! Backward: `dx = dy * M * numel(M) / sum(M)` with the forward pass's mask.
 
-use super::{effective_mode, mask_key, validate_p};
+use super::{mask_key, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::mask;
 use crate::layer::{Ctx, Layer, Mode};
+use crate::model::registry::{one, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
@@ -22,7 +23,6 @@ pub struct DropBlock {
     block: usize,
     ramp: u64,
     id: u32,
-    mode_override: Option<Mode>,
     /// The mask times its scale, from the last stochastic forward pass.
     mask: Vec<f32>,
     seeds: Vec<f32>,
@@ -45,7 +45,6 @@ impl DropBlock {
             block,
             ramp,
             id: 0,
-            mode_override: None,
             mask: Vec::new(),
             seeds: Vec::new(),
             ones: Vec::new(),
@@ -101,7 +100,7 @@ impl Layer for DropBlock {
             }
         };
         self.y.resize(x.shape());
-        let mode = effective_mode(ctx, self.mode_override);
+        let mode = ctx.mode;
         let p = self.rate_at(mode, ctx.step) as f64;
         let bs = self.block;
         let valid = ((h - bs + 1) * (w - bs + 1)) as f64;
@@ -157,11 +156,57 @@ impl Layer for DropBlock {
         }
         Ok(&self.dx)
     }
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.mode_override = mode;
-        true
-    }
     fn is_stochastic(&self) -> bool {
         self.p > 0.0
     }
 }
+
+/// `dropblock(p, block[, ramp_steps])`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropBlockConfig {
+    pub p: f64,
+    pub block: usize,
+    pub ramp: u64,
+}
+
+/// The block size when dropblock stands in for another dropout (the paper's and timm's 7).
+const DEFAULT_BLOCK: usize = 7;
+
+impl std::fmt::Display for DropBlockConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "dropblock({}, {}", self.p, self.block)?;
+        if self.ramp > 0 {
+            write!(f, ", {}", self.ramp)?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl LayerConfig for DropBlockConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(DropBlock::new(self.p, self.block, self.ramp)?))
+    }
+    fn rates_mut(&mut self) -> Vec<&mut f64> {
+        vec![&mut self.p]
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["dropblock"],
+    usage: "dropblock(p, block[, ramp])",
+    example: "dropblock(0.1, 3, 100)",
+    summary: "drops block x block squares of feature maps; the rate ramps up linearly over `ramp` steps (in place of dropout(p): block 7)",
+    paper: "Ghiasi et al. 2018, NeurIPS",
+    dropout: Some(Substitute::ForRate(|p| Ok(Box::new(DropBlockConfig { p, block: DEFAULT_BLOCK, ramp: 0 })))),
+    parse: |call| {
+        call.expect(2, 3, "dropblock(p, block[, ramp_steps]), e.g. dropblock(0.1, 5) or dropblock(0.1, 5, 5000)")?;
+        one(DropBlockConfig {
+            p: call.prob(0)?,
+            block: call.size(1, "the block size", None)?,
+            ramp: call.whole(2, "the ramp (steps)", Some(0))?,
+        })
+    },
+};

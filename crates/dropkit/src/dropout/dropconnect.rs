@@ -10,14 +10,18 @@
 //! pre-activation is Gaussian by moment matching, `u ~ N(x W^T + b, p / (1 - p) (x*x)(W*W)^T)`;
 //! `y` is the mean of `f(u)` over Z draws. Monte Carlo: fresh weight masks per sample.
 
-use super::{effective_mode, fill_normal, mask_key, validate_p};
+use super::{fill_normal, mask_key, validate_p};
 use crate::error::{Error, Result};
+use crate::init::glorot_uniform;
+use crate::kernels::activation::ActivationKind;
+use crate::kernels::affine::{affine, broadcast_rows};
 use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask::{self, MaskKey};
 use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
-use crate::nn::linear::{affine, broadcast_rows, glorot_uniform};
-use crate::nn::ActivationKind;
+use crate::model::registry::{downcast, one, LayerConfig, LayerKind, Substitute};
+use crate::nn::activation::ActivationConfig;
+use crate::nn::linear::{DenseConfig, Init};
 use crate::rng::{key_for, Stream};
 use crate::tensor::Tensor;
 
@@ -55,7 +59,6 @@ pub struct DropConnect {
     weight: Param,
     bias: Param,
     id: u32,
-    mode_override: Option<Mode>,
     /// `W * M / (1 - p)` of the current mask (units, in).
     masked: Vec<f32>,
     /// Scratch: the outer product for per-example gradients, squares for sampling, the
@@ -87,7 +90,6 @@ impl DropConnect {
             weight: Param::zeros(&[0], ParamKind::Weight),
             bias: Param::zeros(&[0], ParamKind::Bias),
             id: 0,
-            mode_override: None,
             masked: Vec::new(),
             scratch: Vec::new(),
             scratch2: Tensor::default(),
@@ -199,8 +201,8 @@ impl Layer for DropConnect {
 
     // x: (B, in) -> y: (B, units)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        crate::nn::check_input(x, self.in_features, || self.spec())?;
-        let mode = effective_mode(ctx, self.mode_override);
+        crate::layer::check_input(x, self.in_features, || self.spec())?;
+        let mode = ctx.mode;
         let Some(base) = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0) else {
             match self.options.eval {
                 DropConnectEval::Sampling(z) if mode == Mode::Eval => self.sampled(x, ctx, z),
@@ -231,7 +233,7 @@ impl Layer for DropConnect {
 
     // du = dy f'(u); dW = (du^T x) * M * s; db = sum du; dx = du (W * M * s)
     fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        crate::nn::check_input(dy, self.units, || format!("{} backward", self.spec()))?;
+        crate::layer::check_input(dy, self.units, || format!("{} backward", self.spec()))?;
         let (b, n, d, s) = (x.rows(), self.units, self.in_features, self.scale());
         self.du.resize(&[b, n]);
         match self.options.activation {
@@ -243,7 +245,7 @@ impl Layer for DropConnect {
             None => self.du.data_mut().copy_from_slice(dy.data()),
         }
         column_sums(self.du.data(), b, n, self.bias.grad.data_mut());
-        let mode = effective_mode(ctx, self.mode_override);
+        let mode = ctx.mode;
         let key = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0);
         if ctx.input_grad {
             self.dx.resize(x.shape());
@@ -292,12 +294,86 @@ impl Layer for DropConnect {
         f("bias", &mut self.bias);
     }
 
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.mode_override = mode;
-        true
-    }
-
     fn is_stochastic(&self) -> bool {
         self.p > 0.0
     }
 }
+
+/// `dropconnect(units, p[, activation][, per_example][, samples=Z])`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DropConnectConfig {
+    pub units: usize,
+    pub p: f64,
+    pub options: DropConnectOptions,
+}
+
+impl std::fmt::Display for DropConnectConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "dropconnect({}, {}", self.units, self.p)?;
+        if let Some(a) = self.options.activation {
+            write!(f, ", {}", a.name())?;
+        }
+        if self.options.per_example {
+            f.write_str(", per_example")?;
+        }
+        if let DropConnectEval::Sampling(z) = self.options.eval {
+            write!(f, ", samples={z}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl LayerConfig for DropConnectConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(DropConnect::new(self.units, self.p, self.options)?))
+    }
+    fn rates_mut(&mut self) -> Vec<&mut f64> {
+        vec![&mut self.p]
+    }
+    /// A plain dense layer (and its activation): no weight is dropped.
+    fn without_dropout(&self) -> Vec<Box<dyn LayerConfig>> {
+        let mut out: Vec<Box<dyn LayerConfig>> =
+            vec![Box::new(DenseConfig { units: self.units, init: Init::GlorotUniform })];
+        if let Some(kind) = self.options.activation {
+            out.push(Box::new(ActivationConfig { kind, inline: true }));
+        }
+        out
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["dropconnect"],
+    usage: "dropconnect(units, p[, act][, per_example][, samples=Z])",
+    example: "dropconnect(64, 0.5, relu)",
+    summary: "dense layer with dropped weights; eval by mean field or by Wan's Gaussian sampling with Z draws (in place of dropout(p): the dense layer before it)",
+    paper: "Wan et al. 2013, ICML",
+    dropout: Some(Substitute::Host(|host, p| {
+        downcast::<DenseConfig>(host).map(|d| {
+            Box::new(DropConnectConfig { units: d.units, p, options: DropConnectOptions::default() }) as Box<dyn LayerConfig>
+        })
+    })),
+    parse: |call| {
+        call.expect(2, 5, "dropconnect(units, p[, activation][, per_example][, samples=Z]), e.g. dropconnect(512, 0.5, relu)")?;
+        let mut options = DropConnectOptions::default();
+        for extra in call.args.iter().skip(2) {
+            if let Some(act) = ActivationKind::from_name(extra) {
+                options.activation = Some(act);
+            } else if extra.eq_ignore_ascii_case("per_example") {
+                options.per_example = true;
+            } else if let Some(z) = extra.strip_prefix("samples=") {
+                let z = z.trim().parse::<usize>().map_err(|_| {
+                    call.error(format!("samples='{z}' must be a whole number of draws, e.g. samples=100"))
+                })?;
+                options.eval = DropConnectEval::Sampling(z);
+            } else {
+                return Err(call.error(format!(
+                    "unknown option '{extra}'; use an activation (relu, tanh, sigmoid, selu), per_example or samples=Z"
+                )));
+            }
+        }
+        one(DropConnectConfig { units: call.positive(0, "units")?, p: call.prob(1)?, options })
+    },
+};

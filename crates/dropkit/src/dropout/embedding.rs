@@ -10,10 +10,11 @@
 //! (1 - p)`; ids get no gradient. Monte Carlo: fresh word masks per sample. p = 0 is a plain
 //! embedding.
 
-use super::{effective_mode, mask_key, validate_p};
+use super::{mask_key, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::mask;
-use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
+use crate::layer::{Ctx, Layer, Param, ParamKind};
+use crate::model::registry::{downcast, one, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
@@ -25,7 +26,6 @@ pub struct Embedding {
     tokens: usize,
     weight: Param,
     id: u32,
-    mode_override: Option<Mode>,
     /// Per word: `m_v / (1 - p)` in a stochastic pass.
     word_scale: Vec<f32>,
     ones: Vec<f32>,
@@ -50,7 +50,6 @@ impl Embedding {
             tokens: 0,
             weight: Param::zeros(&[0], ParamKind::Weight),
             id: 0,
-            mode_override: None,
             word_scale: Vec::new(),
             ones: Vec::new(),
             stochastic_pass: false,
@@ -61,7 +60,7 @@ impl Embedding {
 
     /// Sets `word_scale` for this pass (regenerated from the key, so backward matches forward).
     fn draw_words(&mut self, ctx: &Ctx) {
-        let mode = effective_mode(ctx, self.mode_override);
+        let mode = ctx.mode;
         let key = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0);
         self.stochastic_pass = key.is_some();
         if let Some(key) = key {
@@ -151,11 +150,52 @@ impl Layer for Embedding {
     fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
         f("weight", &mut self.weight);
     }
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.mode_override = mode;
-        true
-    }
     fn is_stochastic(&self) -> bool {
         self.p > 0.0
     }
 }
+
+/// `embedding(vocab, dim[, p])`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmbeddingConfig {
+    pub vocab: usize,
+    pub dim: usize,
+    pub p: f64,
+}
+
+impl std::fmt::Display for EmbeddingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "embedding({}, {}, {})", self.vocab, self.dim, self.p)
+    }
+}
+
+impl LayerConfig for EmbeddingConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(Embedding::new(self.vocab, self.dim, self.p)?))
+    }
+    fn rates_mut(&mut self) -> Vec<&mut f64> {
+        vec![&mut self.p]
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["embedding"],
+    usage: "embedding(vocab, dim[, p])",
+    example: "embedding(100, 8, 0.1)",
+    summary: "token ids (B, T) to vectors (B, T, dim); embedding dropout drops whole words (rows of the embedding matrix, once per minibatch)",
+    paper: "Gal and Ghahramani 2016, NeurIPS",
+    dropout: Some(Substitute::Host(|host, p| {
+        downcast::<EmbeddingConfig>(host).map(|e| Box::new(EmbeddingConfig { p, ..e.clone() }) as Box<dyn LayerConfig>)
+    })),
+    parse: |call| {
+        call.expect(2, 3, "embedding(vocab, dim[, p]), e.g. embedding(10000, 128, 0.1)")?;
+        one(EmbeddingConfig {
+            vocab: call.size(0, "the vocabulary size", None)?,
+            dim: call.size(1, "the dimension", None)?,
+            p: call.prob_or(2, 0.0)?,
+        })
+    },
+};

@@ -8,9 +8,10 @@
 //! `n ~ N(0, stddev^2)`: train `y = x + n`, eval `y = x`, backward `dx = dy`. Monte Carlo
 //! passes draw fresh noise per sample, as in training.
 
-use super::{effective_mode, fill_normal, mask_key, validate_p};
+use super::{fill_normal, mask_key, plain_kind, validate_p};
 use crate::error::{Error, Result};
-use crate::layer::{Ctx, Layer, Mode};
+use crate::layer::{Ctx, Layer};
+use crate::model::registry::{one, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
@@ -18,7 +19,6 @@ use crate::tensor::Tensor;
 pub struct GaussianDropout {
     p: f32,
     id: u32,
-    mode_override: Option<Mode>,
     y: Tensor,
     dx: Tensor,
 }
@@ -32,7 +32,7 @@ impl GaussianDropout {
                 "gaussian_dropout(1): p must be below 1 (the noise variance p / (1 - p) is infinite at 1)".into(),
             ));
         }
-        Ok(GaussianDropout { p, id: 0, mode_override: None, y: Tensor::default(), dx: Tensor::default() })
+        Ok(GaussianDropout { p, id: 0, y: Tensor::default(), dx: Tensor::default() })
     }
 
     /// The noise's standard deviation, `sqrt(p / (1 - p))`.
@@ -43,7 +43,7 @@ impl GaussianDropout {
     /// `out = src * (1 + stddev * z)` in a stochastic pass, `out = src` otherwise.
     fn apply(&self, out: &mut Tensor, src: &Tensor, ctx: &Ctx) {
         out.resize(src.shape());
-        let mode = effective_mode(ctx, self.mode_override);
+        let mode = ctx.mode;
         match mask_key(ctx, mode, self.id, 1.0).filter(|_| self.p > 0.0) {
             Some(key) => {
                 fill_normal(out.data_mut(), &key);
@@ -85,10 +85,6 @@ impl Layer for GaussianDropout {
         }
         Ok(&self.dx)
     }
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.mode_override = mode;
-        true
-    }
     fn is_stochastic(&self) -> bool {
         self.p > 0.0
     }
@@ -98,7 +94,6 @@ impl Layer for GaussianDropout {
 pub struct GaussianNoise {
     stddev: f32,
     id: u32,
-    mode_override: Option<Mode>,
     y: Tensor,
     dx: Tensor,
 }
@@ -110,13 +105,7 @@ impl GaussianNoise {
                 "gaussian_noise({stddev}): the standard deviation must be a number >= 0, e.g. 0.1"
             )));
         }
-        Ok(GaussianNoise {
-            stddev: stddev as f32,
-            id: 0,
-            mode_override: None,
-            y: Tensor::default(),
-            dx: Tensor::default(),
-        })
+        Ok(GaussianNoise { stddev: stddev as f32, id: 0, y: Tensor::default(), dx: Tensor::default() })
     }
 }
 
@@ -137,7 +126,7 @@ impl Layer for GaussianNoise {
     // x: (B, ...) -> y: (B, ...)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         self.y.resize(x.shape());
-        let mode = effective_mode(ctx, self.mode_override);
+        let mode = ctx.mode;
         match mask_key(ctx, mode, self.id, 1.0).filter(|_| self.stddev > 0.0) {
             Some(key) => {
                 fill_normal(self.y.data_mut(), &key);
@@ -156,11 +145,52 @@ impl Layer for GaussianNoise {
         }
         Ok(&self.dx)
     }
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.mode_override = mode;
-        true
-    }
     fn is_stochastic(&self) -> bool {
         self.stddev > 0.0
     }
 }
+
+plain_kind!(
+    DROPOUT,
+    ["gaussian_dropout"],
+    "multiplicative N(1, p/(1-p)) noise on every unit; eval identity",
+    "Srivastava et al. 2014, section 10",
+    |p| Ok(Box::new(GaussianDropout::new(p)?))
+);
+
+/// `gaussian_noise(stddev)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GaussianNoiseConfig {
+    pub stddev: f64,
+}
+
+impl std::fmt::Display for GaussianNoiseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "gaussian_noise({})", self.stddev)
+    }
+}
+
+impl LayerConfig for GaussianNoiseConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &NOISE
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(GaussianNoise::new(self.stddev)?))
+    }
+}
+
+pub const NOISE: LayerKind = LayerKind {
+    names: &["gaussian_noise"],
+    usage: "gaussian_noise(stddev)",
+    example: "gaussian_noise(0.1)",
+    summary: "additive N(0, stddev^2) noise in training; eval identity (in place of dropout(p): the noise of gaussian_dropout(p), stddev sqrt(p/(1-p)))",
+    paper: "Keras GaussianNoise",
+    dropout: Some(Substitute::ForRate(|p| {
+        let stddev = if p < 1.0 { (p / (1.0 - p)).sqrt() } else { f64::INFINITY };
+        Ok(Box::new(GaussianNoiseConfig { stddev }))
+    })),
+    parse: |call| {
+        call.expect(1, 1, "gaussian_noise(stddev), e.g. gaussian_noise(0.1)")?;
+        one(GaussianNoiseConfig { stddev: call.number(0, "stddev is the noise's standard deviation")? })
+    },
+};

@@ -29,124 +29,10 @@ pub use variational_rnn::{Cell, Recurrent, RnnOptions};
 
 use crate::error::{Error, Result};
 use crate::kernels::mask::{keep_threshold, MaskKey};
+use crate::layer::Layer;
 use crate::layer::{Ctx, Mode};
+use crate::model::registry::{one, Call, LayerConfig, LayerKind};
 use crate::rng::{counter, key_for, philox4x32_10, MC_TAG};
-
-/// One entry of the catalogue `dropkit variants` prints.
-#[derive(Clone, Copy, Debug, serde::Serialize)]
-pub struct Variant {
-    pub name: &'static str,
-    /// How to write it in a model spec.
-    pub spec: &'static str,
-    pub description: &'static str,
-    pub paper: &'static str,
-}
-
-/// Every dropout variant dropkit implements.
-pub const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "dropout",
-        spec: "dropout(p)",
-        description: "inverted dropout of units: train x*m/(1-p), eval identity",
-        paper: "Srivastava et al. 2014, JMLR 15",
-    },
-    Variant {
-        name: "classic",
-        spec: "classic_dropout(p)",
-        description: "the paper's form: train x*m, eval x*(1-p) (weight scaling)",
-        paper: "Srivastava et al. 2014, JMLR 15",
-    },
-    Variant {
-        name: "noise_shape",
-        spec: "noise_dropout(p, axes)",
-        description: "one mask shared along the given axes (Keras noise_shape, Flax broadcast_dims)",
-        paper: "Srivastava et al. 2014; Keras noise_shape",
-    },
-    Variant {
-        name: "spatial_dropout1d",
-        spec: "spatial_dropout1d(p)",
-        description: "drops whole channels of (B, C, L) inputs",
-        paper: "Tompson et al. 2015, CVPR",
-    },
-    Variant {
-        name: "spatial_dropout2d",
-        spec: "spatial_dropout2d(p)",
-        description: "drops whole feature maps of (B, C, H, W) inputs",
-        paper: "Tompson et al. 2015, CVPR",
-    },
-    Variant {
-        name: "spatial_dropout3d",
-        spec: "spatial_dropout3d(p)",
-        description: "drops whole volumes of (B, C, D, H, W) inputs",
-        paper: "Tompson et al. 2015, CVPR",
-    },
-    Variant {
-        name: "gaussian_dropout",
-        spec: "gaussian_dropout(p)",
-        description: "multiplicative N(1, p/(1-p)) noise on every unit; eval identity",
-        paper: "Srivastava et al. 2014, section 10",
-    },
-    Variant {
-        name: "gaussian_noise",
-        spec: "gaussian_noise(stddev)",
-        description: "additive N(0, stddev^2) noise in training; eval identity",
-        paper: "Keras GaussianNoise",
-    },
-    Variant {
-        name: "dropconnect",
-        spec: "dropconnect(units, p[, activation][, per_example][, samples=Z])",
-        description: "dense layer with dropped weights; eval by mean field or Wan's Gaussian sampling",
-        paper: "Wan et al. 2013, ICML",
-    },
-    Variant {
-        name: "dropblock",
-        spec: "dropblock(p, block[, ramp_steps])",
-        description: "drops block x block squares of feature maps; rate ramped linearly over the first steps",
-        paper: "Ghiasi et al. 2018, NeurIPS",
-    },
-    Variant {
-        name: "droppath",
-        spec: "droppath(p)",
-        description: "stochastic depth: drops a residual branch for whole samples (last in residual(...))",
-        paper: "Huang et al. 2016, ECCV",
-    },
-    Variant {
-        name: "embedding_dropout",
-        spec: "embedding(vocab, dim, p)",
-        description: "drops whole words: rows of the embedding matrix, once per minibatch",
-        paper: "Gal and Ghahramani 2016, NeurIPS",
-    },
-    Variant {
-        name: "variational_rnn",
-        spec: "lstm(hidden, p_in, p_rec) / gru(...) / locked_dropout(p)",
-        description: "LSTM and GRU with input and recurrent masks locked over time; locked dropout between layers",
-        paper: "Gal and Ghahramani 2016, NeurIPS",
-    },
-    Variant {
-        name: "variational_dropout",
-        spec: "variational_dense(units[, kl_warmup_steps])",
-        description: "dense layer with a learned Gaussian dropout rate per weight and a KL term; prunes log alpha > 3",
-        paper: "Kingma et al. 2015; Molchanov et al. 2017, ICML",
-    },
-    Variant {
-        name: "concrete_dropout",
-        spec: "concrete_dropout(init_p)",
-        description: "learns its drop probability through a relaxed (concrete) mask and a regularizer; prints p",
-        paper: "Gal et al. 2017, NeurIPS",
-    },
-    Variant {
-        name: "alpha_dropout",
-        spec: "alpha_dropout(p)",
-        description: "sets units to SELU's saturation and keeps mean 0, variance 1 (use with selu)",
-        paper: "Klambauer et al. 2017, NeurIPS",
-    },
-    Variant {
-        name: "feature_alpha_dropout",
-        spec: "feature_alpha_dropout(p)",
-        description: "alpha dropout of whole channels",
-        paper: "Klambauer et al. 2017, NeurIPS",
-    },
-];
 
 /// Checks a drop probability: finite and in [0, 1]. `layer` names the layer in the message.
 pub fn validate_p(layer: &str, p: f64) -> Result<f32> {
@@ -156,11 +42,6 @@ pub fn validate_p(layer: &str, p: f64) -> Result<f32> {
         )));
     }
     Ok(p as f32)
-}
-
-/// The mode a layer acts in: its override if it has one, else the model's.
-pub fn effective_mode(ctx: &Ctx, override_mode: Option<Mode>) -> Mode {
-    override_mode.unwrap_or(ctx.mode)
 }
 
 /// The mask key for layer `id` keeping with probability `keep`, in `mode` (None in Eval).
@@ -208,3 +89,65 @@ pub fn fill_uniform(out: &mut [f32], key: &MaskKey) {
         }
     });
 }
+
+/// The config of a plain dropout layer written `name(p)`: its kind and its rate.
+#[derive(Clone, Debug)]
+pub struct RateConfig {
+    pub kind: &'static LayerKind,
+    pub p: f64,
+    make: fn(f64) -> Result<Box<dyn Layer>>,
+}
+
+impl RateConfig {
+    /// `kind(p)`, built by `make`.
+    pub fn new(kind: &'static LayerKind, p: f64, make: fn(f64) -> Result<Box<dyn Layer>>) -> Self {
+        RateConfig { kind, p, make }
+    }
+
+    /// The `parse` of a plain kind: exactly one argument, the drop probability.
+    pub fn parse(
+        call: &Call,
+        kind: &'static LayerKind,
+        make: fn(f64) -> Result<Box<dyn Layer>>,
+    ) -> Result<Vec<Box<dyn LayerConfig>>> {
+        let name = kind.name();
+        call.expect(1, 1, &format!("{name}(p) with p the drop probability, e.g. {name}(0.5)"))?;
+        one(RateConfig::new(kind, call.prob(0)?, make))
+    }
+}
+
+impl std::fmt::Display for RateConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}({})", self.kind.name(), self.p)
+    }
+}
+
+impl LayerConfig for RateConfig {
+    fn kind(&self) -> &'static LayerKind {
+        self.kind
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        (self.make)(self.p)
+    }
+    fn rates_mut(&mut self) -> Vec<&mut f64> {
+        vec![&mut self.p]
+    }
+}
+
+/// A plain dropout kind: written `name(p)`, substitutable for any plain dropout layer.
+macro_rules! plain_kind {
+    ($kind:ident, [$name:literal $(, $alias:literal)*], $summary:expr, $paper:expr, $make:expr) => {
+        pub const $kind: $crate::model::registry::LayerKind = $crate::model::registry::LayerKind {
+            names: &[$name $(, $alias)*],
+            usage: concat!($name, "(p)"),
+            example: concat!($name, "(0.2)"),
+            summary: $summary,
+            paper: $paper,
+            dropout: Some($crate::model::registry::Substitute::ForRate(|p| {
+                Ok(Box::new($crate::dropout::RateConfig::new(&$kind, p, $make)))
+            })),
+            parse: |call| $crate::dropout::RateConfig::parse(call, &$kind, $make),
+        };
+    };
+}
+pub(crate) use plain_kind;

@@ -14,10 +14,11 @@
 //! the case that broadcasts over every per-sample axis: whole samples of a residual branch
 //! drop, `x + f(x) * m_b / (1 - p)`; put `droppath(p)` last in a `residual(...)` branch.
 
-use super::{effective_mode, mask_key, validate_p};
+use super::{mask_key, plain_kind, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::mask;
-use crate::layer::{Ctx, Layer, Mode};
+use crate::layer::{Ctx, Layer};
+use crate::model::registry::{one, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
@@ -32,7 +33,6 @@ pub struct NoiseShapeDropout {
     /// DropPath: broadcast over every per-sample axis (set at build time).
     per_sample: bool,
     id: u32,
-    mode_override: Option<Mode>,
     /// `m / (1 - p)` per noise element, from the last stochastic forward pass.
     noise: Vec<f32>,
     noise_shape: Vec<usize>,
@@ -81,7 +81,6 @@ impl NoiseShapeDropout {
             spatial,
             per_sample: false,
             id: 0,
-            mode_override: None,
             noise: Vec::new(),
             noise_shape: Vec::new(),
             ones: Vec::new(),
@@ -181,7 +180,7 @@ impl Layer for NoiseShapeDropout {
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         self.check(x.shape())?;
         self.y.resize(x.shape());
-        let mode = effective_mode(ctx, self.mode_override);
+        let mode = ctx.mode;
         let key = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0);
         self.stochastic_pass = key.is_some();
         let Some(key) = key else {
@@ -220,12 +219,99 @@ impl Layer for NoiseShapeDropout {
         Ok(&self.dx)
     }
 
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.mode_override = mode;
-        true
-    }
-
     fn is_stochastic(&self) -> bool {
         self.p > 0.0
     }
 }
+
+plain_kind!(
+    SPATIAL1D,
+    ["spatial_dropout1d"],
+    "drops whole channels of (B, C, L) inputs",
+    "Tompson et al. 2015, CVPR",
+    |p| Ok(Box::new(NoiseShapeDropout::spatial(p, 1)?))
+);
+
+plain_kind!(
+    SPATIAL2D,
+    ["spatial_dropout2d"],
+    "drops whole feature maps of (B, C, H, W) inputs",
+    "Tompson et al. 2015, CVPR",
+    |p| Ok(Box::new(NoiseShapeDropout::spatial(p, 2)?))
+);
+
+plain_kind!(
+    SPATIAL3D,
+    ["spatial_dropout3d"],
+    "drops whole volumes of (B, C, D, H, W) inputs",
+    "Tompson et al. 2015, CVPR",
+    |p| Ok(Box::new(NoiseShapeDropout::spatial(p, 3)?))
+);
+
+plain_kind!(
+    LOCKED,
+    ["locked_dropout"],
+    "one mask per sequence, the same at every time step, between recurrent layers",
+    "Gal and Ghahramani 2016, NeurIPS; Merity et al. 2018, ICLR",
+    |p| Ok(Box::new(NoiseShapeDropout::locked(p)?))
+);
+
+plain_kind!(
+    DROPPATH,
+    ["droppath", "drop_path"],
+    "stochastic depth: drops a residual branch for whole samples (last in `residual(...)`)",
+    "Huang et al. 2016, ECCV",
+    |p| Ok(Box::new(NoiseShapeDropout::per_sample(p)?))
+);
+
+/// `noise_dropout(p[, axes])`: the mask shared along `axes` (none: plain dropout, as Keras'
+/// `noise_shape=None`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoiseShapeConfig {
+    pub p: f64,
+    pub axes: Vec<usize>,
+}
+
+impl std::fmt::Display for NoiseShapeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "noise_dropout({}", self.p)?;
+        if !self.axes.is_empty() {
+            let axes: Vec<String> = self.axes.iter().map(|a| a.to_string()).collect();
+            write!(f, ", {}", axes.join("/"))?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl LayerConfig for NoiseShapeConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &NOISE_SHAPE
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(NoiseShapeDropout::new(self.p, self.axes.clone())?))
+    }
+    fn rates_mut(&mut self) -> Vec<&mut f64> {
+        vec![&mut self.p]
+    }
+}
+
+pub const NOISE_SHAPE: LayerKind = LayerKind {
+    names: &["noise_dropout"],
+    usage: "noise_dropout(p, axes)",
+    example: "noise_dropout(0.3, 2/3)",
+    summary: "one mask shared along the axes joined by `/` (0 is the batch), as Keras' `noise_shape`",
+    paper: "Srivastava et al. 2014; Keras noise_shape",
+    dropout: Some(Substitute::ForRate(|p| Ok(Box::new(NoiseShapeConfig { p, axes: Vec::new() })))),
+    parse: |call| {
+        call.expect(1, 2, "noise_dropout(p, axes): axes share the mask, joined by '/' (0 is the batch), e.g. 2/3")?;
+        let axes = match call.arg(1) {
+            None => Vec::new(),
+            Some(axes) => axes
+                .split('/')
+                .map(|a| a.trim().parse::<usize>())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|_| call.error(format!("axes '{axes}' must be axis numbers joined by '/', e.g. 2/3")))?,
+        };
+        one(NoiseShapeConfig { p: call.prob(0)?, axes })
+    },
+};

@@ -9,7 +9,7 @@
 //! Backward: `dx = dy * m * scale`, the mask regenerated from its key. Monte Carlo: a fresh
 //! mask per sample, scaled as in training. `p = 1` gives zeros and zero gradient.
 
-use super::{effective_mode, mask_key, validate_p};
+use super::{mask_key, plain_kind, validate_p};
 use crate::error::Result;
 use crate::kernels::{mask, par_zip};
 use crate::layer::{Ctx, Layer, Mode};
@@ -39,7 +39,6 @@ pub struct Dropout {
     p: f32,
     scaling: Scaling,
     id: u32,
-    mode_override: Option<Mode>,
     y: Tensor,
     dx: Tensor,
 }
@@ -49,7 +48,7 @@ impl Dropout {
     pub fn new(p: f64, scaling: Scaling) -> Result<Self> {
         let name = if scaling == Scaling::Classic { "classic_dropout" } else { "dropout" };
         let p = validate_p(name, p)?;
-        Ok(Dropout { p, scaling, id: 0, mode_override: None, y: Tensor::default(), dx: Tensor::default() })
+        Ok(Dropout { p, scaling, id: 0, y: Tensor::default(), dx: Tensor::default() })
     }
 
     /// The drop probability.
@@ -81,13 +80,13 @@ impl Dropout {
 
     /// The mask this pass uses, or None when the pass is deterministic (eval mode or p = 0).
     pub fn mask_for(&self, ctx: &Ctx) -> Option<crate::kernels::mask::MaskKey> {
-        let mode = effective_mode(ctx, self.mode_override);
+        let mode = ctx.mode;
         mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0)
     }
 
     /// The factor a deterministic pass applies: the eval rule in eval mode, 1 otherwise.
     pub fn deterministic_scale(&self, ctx: &Ctx) -> f32 {
-        if effective_mode(ctx, self.mode_override) == Mode::Eval {
+        if ctx.mode == Mode::Eval {
             self.eval_scale()
         } else {
             1.0
@@ -146,16 +145,23 @@ impl Layer for Dropout {
         Ok(&self.dx)
     }
 
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.mode_override = mode;
-        true
-    }
-
     fn is_stochastic(&self) -> bool {
         self.p > 0.0
     }
-
-    fn fusion_role(&self) -> crate::nn::fused::FusionRole {
-        crate::nn::fused::FusionRole::Dropout { p: self.p, scaling: self.scaling }
-    }
 }
+
+plain_kind!(
+    INVERTED,
+    ["dropout"],
+    "inverted dropout: train `y = x * m / (1 - p)`, eval `y = x`",
+    "Srivastava et al. 2014, JMLR 15",
+    |p| Ok(Box::new(Dropout::new(p, Scaling::Inverted)?))
+);
+
+plain_kind!(
+    CLASSIC,
+    ["classic_dropout"],
+    "the 2014 paper's form: train `y = x * m`, eval `y = x * (1 - p)` (weight scaling)",
+    "Srivastava et al. 2014, JMLR 15",
+    |p| Ok(Box::new(Dropout::new(p, Scaling::Classic)?))
+);

@@ -15,12 +15,15 @@
 //! the full weight from the start), as sparse VD implementations do. Eval: weights with `log alpha > 3` are pruned (set to 0), `y = x theta^T + b`.
 //! Monte Carlo: local reparameterization noise, fresh per sample.
 
-use super::{effective_mode, fill_normal, mask_key};
+use super::{fill_normal, mask_key};
 use crate::error::{Error, Result};
+use crate::init::glorot_uniform;
+use crate::kernels::affine::affine;
 use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
-use crate::nn::linear::{affine, glorot_uniform};
+use crate::model::registry::{downcast, one, LayerConfig, LayerKind, Substitute};
+use crate::nn::linear::{DenseConfig, Init};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
@@ -39,7 +42,6 @@ pub struct VariationalDense {
     log_sigma2: Param,
     bias: Param,
     id: u32,
-    mode_override: Option<Mode>,
     /// Scratch: sigma^2 or pruned theta (units, in); x*x (B, in); output std and noise (B, units).
     w2: Vec<f32>,
     x2: Vec<f32>,
@@ -71,7 +73,6 @@ impl VariationalDense {
             log_sigma2: Param::zeros(&[0], ParamKind::Bias),
             bias: Param::zeros(&[0], ParamKind::Bias),
             id: 0,
-            mode_override: None,
             w2: Vec::new(),
             x2: Vec::new(),
             std: Tensor::default(),
@@ -138,9 +139,9 @@ impl Layer for VariationalDense {
     }
     // x: (B, in) -> y: (B, units)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        crate::nn::check_input(x, self.in_features, || self.spec())?;
+        crate::layer::check_input(x, self.in_features, || self.spec())?;
         let (b, n, d) = (x.rows(), self.units, self.in_features);
-        let mode = effective_mode(ctx, self.mode_override);
+        let mode = ctx.mode;
         let key = mask_key(ctx, mode, self.id, 1.0);
         self.noisy = key.is_some();
         self.y.resize(&[b, n]);
@@ -171,7 +172,7 @@ impl Layer for VariationalDense {
     }
     // d theta = dy^T x + dKL/dtheta / N; d log sigma^2 = sigma^2 * ((dy e / 2 std)^T x^2) + dKL/dlog sigma^2 / N.
     fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        crate::nn::check_input(dy, self.units, || format!("{} backward", self.spec()))?;
+        crate::layer::check_input(dy, self.units, || format!("{} backward", self.spec()))?;
         let (b, n, d) = (x.rows(), self.units, self.in_features);
         let dym = MatRef::new(dy.data(), b, n);
         matmul(self.theta.grad.data_mut(), dym.t(), MatRef::new(x.data(), b, d), false);
@@ -236,10 +237,6 @@ impl Layer for VariationalDense {
         f("log_sigma2", &mut self.log_sigma2);
         f("bias", &mut self.bias);
     }
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.mode_override = mode;
-        true
-    }
     fn is_stochastic(&self) -> bool {
         true
     }
@@ -252,3 +249,49 @@ impl Layer for VariationalDense {
         ))
     }
 }
+
+/// `variational_dense(units[, kl_warmup_steps])`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VariationalConfig {
+    pub units: usize,
+    pub warmup: u64,
+}
+
+impl std::fmt::Display for VariationalConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "variational_dense({}", self.units)?;
+        if self.warmup > 0 {
+            write!(f, ", {}", self.warmup)?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl LayerConfig for VariationalConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(VariationalDense::new(self.units, self.warmup)?))
+    }
+    /// Its rates are learned per weight: without dropout it is a plain dense layer.
+    fn without_dropout(&self) -> Vec<Box<dyn LayerConfig>> {
+        vec![Box::new(DenseConfig { units: self.units, init: Init::GlorotUniform })]
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["variational_dense"],
+    usage: "variational_dense(units[, warmup])",
+    example: "variational_dense(16, 100)",
+    summary: "dense layer with a learned dropout rate per weight (sparse variational dropout); its KL term joins the loss, ramped in over `warmup` steps; weights with log alpha > 3 are pruned at eval and the share is printed (in place of dropout(p): the dense layer before it)",
+    paper: "Kingma et al. 2015; Molchanov et al. 2017, ICML",
+    dropout: Some(Substitute::Host(|host, _p| {
+        downcast::<DenseConfig>(host)
+            .map(|d| Box::new(VariationalConfig { units: d.units, warmup: 0 }) as Box<dyn LayerConfig>)
+    })),
+    parse: |call| {
+        call.expect(1, 2, "variational_dense(units[, kl_warmup_steps]), e.g. variational_dense(512, 5000)")?;
+        one(VariationalConfig { units: call.positive(0, "units")?, warmup: call.whole(1, "the KL warm-up (steps)", Some(0))? })
+    },
+};

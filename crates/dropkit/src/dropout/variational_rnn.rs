@@ -12,13 +12,14 @@
 //! e.g. image rows as time steps); output the last h (B, H), or every h (B, T, H) with
 //! `sequences`. The LSTM's forget-gate bias starts at 1 (Keras' `unit_forget_bias`).
 
-use super::{effective_mode, mask_key, validate_p};
+use super::{mask_key, validate_p};
 use crate::error::{Error, Result};
+use crate::kernels::affine::broadcast_rows;
 use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask;
-use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
-use crate::nn::linear::broadcast_rows;
+use crate::layer::{Ctx, Layer, Param, ParamKind};
+use crate::model::registry::{downcast, one, Call, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 
@@ -36,7 +37,7 @@ impl Cell {
             Cell::Gru => 3,
         }
     }
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Cell::Lstm => "lstm",
             Cell::Gru => "gru",
@@ -79,7 +80,6 @@ pub struct Recurrent {
     b_ih: Param,
     b_hh: Param,
     id: u32,
-    mode_override: Option<Mode>,
     /// Masks times their scale (B, F) and (B, H), or empty when not dropping.
     mx: Vec<f32>,
     mh: Vec<f32>,
@@ -128,7 +128,6 @@ impl Recurrent {
             b_ih: zero(),
             b_hh: zero(),
             id: 0,
-            mode_override: None,
             mx: Vec::new(),
             mh: Vec::new(),
             ones: Vec::new(),
@@ -152,7 +151,7 @@ impl Recurrent {
 
     /// Draws the time-locked masks for this pass (empty when a mask would keep everything).
     fn draw_masks(&mut self, ctx: &Ctx, batch: usize) {
-        let mode = effective_mode(ctx, self.mode_override);
+        let mode = ctx.mode;
         let draw = |p: f32, id: u32, n: usize, out: &mut Vec<f32>, ones: &mut Vec<f32>| {
             out.clear();
             if let Some(key) = mask_key(ctx, mode, id, 1.0 - p as f64).filter(|_| p > 0.0) {
@@ -434,12 +433,88 @@ impl Layer for Recurrent {
         f("bias_hh_l0", &mut self.b_hh);
     }
 
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.mode_override = mode;
-        true
-    }
-
     fn is_stochastic(&self) -> bool {
         self.p_x > 0.0 || self.p_h > 0.0
     }
 }
+
+/// `lstm(hidden[, p_in[, p_rec[, sequences]]])` or `gru(...)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecurrentConfig {
+    pub cell: Cell,
+    pub hidden: usize,
+    pub options: RnnOptions,
+}
+
+impl std::fmt::Display for RecurrentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = &self.options;
+        write!(f, "{}({}, {}, {}", self.cell.name(), self.hidden, o.dropout, o.recurrent_dropout)?;
+        if o.sequences {
+            f.write_str(", sequences")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl LayerConfig for RecurrentConfig {
+    fn kind(&self) -> &'static LayerKind {
+        match self.cell {
+            Cell::Lstm => &LSTM,
+            Cell::Gru => &GRU,
+        }
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(Recurrent::new(self.cell, self.hidden, self.options)?))
+    }
+    fn rates_mut(&mut self) -> Vec<&mut f64> {
+        vec![&mut self.options.dropout, &mut self.options.recurrent_dropout]
+    }
+}
+
+fn parse_recurrent(call: &Call, cell: Cell) -> Result<Vec<Box<dyn LayerConfig>>> {
+    let name = cell.name();
+    call.expect(
+        1,
+        4,
+        &format!("{name}(hidden[, dropout[, recurrent_dropout[, sequences]]]), e.g. {name}(128, 0.25, 0.25)"),
+    )?;
+    let mut options = RnnOptions::default();
+    for (i, extra) in call.args.iter().enumerate().skip(1) {
+        match (i, *extra) {
+            (_, "sequences") => options.sequences = true,
+            (1, _) => options.dropout = call.prob(1)?,
+            (2, _) => options.recurrent_dropout = call.prob(2)?,
+            _ => return Err(call.error(format!("unexpected '{extra}'; the last argument may be 'sequences'"))),
+        }
+    }
+    one(RecurrentConfig { cell, hidden: call.positive(0, "the hidden size")?, options })
+}
+
+/// In place of a dropout layer after a recurrent layer: that layer, as `cell`, with the rate
+/// on its input and recurrent masks.
+fn host_recurrent(host: &dyn LayerConfig, p: f64, cell: Cell) -> Option<Box<dyn LayerConfig>> {
+    let r = downcast::<RecurrentConfig>(host)?;
+    let options = RnnOptions { dropout: p, recurrent_dropout: p, ..r.options };
+    Some(Box::new(RecurrentConfig { cell, hidden: r.hidden, options }))
+}
+
+pub const LSTM: LayerKind = LayerKind {
+    names: &["lstm"],
+    usage: "lstm(h[, p_in[, p_rec[, sequences]]])",
+    example: "lstm(16, 0.2, 0.2)",
+    summary: "LSTM over (B, T, F) (MNIST rows as 28 time steps) with variational dropout: input and recurrent masks drawn once per sequence and kept at every step; the last h, or every h with `sequences`",
+    paper: "Gal and Ghahramani 2016, NeurIPS",
+    dropout: Some(Substitute::Host(|host, p| host_recurrent(host, p, Cell::Lstm))),
+    parse: |call| parse_recurrent(call, Cell::Lstm),
+};
+
+pub const GRU: LayerKind = LayerKind {
+    names: &["gru"],
+    usage: "gru(h[, p_in[, p_rec[, sequences]]])",
+    example: "gru(16, 0.2, 0.2)",
+    summary: "GRU with the same variational dropout as `lstm`",
+    paper: "Gal and Ghahramani 2016, NeurIPS",
+    dropout: Some(Substitute::Host(|host, p| host_recurrent(host, p, Cell::Gru))),
+    parse: |call| parse_recurrent(call, Cell::Gru),
+};

@@ -14,6 +14,7 @@
 //! AVX2 halves) produce 16 contiguous elements per half-word with no shuffles. The SIMD paths
 //! are chosen at run time and equal the scalar reference bit for bit.
 
+pub use super::isa::{available_isas, best_isa, Isa};
 use super::transpose::{transpose_block, BLOCK_ROWS};
 use super::{par_blocks, par_zip};
 use crate::rng::{counter, philox4x32_10};
@@ -54,43 +55,6 @@ impl MaskKey {
         let half = if (k / 16) % 2 == 0 { word & 0xFFFF } else { word >> 16 };
         half < self.threshold
     }
-}
-
-/// Instruction sets the kernel can use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Isa {
-    Scalar,
-    Avx2,
-    Avx512,
-}
-
-/// The widest instruction set this CPU supports.
-pub fn best_isa() -> Isa {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx512f") {
-            return Isa::Avx512;
-        }
-        if is_x86_feature_detected!("avx2") {
-            return Isa::Avx2;
-        }
-    }
-    Isa::Scalar
-}
-
-/// Every instruction set usable here (for tests that compare them).
-pub fn available_isas() -> Vec<Isa> {
-    let mut isas = vec![Isa::Scalar];
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx2") {
-            isas.push(Isa::Avx2);
-        }
-        if is_x86_feature_detected!("avx512f") {
-            isas.push(Isa::Avx512);
-        }
-    }
-    isas
 }
 
 /// `dst = src * mask * scale`, in parallel over fixed chunks. Lengths must match.

@@ -4,8 +4,11 @@
 //! random numbers are derived from element indices, never thread ids: results are the same
 //! for any thread count.
 
+pub mod activation;
+pub mod affine;
 pub mod denormals;
 pub mod gemm;
+pub mod isa;
 pub mod mask;
 pub mod transpose;
 
@@ -97,7 +100,7 @@ pub fn fill_rows_with_column_sums(
     assert!(dst.len().is_multiple_of(cols), "fill_rows_with_column_sums: {} elements in rows of {cols}", dst.len());
     let block_len = SUM_ROWS * cols;
     block_sums.resize(dst.len().div_ceil(block_len) * cols, 0.0);
-    let avx512 = mask::best_isa() == mask::Isa::Avx512;
+    let avx512 = isa::best_isa() == isa::Isa::Avx512;
     let work = |(b, (rows, part)): (usize, (&mut [f32], &mut [f32]))| {
         #[cfg(target_arch = "x86_64")]
         if avx512 {

@@ -41,7 +41,7 @@ pub fn transpose_block(
     assert!(block_rows <= TILE && r0 + block_rows <= rows && src.len() >= rows * cols);
     assert!(bias.is_none_or(|b| b.len() == cols), "transpose: bias length differs from {cols} columns");
     #[cfg(target_arch = "x86_64")]
-    let avx512 = block_rows == TILE && super::mask::best_isa() == super::mask::Isa::Avx512;
+    let avx512 = block_rows == TILE && super::isa::best_isa() == super::isa::Isa::Avx512;
     for c0 in (0..cols).step_by(TILE) {
         #[cfg(target_arch = "x86_64")]
         if avx512 && c0 + TILE <= cols {

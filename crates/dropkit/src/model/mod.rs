@@ -1,6 +1,10 @@
 //! `Sequential`: layers in order, with an explicit forward and backward pass over them.
 
+pub mod fuse;
+pub mod registry;
 pub mod spec;
+
+pub use spec::ModelSpec;
 
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Layer, Mode, Param};
@@ -23,16 +27,27 @@ impl Default for BuildOptions {
 /// A stack of layers trained end to end.
 pub struct Sequential {
     layers: Vec<Box<dyn Layer>>,
-    /// For each layer, the index of its first original layer (fused layers stand for several);
-    /// parameter names and mask keys use original indices.
-    origin: Vec<usize>,
-    /// Number of layers as specified, before fusion.
-    original_len: usize,
-    /// For each layer, the `visit_params` index of its first parameter.
-    param_base: Vec<usize>,
+    nodes: Vec<Node>,
+    /// For each spec position: whether its layer's behaviour depends on the mode.
+    mode_dependent: Vec<bool>,
+    /// The spec text it was built from.
+    spec: String,
     input_shape: Vec<usize>,
     output_shape: Vec<usize>,
     seed: u64,
+}
+
+/// Where a built layer sits in the spec.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    /// Its spec position: parameter names (`layers.{index}.weight`) and mask keys use it.
+    index: usize,
+    /// Spec positions it covers (a fused block covers several).
+    len: usize,
+    /// The `visit_params` index of its first parameter.
+    first_param: usize,
+    /// A mode that overrides the model's for this layer.
+    mode: Option<Mode>,
 }
 
 /// A named parameter tensor, as in a PyTorch `state_dict` (`layers.0.weight`).
@@ -44,59 +59,66 @@ pub struct NamedTensor {
 }
 
 impl Sequential {
-    /// Builds `layers` for samples of `input_shape`, initialising parameters from `seed`.
+    /// Builds hand-made `layers` (unfused) for samples of `input_shape`, initialising
+    /// parameters from `seed`.
     pub fn new(layers: Vec<Box<dyn Layer>>, input_shape: &[usize], seed: u64) -> Result<Self> {
-        Self::with_options(layers, input_shape, seed, BuildOptions::default())
+        let spec = layers.iter().map(|l| l.spec()).collect::<Vec<_>>().join(" ");
+        let mode_dependent = layers.iter().map(|l| l.is_stochastic()).collect();
+        let planned = layers.into_iter().enumerate().map(|(index, layer)| fuse::Planned { layer, index, len: 1 });
+        Self::assemble(planned.collect(), mode_dependent, spec, input_shape, seed)
     }
 
-    /// [`Sequential::new`] with explicit build options.
-    pub fn with_options(
-        layers: Vec<Box<dyn Layer>>,
+    /// Builds `model` for samples of `input_shape`, initialising parameters from `seed`.
+    pub fn from_model_spec(model: &ModelSpec, input_shape: &[usize], seed: u64, options: BuildOptions) -> Result<Self> {
+        let planned = fuse::plan(&model.layers, options.fuse)?;
+        let mode_dependent = model.layers.iter().map(|c| c.depends_on_mode()).collect();
+        Self::assemble(planned, mode_dependent, model.to_string(), input_shape, seed)
+    }
+
+    fn assemble(
+        planned: Vec<fuse::Planned>,
+        mode_dependent: Vec<bool>,
+        spec: String,
         input_shape: &[usize],
         seed: u64,
-        options: BuildOptions,
     ) -> Result<Self> {
-        if layers.is_empty() {
+        if planned.is_empty() {
             return Err(Error::Spec("the model has no layers; try \"dense(512) relu dropout(0.2) dense(10)\"".into()));
         }
-        let original_len = layers.len();
-        let (mut layers, origin) =
-            if options.fuse { crate::nn::fused::fuse(layers)? } else { (layers, (0..original_len).collect()) };
         let mut init = Stream::new(seed, streams::INIT, 0);
         let mut shape = input_shape.to_vec();
-        for (layer, &id) in layers.iter_mut().zip(&origin) {
-            shape = layer.build(&shape, id as u32, &mut init)?;
-        }
-        let mut param_base = Vec::with_capacity(layers.len());
-        let mut count = 0;
-        for layer in layers.iter_mut() {
-            param_base.push(count);
-            layer.visit_params(&mut |_, _| count += 1);
+        let (mut layers, mut nodes) = (Vec::with_capacity(planned.len()), Vec::with_capacity(planned.len()));
+        let mut params = 0;
+        for fuse::Planned { mut layer, index, len } in planned {
+            shape = layer.build(&shape, index as u32, &mut init)?;
+            nodes.push(Node { index, len, first_param: params, mode: None });
+            layer.visit_params(&mut |_, _| params += 1);
+            layers.push(layer);
         }
         Ok(Sequential {
             layers,
-            origin,
-            original_len,
-            param_base,
+            nodes,
+            mode_dependent,
+            spec,
             input_shape: input_shape.to_vec(),
             output_shape: shape,
             seed,
         })
     }
 
-    /// Parses `spec` (see [`spec`]) and builds it.
+    /// Parses `spec` (see [`spec`]) and builds it, fused.
     pub fn from_spec(spec_text: &str, input_shape: &[usize], seed: u64) -> Result<Self> {
-        Self::new(spec::parse(spec_text)?, input_shape, seed)
+        Self::from_spec_with(spec_text, input_shape, seed, BuildOptions::default())
     }
 
     /// [`Sequential::from_spec`] with explicit build options.
     pub fn from_spec_with(spec_text: &str, input_shape: &[usize], seed: u64, options: BuildOptions) -> Result<Self> {
-        Self::with_options(spec::parse(spec_text)?, input_shape, seed, options)
+        Self::from_model_spec(&spec::parse(spec_text)?, input_shape, seed, options)
     }
 
     /// The model in spec syntax.
     pub fn spec(&self) -> String {
-        self.layers.iter().map(|l| l.spec()).collect::<Vec<_>>().join(" ")
+        self.spec.clone()
     }
 
     /// The run seed that keys masks.
@@ -143,12 +165,7 @@ impl Sequential {
     }
 
     fn forward_to<'a>(&'a mut self, x: &'a Tensor, ctx: &Ctx, end: usize) -> Result<&'a Tensor> {
-        self.check_input(x)?;
-        let mut cur = x;
-        for layer in self.layers[..end].iter_mut() {
-            cur = layer.forward(cur, ctx)?;
-        }
-        Ok(cur)
+        self.forward_span(x, ctx, 0, end)
     }
 
     /// Index (into [`Sequential::layers`]) of the first layer whose output is random in
@@ -170,8 +187,8 @@ impl Sequential {
         }
         let end = end.min(self.layers.len());
         let mut cur = x;
-        for layer in self.layers[start.min(end)..end].iter_mut() {
-            cur = layer.forward(cur, ctx)?;
+        for (layer, node) in self.layers[start.min(end)..end].iter_mut().zip(&self.nodes[start.min(end)..end]) {
+            cur = layer.forward(cur, &node.ctx(ctx))?;
         }
         Ok(cur)
     }
@@ -217,9 +234,10 @@ impl Sequential {
             let Some((layer, after)) = rest.split_first_mut() else { continue };
             let dy = if i + 1 == end { dlogits } else { after[0].input_grad() };
             let input = if i == 0 { x } else { before[i - 1].output() };
-            let layer_ctx = Ctx { input_grad: i > first, ..*ctx };
+            let node = self.nodes[i];
+            let layer_ctx = Ctx { input_grad: i > first, ..node.ctx(ctx) };
             layer.backward(input, dy, &layer_ctx)?;
-            let mut index = self.param_base[i];
+            let mut index = node.first_param;
             layer.visit_params(&mut |_, p| {
                 on_param(index, p);
                 index += 1;
@@ -231,7 +249,8 @@ impl Sequential {
     /// Visits every parameter as (`layers.{i}.{name}`, param), in a fixed order.
     pub fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
         let mut name = String::new();
-        for (layer, &i) in self.layers.iter_mut().zip(&self.origin) {
+        for (layer, node) in self.layers.iter_mut().zip(&self.nodes) {
+            let i = node.index;
             layer.visit_params(&mut |local, p| {
                 name.clear();
                 use std::fmt::Write;
@@ -252,11 +271,11 @@ impl Sequential {
     /// `layer {i} ({spec})`. For saying where a non-finite loss came from.
     pub fn first_nonfinite_output(&self) -> Option<String> {
         let end = self.logits_end();
-        let (layer, &i) = self.layers[..end]
+        let (layer, node) = self.layers[..end]
             .iter()
-            .zip(&self.origin)
+            .zip(&self.nodes)
             .find(|(l, _)| l.output().data().iter().any(|v| !v.is_finite()))?;
-        Some(format!("layer {i} ({})", layer.spec()))
+        Some(format!("layer {} ({})", node.index, layer.spec()))
     }
 
     /// Total number of trainable scalars.
@@ -266,31 +285,35 @@ impl Sequential {
         n
     }
 
-    /// Overrides the mode of layer `index` (e.g. Monte Carlo on the last dropout only).
+    /// Overrides the mode of the layer at spec position `index` (e.g. Monte Carlo on the last
+    /// dropout only); None returns it to the model's mode. Only layers that depend on the mode
+    /// (dropout of any kind) can be addressed.
     pub fn set_layer_mode(&mut self, index: usize, mode: Option<Mode>) -> Result<()> {
-        let n = self.original_len;
+        let n = self.mode_dependent.len();
         if index >= n {
             return Err(Error::InvalidArgument(format!(
                 "layer {index} does not exist; the model has {n} layers (0..{n})"
             )));
         }
-        let k = self.origin.iter().rposition(|&o| o <= index).unwrap_or(0);
-        let offset = index - self.origin[k];
-        let layer = &mut self.layers[k];
-        let addressable = layer.mode_part().unwrap_or(0) == offset;
-        if !addressable || !layer.set_mode_override(mode) {
+        let covers = |node: &Node| (node.index..node.index + node.len).contains(&index);
+        let Some(k) = self.nodes.iter().position(covers) else {
+            return Err(Error::InvalidArgument(format!("layer {index} was not built")));
+        };
+        if !self.mode_dependent[index] {
             return Err(Error::InvalidArgument(format!(
-                "layer {index} ({}) does not depend on the mode; pick a dropout layer",
-                layer.spec()
+                "layer {index} (in {}) does not depend on the mode; pick a dropout layer",
+                self.layers[k].spec()
             )));
         }
+        self.nodes[k].mode = mode;
         Ok(())
     }
 
     /// Visits every parameter value and buffer (the model's saved state) by `state_dict` name.
     fn visit_state(&mut self, f: &mut dyn FnMut(&str, &mut Tensor)) {
         let mut name = String::new();
-        for (layer, &i) in self.layers.iter_mut().zip(&self.origin) {
+        for (layer, node) in self.layers.iter_mut().zip(&self.nodes) {
+            let i = node.index;
             let mut named = |local: &str, t: &mut Tensor| {
                 name.clear();
                 use std::fmt::Write;
@@ -336,6 +359,16 @@ impl Sequential {
             )));
         }
         Ok(())
+    }
+}
+
+impl Node {
+    /// The context this layer runs in: the model's, in this layer's mode if it overrides it.
+    fn ctx(&self, model: &Ctx) -> Ctx {
+        match self.mode {
+            Some(mode) => Ctx { mode, ..*model },
+            None => *model,
+        }
     }
 }
 

@@ -1,68 +1,233 @@
-//! The model spec grammar: layers separated by spaces, each `name` or `name(arg, ...)`.
+//! The model spec grammar: layers separated by spaces (or `->`), each `name` or
+//! `name(arg, ...)`; the layer kinds and their arguments are those of the
+//! [registry](super::registry).
 //!
 //! ```text
 //! spec   := layer { layer }
 //! layer  := name [ "(" arg { "," arg } ")" ]
 //! ```
-//! Layers: `dense(units[, activation])` (alias `linear`), `relu`, `sigmoid`, `tanh`, `softmax`,
-//! `dropout(p)` (inverted), `classic_dropout(p)` (scaled at test time), `batchnorm` or
-//! `batchnorm(momentum)` (aliases `batchnorm1d`, `batchnorm2d`), `selu`, `noise_dropout(p, axes)`,
-//! `spatial_dropout{1,2,3}d(p)`, `gaussian_dropout(p)`, `gaussian_noise(stddev)`,
-//! `alpha_dropout(p)`, `feature_alpha_dropout(p)`. The input size comes
-//! from the data, e.g. `"dense(512) relu dropout(0.2) dense(10)"`.
+//! The input size comes from the data, e.g. `"dense(512) relu dropout(0.2) dense(10)"`.
+//! A [`ModelSpec`] is the typed list of layer configs; sweeps rewrite it (rates, variants,
+//! the no-dropout baseline, batch normalization) and print it back as spec text.
 
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-use crate::dropout::{
-    AlphaDropout, AlphaKind, Cell, ConcreteDropout, DropBlock, DropConnect, DropConnectEval, DropConnectOptions,
-    Dropout, Embedding, GaussianDropout, GaussianNoise, NoiseShapeDropout, Recurrent, RnnOptions, Scaling,
-    VariationalDense,
-};
+use super::registry::{self, downcast, Call, LayerConfig, Substitute, KINDS};
 use crate::error::{Error, Result};
 use crate::layer::Layer;
-use crate::nn::linear::Init;
-use crate::nn::{Activation, ActivationKind, BatchNorm, Conv, Flatten, Linear, Pool, PoolKind, Residual, Softmax};
+use crate::nn::activation::ActivationConfig;
+use crate::nn::linear::{DenseConfig, Init};
+use std::fmt;
 
-/// Every layer name the parser knows, for messages and suggestions.
-pub const LAYER_NAMES: &[&str] = &[
-    "dense",
-    "linear",
-    "relu",
-    "sigmoid",
-    "tanh",
-    "selu",
-    "softmax",
-    "batchnorm",
-    "dropout",
-    "classic_dropout",
-    "noise_dropout",
-    "spatial_dropout1d",
-    "spatial_dropout2d",
-    "spatial_dropout3d",
-    "gaussian_dropout",
-    "gaussian_noise",
-    "alpha_dropout",
-    "feature_alpha_dropout",
-    "dropconnect",
-    "droppath",
-    "dropblock",
-    "embedding",
-    "residual",
-    "variational_dense",
-    "concrete_dropout",
-    "lstm",
-    "gru",
-    "locked_dropout",
-    "conv1d",
-    "conv2d",
-    "maxpool",
-    "maxpool1d",
-    "maxpool2d",
-    "avgpool",
-    "avgpool1d",
-    "avgpool2d",
-    "flatten",
-];
+/// How deeply `residual(...)` may nest: deeper specs are refused before they exhaust the stack.
+pub const MAX_DEPTH: usize = 32;
+
+/// A model as the spec describes it: layer configs in order, nothing built yet.
+#[derive(Clone, Debug)]
+pub struct ModelSpec {
+    pub layers: Vec<Box<dyn LayerConfig>>,
+}
+
+impl fmt::Display for ModelSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut layers = self.layers.iter().peekable();
+        let mut first = true;
+        while let Some(layer) = layers.next() {
+            if !first {
+                f.write_str(" ")?;
+            }
+            first = false;
+            let text = layer.to_string();
+            let dense = downcast::<DenseConfig>(layer.as_ref()).is_some();
+            match layers.next_if(|next| dense && next.inline()) {
+                // `dense(64)` and an inline `relu` print as `dense(64, relu)`.
+                Some(act) => write!(f, "{}, {act})", text.strip_suffix(')').unwrap_or(&text))?,
+                None => f.write_str(&text)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for ModelSpec {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        parse(text)
+    }
+}
+
+/// Parses a spec into layer configs.
+pub fn parse(spec: &str) -> Result<ModelSpec> {
+    parse_nested(spec, 0)
+}
+
+/// [`parse`] at nesting depth `depth` (a residual branch is one deeper than its block).
+pub(crate) fn parse_nested(spec: &str, depth: usize) -> Result<ModelSpec> {
+    if depth > MAX_DEPTH {
+        return Err(Error::Spec(format!("residual blocks nest more than {MAX_DEPTH} deep; flatten the spec")));
+    }
+    let items = tokenize(spec)?;
+    if items.is_empty() {
+        return Err(Error::Spec("empty; try \"dense(512) relu dropout(0.2) dense(10)\"".into()));
+    }
+    let mut layers = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let call = Call { name: item.name, args: item.args.clone(), raw: item.raw, depth };
+        let kind = registry::find(item.name).ok_or_else(|| unknown(item.name, i + 1))?;
+        layers.extend((kind.parse)(&call)?);
+    }
+    lecun_before_selu(&mut layers);
+    // Making each layer checks its arguments (ranges, sizes) now, not when the model is built.
+    for layer in &layers {
+        layer.build()?;
+    }
+    Ok(ModelSpec { layers })
+}
+
+/// A dense layer feeding SELU starts LeCun-normal, as self-normalizing networks need.
+fn lecun_before_selu(layers: &mut [Box<dyn LayerConfig>]) {
+    for i in 1..layers.len() {
+        let selu = layers.get(i).and_then(|l| downcast::<ActivationConfig>(l.as_ref())).is_some_and(|a| a.is_selu());
+        if let (true, Some(prev)) = (selu, layers.get_mut(i - 1)) {
+            if let Some(dense) = prev.as_any_mut().downcast_mut::<DenseConfig>() {
+                dense.init = Init::LecunNormal;
+            }
+        }
+    }
+}
+
+impl ModelSpec {
+    /// Unbuilt layers, one per config.
+    pub fn build_layers(&self) -> Result<Vec<Box<dyn Layer>>> {
+        self.layers.iter().map(|c| c.build()).collect()
+    }
+
+    /// Every drop rate, in spec order, nested ones included.
+    pub fn rates_mut(&mut self) -> Vec<&mut f64> {
+        self.layers.iter_mut().flat_map(|l| l.rates_mut()).collect()
+    }
+
+    /// The spec text, checked by parsing it again (a rewrite cannot leave an invalid spec).
+    fn checked_text(&self) -> Result<String> {
+        let text = self.to_string();
+        parse(&text)?;
+        Ok(text)
+    }
+}
+
+/// Number of drop rates in `spec` (one per plain dropout layer, two for a recurrent layer's
+/// input and recurrent masks, nested layers included): what `--rates 0.2/0.5` sets in order.
+pub fn count_dropout(spec: &str) -> Result<usize> {
+    Ok(parse(spec)?.rates_mut().len())
+}
+
+/// `spec` with its i-th drop rate set to `rates[i]` (the last rate repeats for the rest):
+/// `[0.2, 0.5]` gives the input 0.2 and every later rate 0.5.
+pub fn with_dropout_rates(spec: &str, rates: &[f64]) -> Result<String> {
+    let Some(&last) = rates.last() else {
+        return Err(Error::Spec("no dropout rate given".into()));
+    };
+    let mut model = parse(spec)?;
+    let slots = model.rates_mut();
+    if slots.is_empty() {
+        return Err(Error::Spec(format!("'{spec}' has no dropout layer whose rate could be set; add dropout(p)")));
+    }
+    for (k, slot) in slots.into_iter().enumerate() {
+        *slot = rates.get(k).copied().unwrap_or(last);
+    }
+    model.checked_text()
+}
+
+/// `spec` with its dropout replaced by the variant `variant` (a name `dropkit variants` prints),
+/// at the same rates. Plain dropout layers are replaced by a plain variant; a variant that
+/// lives inside another layer (DropConnect, variational dense, embedding or recurrent dropout)
+/// takes the rate of each dropout layer into the layer before it.
+pub fn with_dropout_variant(spec: &str, variant: &str) -> Result<String> {
+    let (kind, substitute) = registry::find(variant).and_then(|k| k.dropout.map(|s| (k, s))).ok_or_else(|| {
+        let names: Vec<_> = registry::variants().map(|k| k.name()).collect();
+        Error::Spec(format!("'{variant}' is not a dropout variant; known: {}", names.join(", ")))
+    })?;
+    let mut model = parse(spec)?;
+    let mut replaced = 0;
+    substitute_in(&mut model.layers, substitute, &mut replaced)?;
+    if replaced == 0 {
+        let needs = match substitute {
+            Substitute::ForRate(_) => "a dropout layer such as dropout(0.5)".to_string(),
+            Substitute::Host(_) => format!("a dropout layer after a layer that {} can replace", kind.name()),
+        };
+        return Err(Error::Spec(format!("--variants {}: '{spec}' has no place for it; it needs {needs}", kind.name())));
+    }
+    model.checked_text()
+}
+
+fn substitute_in(layers: &mut Vec<Box<dyn LayerConfig>>, rule: Substitute, replaced: &mut usize) -> Result<()> {
+    let mut i = 0;
+    while i < layers.len() {
+        if let Some(branch) = layers.get_mut(i).and_then(|l| l.branch_mut()) {
+            substitute_in(branch, rule, replaced)?;
+        }
+        let plain_rate = layers.get_mut(i).filter(|l| l.kind().is_plain_dropout()).and_then(|l| {
+            let rates = l.rates_mut();
+            rates.first().map(|r| **r)
+        });
+        let Some(p) = plain_rate else {
+            i += 1;
+            continue;
+        };
+        match rule {
+            Substitute::ForRate(make) => {
+                if let Some(slot) = layers.get_mut(i) {
+                    *slot = make(p)?;
+                    *replaced += 1;
+                }
+                i += 1;
+            }
+            Substitute::Host(absorb) => {
+                // The host is the nearest earlier layer that is not an activation.
+                let host = (0..i)
+                    .rev()
+                    .find(|&h| layers.get(h).is_some_and(|l| downcast::<ActivationConfig>(l.as_ref()).is_none()));
+                let merged = host.and_then(|h| layers.get(h).and_then(|l| absorb(l.as_ref(), p)).map(|m| (h, m)));
+                match merged {
+                    Some((h, m)) => {
+                        if let Some(slot) = layers.get_mut(h) {
+                            *slot = m;
+                        }
+                        layers.remove(i);
+                        *replaced += 1;
+                    }
+                    None => i += 1,
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `spec` with no dropout of any kind: plain dropout layers removed, every other rate set to 0,
+/// learned-rate layers replaced by their deterministic counterparts, nested layers included.
+pub fn without_dropout(spec: &str) -> Result<String> {
+    let model = parse(spec)?;
+    let layers: Vec<_> = model.layers.iter().flat_map(|l| l.without_dropout()).collect();
+    ModelSpec { layers }.checked_text()
+}
+
+/// `spec` with batch normalization between every dense layer and the activation after it:
+/// the "linear, batch norm, ReLU, dropout" stack.
+pub fn with_batchnorm(spec: &str) -> Result<String> {
+    let model = parse(spec)?;
+    let mut out: Vec<Box<dyn LayerConfig>> = Vec::new();
+    let mut iter = model.layers.into_iter().peekable();
+    while let Some(layer) = iter.next() {
+        let dense = downcast::<DenseConfig>(layer.as_ref()).is_some();
+        out.push(layer);
+        let activation_next = iter.peek().is_some_and(|n| downcast::<ActivationConfig>(n.as_ref()).is_some());
+        if dense && activation_next {
+            out.extend((crate::nn::batchnorm::KIND.parse)(&Call::bare("batchnorm"))?);
+        }
+    }
+    ModelSpec { layers: out }.checked_text()
+}
 
 /// One parsed `name(args)` item.
 #[derive(Debug, PartialEq)]
@@ -71,6 +236,24 @@ struct Item<'a> {
     args: Vec<&'a str>,
     /// Everything between the parentheses, for layers that take a spec (residual).
     raw: &'a str,
+}
+
+fn unknown(name: &str, position: usize) -> Error {
+    let lower = name.to_ascii_lowercase();
+    let names: Vec<&str> = KINDS.iter().flat_map(|k| k.names.iter().copied()).collect();
+    let best = names.iter().min_by_key(|k| edit_distance(&lower, k)).copied();
+    let hint = match best {
+        Some(b) if edit_distance(&lower, b) <= 3.min(lower.len().saturating_sub(1)).max(1) => {
+            format!("did you mean '{b}'? ")
+        }
+        _ => String::new(),
+    };
+    let canonical: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+    Error::Spec(format!("unknown layer '{name}' (item {position}); {hint}known layers: {}", canonical.join(", ")))
+}
+
+fn preview(s: &str) -> String {
+    s.chars().take(20).collect()
 }
 
 /// `text` split at the commas outside any parentheses, each part trimmed.
@@ -89,130 +272,6 @@ fn split_top_level(text: &str) -> Vec<&str> {
     }
     parts.push(text[start..].trim());
     parts
-}
-
-/// Parses a spec into unbuilt layers.
-pub fn parse(spec: &str) -> Result<Vec<Box<dyn Layer>>> {
-    let items = tokenize(spec)?;
-    if items.is_empty() {
-        return Err(Error::Spec("empty; try \"dense(512) relu dropout(0.2) dense(10)\"".into()));
-    }
-    let mut layers = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        // A dense layer feeding SELU starts LeCun-normal, as self-normalizing networks need.
-        let selu_next = items.get(i + 1).is_some_and(|n| n.name.eq_ignore_ascii_case("selu"))
-            || item.args.get(1).is_some_and(|a| a.eq_ignore_ascii_case("selu"));
-        layers.extend(make(item, i + 1, selu_next)?);
-    }
-    Ok(layers)
-}
-
-/// Names of the layers whose first argument is a drop probability.
-pub const DROPOUT_LAYERS: &[&str] = &[
-    "dropout",
-    "classic_dropout",
-    "noise_dropout",
-    "spatial_dropout1d",
-    "spatial_dropout2d",
-    "spatial_dropout3d",
-    "gaussian_dropout",
-    "alpha_dropout",
-    "feature_alpha_dropout",
-    "droppath",
-    "dropblock",
-    "locked_dropout",
-];
-
-fn is_dropout(name: &str) -> bool {
-    DROPOUT_LAYERS.contains(&name.to_ascii_lowercase().as_str())
-}
-
-fn is_activation(name: &str) -> bool {
-    matches!(name.to_ascii_lowercase().as_str(), "relu" | "sigmoid" | "tanh")
-}
-
-/// Writes items back as a spec, checking that it parses.
-fn join(items: &[(String, Vec<String>)]) -> Result<String> {
-    let text = items
-        .iter()
-        .map(|(name, args)| if args.is_empty() { name.clone() } else { format!("{name}({})", args.join(", ")) })
-        .collect::<Vec<_>>()
-        .join(" ");
-    parse(&text)?;
-    Ok(text)
-}
-
-fn owned_items(spec: &str) -> Result<Vec<(String, Vec<String>)>> {
-    let items = tokenize(spec)?;
-    Ok(items.into_iter().map(|i| (i.name.to_string(), i.args.iter().map(|a| a.to_string()).collect())).collect())
-}
-
-/// Number of dropout layers in `spec`.
-pub fn count_dropout(spec: &str) -> Result<usize> {
-    Ok(tokenize(spec)?.iter().filter(|i| is_dropout(i.name)).count())
-}
-
-/// `spec` with the i-th dropout layer's p set to `rates[i]` (the last rate repeats for the
-/// remaining layers): `[0.2, 0.5]` gives the input 0.2 and every hidden layer 0.5.
-pub fn with_dropout_rates(spec: &str, rates: &[f64]) -> Result<String> {
-    let Some(&last) = rates.last() else {
-        return Err(Error::Spec("no dropout rate given".into()));
-    };
-    let mut items = owned_items(spec)?;
-    if !items.iter().any(|(n, _)| is_dropout(n)) {
-        return Err(Error::Spec(format!("'{spec}' has no dropout layer whose rate could be set; add dropout(p)")));
-    }
-    for (k, (_, args)) in items.iter_mut().filter(|(n, _)| is_dropout(n)).enumerate() {
-        let p = format!("{}", rates.get(k).copied().unwrap_or(last));
-        match args.first_mut() {
-            Some(first) => *first = p,
-            None => args.push(p),
-        }
-    }
-    join(&items)
-}
-
-/// `spec` with every dropout layer replaced by `variant` (a dropout layer name), same p.
-pub fn with_dropout_variant(spec: &str, variant: &str) -> Result<String> {
-    if !is_dropout(variant) {
-        return Err(Error::Spec(format!("'{variant}' is not a dropout variant; known: {}", DROPOUT_LAYERS.join(", "))));
-    }
-    let mut items = owned_items(spec)?;
-    for (name, args) in items.iter_mut().filter(|(n, _)| is_dropout(n)) {
-        *name = variant.to_string();
-        args.truncate(1);
-    }
-    join(&items)
-}
-
-/// `spec` without its dropout layers.
-pub fn without_dropout(spec: &str) -> Result<String> {
-    let items: Vec<_> = owned_items(spec)?.into_iter().filter(|(n, _)| !is_dropout(n)).collect();
-    join(&items)
-}
-
-/// `spec` with batch normalization between every dense layer and its activation: the
-/// "linear, batch norm, ReLU, dropout" stack.
-pub fn with_batchnorm(spec: &str) -> Result<String> {
-    let items = owned_items(spec)?;
-    let mut out = Vec::new();
-    let mut iter = items.into_iter().peekable();
-    while let Some((name, args)) = iter.next() {
-        let dense = matches!(name.to_ascii_lowercase().as_str(), "dense" | "linear");
-        match (dense, args.get(1).cloned()) {
-            (true, Some(act)) if is_activation(&act) => {
-                out.push((name, args.into_iter().take(1).collect()));
-                out.push(("batchnorm".to_string(), vec![]));
-                out.push((act, vec![]));
-            }
-            (true, None) if iter.peek().is_some_and(|(next, _)| is_activation(next)) => {
-                out.push((name, args));
-                out.push(("batchnorm".to_string(), vec![]));
-            }
-            _ => out.push((name, args)),
-        }
-    }
-    join(&out)
 }
 
 fn tokenize(spec: &str) -> Result<Vec<Item<'_>>> {
@@ -260,283 +319,6 @@ fn tokenize(spec: &str) -> Result<Vec<Item<'_>>> {
     Ok(items)
 }
 
-fn preview(s: &str) -> String {
-    s.chars().take(20).collect()
-}
-
-fn make(item: &Item, position: usize, selu_next: bool) -> Result<Vec<Box<dyn Layer>>> {
-    let name = item.name.to_ascii_lowercase();
-    let call = format!("{}({})", item.name, item.args.join(", "));
-    let n_args = |min: usize, max: usize, usage: &str| -> Result<()> {
-        if item.args.len() < min || item.args.len() > max {
-            return Err(Error::Spec(format!("{call}: expected {usage}")));
-        }
-        Ok(())
-    };
-    let prob = |arg: &str| -> Result<f64> {
-        arg.parse::<f64>()
-            .ok()
-            .filter(|p| !p.is_nan())
-            .ok_or_else(|| Error::Spec(format!("{call}: '{arg}' is not a number; p is a drop probability such as 0.5")))
-    };
-    // The first argument as a size of at least 1 (`what`: "units", "the hidden size").
-    let positive = |what: &str| -> Result<usize> {
-        let arg = item.args.first().copied().unwrap_or_default();
-        arg.parse::<usize>()
-            .ok()
-            .filter(|&u| u > 0)
-            .ok_or_else(|| Error::Spec(format!("{call}: {what} must be a positive integer, got '{arg}'")))
-    };
-    let layer: Box<dyn Layer> = match name.as_str() {
-        "dense" | "linear" => {
-            n_args(1, 2, "dense(units) or dense(units, activation), e.g. dense(512, relu)")?;
-            let units = positive("units")?;
-            let init = if selu_next { Init::LecunNormal } else { Init::GlorotUniform };
-            let dense: Box<dyn Layer> = Box::new(Linear::new(units)?.with_init(init));
-            return match item.args.get(1) {
-                None => Ok(vec![dense]),
-                Some(act) => {
-                    let mut v = vec![dense];
-                    v.extend(make(&Item { name: act, args: vec![], raw: "" }, position, false)?);
-                    Ok(v)
-                }
-            };
-        }
-        "relu" | "sigmoid" | "tanh" | "selu" | "softmax" => {
-            n_args(0, 0, &format!("no arguments: {name}"))?;
-            match name.as_str() {
-                "relu" => Box::new(Activation::new(ActivationKind::Relu)),
-                "sigmoid" => Box::new(Activation::new(ActivationKind::Sigmoid)),
-                "tanh" => Box::new(Activation::new(ActivationKind::Tanh)),
-                "selu" => Box::new(Activation::new(ActivationKind::Selu)),
-                _ => Box::new(Softmax::new()),
-            }
-        }
-        "noise_dropout" => {
-            n_args(2, 2, "noise_dropout(p, axes): axes share the mask, joined by '/' (0 is the batch), e.g. 2/3")?;
-            let axes = item.args.get(1).copied().unwrap_or_default();
-            let broadcast =
-                axes.split('/').map(|a| a.trim().parse::<usize>()).collect::<std::result::Result<Vec<_>, _>>();
-            let broadcast = broadcast.map_err(|_| {
-                Error::Spec(format!("{call}: axes '{axes}' must be axis numbers joined by '/', e.g. 2/3"))
-            })?;
-            Box::new(NoiseShapeDropout::new(prob(item.args.first().copied().unwrap_or_default())?, broadcast)?)
-        }
-        "concrete_dropout" => {
-            n_args(0, 1, "concrete_dropout or concrete_dropout(init_p), e.g. concrete_dropout(0.1)")?;
-            let p = match item.args.first() {
-                Some(a) => prob(a)?,
-                None => 0.1,
-            };
-            Box::new(ConcreteDropout::new(p)?)
-        }
-        "variational_dense" => {
-            n_args(1, 2, "variational_dense(units[, kl_warmup_steps]), e.g. variational_dense(512, 5000)")?;
-            let units = positive("units")?;
-            let warmup = match item.args.get(1) {
-                None => 0,
-                Some(a) => a.parse::<u64>().map_err(|_| {
-                    Error::Spec(format!("{call}: the KL warm-up must be a whole number of steps, got '{a}'"))
-                })?,
-            };
-            Box::new(VariationalDense::new(units, warmup)?)
-        }
-        "lstm" | "gru" => {
-            n_args(
-                1,
-                4,
-                &format!("{name}(hidden[, dropout[, recurrent_dropout[, sequences]]]), e.g. {name}(128, 0.25, 0.25)"),
-            )?;
-            let hidden = positive("the hidden size")?;
-            let mut options = RnnOptions::default();
-            for (i, extra) in item.args.iter().enumerate().skip(1) {
-                match (i, *extra) {
-                    (_, "sequences") => options.sequences = true,
-                    (1, p) => options.dropout = prob(p)?,
-                    (2, p) => options.recurrent_dropout = prob(p)?,
-                    _ => {
-                        return Err(Error::Spec(format!(
-                            "{call}: unexpected '{extra}'; the last argument may be 'sequences'"
-                        )))
-                    }
-                }
-            }
-            let cell = if name == "lstm" { Cell::Lstm } else { Cell::Gru };
-            Box::new(Recurrent::new(cell, hidden, options)?)
-        }
-        "locked_dropout" => {
-            n_args(1, 1, "locked_dropout(p) on (batch, time, features), e.g. locked_dropout(0.3)")?;
-            Box::new(NoiseShapeDropout::locked(prob(item.args.first().copied().unwrap_or_default())?)?)
-        }
-        "embedding" => {
-            n_args(2, 3, "embedding(vocab, dim[, p]), e.g. embedding(10000, 128, 0.1)")?;
-            let whole = |i: usize, what: &str| -> Result<usize> {
-                let arg = item.args.get(i).copied().unwrap_or_default();
-                arg.parse::<usize>()
-                    .map_err(|_| Error::Spec(format!("{call}: {what} must be a whole number, got '{arg}'")))
-            };
-            let p = match item.args.get(2) {
-                Some(a) => prob(a)?,
-                None => 0.0,
-            };
-            Box::new(Embedding::new(whole(0, "the vocabulary size")?, whole(1, "the dimension")?, p)?)
-        }
-        "dropblock" => {
-            n_args(2, 3, "dropblock(p, block[, ramp_steps]), e.g. dropblock(0.1, 5) or dropblock(0.1, 5, 5000)")?;
-            let p = prob(item.args.first().copied().unwrap_or_default())?;
-            let whole = |i: usize, what: &str| -> Result<u64> {
-                let arg = item.args.get(i).copied().unwrap_or("0");
-                arg.parse::<u64>()
-                    .map_err(|_| Error::Spec(format!("{call}: {what} must be a whole number, got '{arg}'")))
-            };
-            let block = usize::try_from(whole(1, "the block size")?).unwrap_or(usize::MAX);
-            Box::new(DropBlock::new(p, block, whole(2, "the ramp (steps)")?)?)
-        }
-        "droppath" | "drop_path" => {
-            n_args(1, 1, "droppath(p), e.g. droppath(0.1), last in a residual branch")?;
-            Box::new(NoiseShapeDropout::per_sample(prob(item.args.first().copied().unwrap_or_default())?)?)
-        }
-        "spatial_dropout1d" | "spatial_dropout2d" | "spatial_dropout3d" => {
-            n_args(1, 1, &format!("{name}(p), e.g. {name}(0.2)"))?;
-            let dims = if name.ends_with("1d") {
-                1
-            } else if name.ends_with("2d") {
-                2
-            } else {
-                3
-            };
-            Box::new(NoiseShapeDropout::spatial(prob(item.args.first().copied().unwrap_or_default())?, dims)?)
-        }
-        "gaussian_dropout" | "alpha_dropout" | "feature_alpha_dropout" => {
-            n_args(1, 1, &format!("{name}(p) with p the drop probability, e.g. {name}(0.1)"))?;
-            let p = prob(item.args.first().copied().unwrap_or_default())?;
-            match name.as_str() {
-                "gaussian_dropout" => Box::new(GaussianDropout::new(p)?),
-                "alpha_dropout" => Box::new(AlphaDropout::new(p, AlphaKind::Units)?),
-                _ => Box::new(AlphaDropout::new(p, AlphaKind::Features)?),
-            }
-        }
-        "conv1d" | "conv2d" => {
-            n_args(
-                2,
-                4,
-                &format!("{name}(filters, kernel[, stride[, padding]]), e.g. {name}(32, 3) or {name}(32, 3, 1, same)"),
-            )?;
-            let dims = if name == "conv1d" { 1 } else { 2 };
-            let whole = |i: usize, what: &str, default: Option<usize>| -> Result<usize> {
-                match (item.args.get(i), default) {
-                    (None, Some(d)) => Ok(d),
-                    (arg, _) => {
-                        let arg = arg.copied().unwrap_or_default();
-                        arg.parse::<usize>()
-                            .map_err(|_| Error::Spec(format!("{call}: {what} must be a whole number, got '{arg}'")))
-                    }
-                }
-            };
-            let (filters, kernel, stride) =
-                (whole(0, "filters", None)?, whole(1, "kernel", None)?, whole(2, "stride", Some(1))?);
-            let padding = match item.args.get(3).map(|a| a.to_ascii_lowercase()) {
-                None => 0,
-                Some(p) if p == "valid" => 0,
-                // Keeps the size at stride 1 for odd kernels.
-                Some(p) if p == "same" => kernel / 2,
-                Some(_) => whole(3, "padding (or same, valid)", None)?,
-            };
-            Box::new(Conv::new(dims, filters, kernel, stride, padding)?)
-        }
-        "maxpool" | "maxpool2d" | "maxpool1d" | "avgpool" | "avgpool2d" | "avgpool1d" => {
-            n_args(1, 2, &format!("{name}(kernel[, stride]), e.g. {name}(2)"))?;
-            let whole = |i: usize| -> Result<Option<usize>> {
-                item.args
-                    .get(i)
-                    .map(|a| {
-                        a.parse::<usize>().map_err(|_| Error::Spec(format!("{call}: '{a}' is not a whole number")))
-                    })
-                    .transpose()
-            };
-            let kernel = whole(0)?.unwrap_or(2);
-            let stride = whole(1)?.unwrap_or(kernel);
-            let kind = if name.starts_with("max") { PoolKind::Max } else { PoolKind::Average };
-            Box::new(Pool::new(kind, if name.ends_with("1d") { 1 } else { 2 }, kernel, stride)?)
-        }
-        "residual" => {
-            if item.raw.trim().is_empty() {
-                return Err(Error::Spec(format!(
-                    "{call}: give the branch, e.g. residual(dense(64, relu) dense(64) droppath(0.1))"
-                )));
-            }
-            Box::new(Residual::new(parse(item.raw)?, item.raw.trim())?)
-        }
-        "flatten" => {
-            n_args(0, 0, "no arguments: flatten")?;
-            Box::new(Flatten::default())
-        }
-        "dropconnect" => {
-            n_args(
-                2,
-                5,
-                "dropconnect(units, p[, activation][, per_example][, samples=Z]), e.g. dropconnect(512, 0.5, relu)",
-            )?;
-            let units = positive("units")?;
-            let p = prob(item.args.get(1).copied().unwrap_or_default())?;
-            let mut options = DropConnectOptions::default();
-            for extra in item.args.iter().skip(2) {
-                if let Some(act) = ActivationKind::from_name(extra) {
-                    options.activation = Some(act);
-                } else if extra.eq_ignore_ascii_case("per_example") {
-                    options.per_example = true;
-                } else if let Some(z) = extra.strip_prefix("samples=") {
-                    let z = z.trim().parse::<usize>().map_err(|_| {
-                        Error::Spec(format!("{call}: samples='{z}' must be a whole number of draws, e.g. samples=100"))
-                    })?;
-                    options.eval = DropConnectEval::Sampling(z);
-                } else {
-                    return Err(Error::Spec(format!(
-                        "{call}: unknown option '{extra}'; use an activation (relu, tanh, sigmoid, selu), per_example or samples=Z"
-                    )));
-                }
-            }
-            Box::new(DropConnect::new(units, p, options)?)
-        }
-        "gaussian_noise" => {
-            n_args(1, 1, "gaussian_noise(stddev), e.g. gaussian_noise(0.1)")?;
-            let arg = item.args.first().copied().unwrap_or_default();
-            let sd = arg.parse::<f64>().map_err(|_| {
-                Error::Spec(format!("{call}: '{arg}' is not a number; stddev is the noise's standard deviation"))
-            })?;
-            Box::new(GaussianNoise::new(sd)?)
-        }
-        "dropout" | "classic_dropout" => {
-            n_args(1, 1, &format!("{name}(p) with p the drop probability, e.g. {name}(0.5)"))?;
-            let scaling = if name == "dropout" { Scaling::Inverted } else { Scaling::Classic };
-            Box::new(Dropout::new(prob(item.args.first().copied().unwrap_or_default())?, scaling)?)
-        }
-        "batchnorm" | "batchnorm1d" | "batchnorm2d" | "batch_norm" => {
-            n_args(0, 1, "batchnorm or batchnorm(momentum), e.g. batchnorm(0.1)")?;
-            let momentum = match item.args.first() {
-                None => 0.1,
-                Some(arg) => arg.parse::<f64>().ok().filter(|m| m.is_finite()).ok_or_else(|| {
-                    Error::Spec(format!("{call}: '{arg}' is not a number; momentum is in [0, 1], e.g. 0.1"))
-                })?,
-            };
-            Box::new(BatchNorm::new(momentum)?)
-        }
-        _ => return Err(unknown(item.name, position)),
-    };
-    Ok(vec![layer])
-}
-
-fn unknown(name: &str, position: usize) -> Error {
-    let best = LAYER_NAMES.iter().min_by_key(|k| edit_distance(&name.to_ascii_lowercase(), k)).copied();
-    let hint = match best {
-        Some(b) if edit_distance(&name.to_ascii_lowercase(), b) <= 3 => {
-            format!("did you mean '{b}'? ")
-        }
-        _ => String::new(),
-    };
-    Error::Spec(format!("unknown layer '{name}' (item {position}); {hint}known layers: {}", LAYER_NAMES.join(", ")))
-}
-
 /// Levenshtein distance, for "did you mean" hints.
 #[allow(clippy::indexing_slicing)] // rows have b.len() + 1 entries and j < b.len()
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -557,7 +339,7 @@ mod tests {
     use super::*;
 
     fn specs(s: &str) -> Vec<String> {
-        parse(s).unwrap().iter().map(|l| l.spec()).collect()
+        parse(s).unwrap().layers.iter().map(|l| l.to_string()).collect()
     }
 
     #[test]
@@ -596,7 +378,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let msg = |s: &str| parse(s).err().expect(s).to_string();
+        let msg = |s: &str| parse(s).expect_err(s).to_string();
         assert!(msg("denze(512) relu").contains("did you mean 'dense'"));
         assert!(msg("dense(512) dropout(1.5)").contains("dropout(1.5): p must be in [0, 1]"));
         assert!(msg("dropout(abc)").contains("'abc' is not a number"));

@@ -6,78 +6,12 @@
 use crate::error::Result;
 use crate::kernels::{par_each, par_zip};
 use crate::layer::{Ctx, Layer};
+use crate::model::registry::{one, LayerConfig, LayerKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
+use std::fmt;
 
-/// SELU's scale (Klambauer et al. 2017).
-pub const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
-/// SELU's negative-side coefficient.
-pub const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
-
-/// Which elementwise nonlinearity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActivationKind {
-    Relu,
-    Sigmoid,
-    Tanh,
-    Selu,
-}
-
-impl ActivationKind {
-    /// The activation a spec names (`relu`, `sigmoid`, `tanh`, `selu`).
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "relu" => Some(ActivationKind::Relu),
-            "sigmoid" => Some(ActivationKind::Sigmoid),
-            "tanh" => Some(ActivationKind::Tanh),
-            "selu" => Some(ActivationKind::Selu),
-            _ => None,
-        }
-    }
-
-    /// `f(x)`.
-    #[inline]
-    pub fn apply(self, x: f32) -> f32 {
-        match self {
-            ActivationKind::Relu => x.max(0.0),
-            ActivationKind::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-            ActivationKind::Tanh => x.tanh(),
-            ActivationKind::Selu => {
-                if x > 0.0 {
-                    SELU_LAMBDA as f32 * x
-                } else {
-                    (SELU_LAMBDA * SELU_ALPHA) as f32 * x.exp_m1()
-                }
-            }
-        }
-    }
-
-    /// `f'(x)` written in terms of the output `y = f(x)`.
-    #[inline]
-    pub fn grad_from_output(self, y: f32) -> f32 {
-        match self {
-            ActivationKind::Relu => (y > 0.0) as u8 as f32,
-            ActivationKind::Sigmoid => y * (1.0 - y),
-            ActivationKind::Tanh => 1.0 - y * y,
-            ActivationKind::Selu => {
-                if y > 0.0 {
-                    SELU_LAMBDA as f32
-                } else {
-                    y + (SELU_LAMBDA * SELU_ALPHA) as f32
-                }
-            }
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ActivationKind::Relu => "relu",
-            ActivationKind::Sigmoid => "sigmoid",
-            ActivationKind::Tanh => "tanh",
-            ActivationKind::Selu => "selu",
-        }
-    }
-}
+pub use crate::kernels::activation::{ActivationKind, SELU_ALPHA, SELU_LAMBDA};
 
 /// An elementwise activation layer.
 pub struct Activation {
@@ -95,13 +29,6 @@ impl Activation {
 impl Layer for Activation {
     fn spec(&self) -> String {
         self.kind.name().to_string()
-    }
-
-    fn fusion_role(&self) -> crate::nn::fused::FusionRole {
-        match self.kind {
-            ActivationKind::Relu => crate::nn::fused::FusionRole::Relu,
-            _ => crate::nn::fused::FusionRole::None,
-        }
     }
 
     fn output(&self) -> &Tensor {
@@ -154,3 +81,53 @@ impl Layer for Activation {
         Ok(&self.dx)
     }
 }
+
+/// `relu`, `sigmoid`, `tanh` or `selu`: the config of an [`Activation`] layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivationConfig {
+    pub kind: ActivationKind,
+    /// Written inside the dense layer before it: `dense(64, relu)`.
+    pub inline: bool,
+}
+
+impl ActivationConfig {
+    pub fn is_selu(&self) -> bool {
+        self.kind == ActivationKind::Selu
+    }
+    pub fn is_relu(&self) -> bool {
+        self.kind == ActivationKind::Relu
+    }
+}
+
+impl fmt::Display for ActivationConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.name())
+    }
+}
+
+impl LayerConfig for ActivationConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(Activation::new(self.kind)))
+    }
+    fn inline(&self) -> bool {
+        self.inline
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["relu", "sigmoid", "tanh", "selu"],
+    usage: "relu`, `sigmoid`, `tanh`, `selu",
+    example: "relu",
+    summary: "elementwise activations (a dense layer feeding `selu` starts LeCun-normal)",
+    paper: "",
+    dropout: None,
+    parse: |call| {
+        let name = call.lower_name();
+        call.expect(0, 0, &format!("no arguments: {name}"))?;
+        let kind = ActivationKind::from_name(&name).ok_or_else(|| call.error("not an activation"))?;
+        one(ActivationConfig { kind, inline: false })
+    },
+};

@@ -11,8 +11,10 @@
 
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
+use crate::model::registry::{one, LayerConfig, LayerKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
+use std::fmt;
 
 /// Batch normalization over the first per-sample axis (features or channels).
 pub struct BatchNorm {
@@ -213,6 +215,51 @@ impl Layer for BatchNorm {
         f("running_var", &mut self.running_var);
     }
 }
+
+/// `batchnorm` or `batchnorm(momentum)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNormConfig {
+    pub momentum: f64,
+}
+
+impl fmt::Display for BatchNormConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.momentum == DEFAULT_MOMENTUM {
+            f.write_str("batchnorm")
+        } else {
+            write!(f, "batchnorm({})", self.momentum)
+        }
+    }
+}
+
+impl LayerConfig for BatchNormConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(BatchNorm::new(self.momentum)?))
+    }
+}
+
+/// PyTorch's momentum.
+const DEFAULT_MOMENTUM: f64 = 0.1;
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["batchnorm", "batchnorm1d", "batchnorm2d", "batch_norm"],
+    usage: "batchnorm`, `batchnorm(momentum)",
+    example: "batchnorm",
+    summary: "batch normalization (PyTorch's: batch statistics in training, running statistics in eval and Monte Carlo passes)",
+    paper: "Ioffe and Szegedy 2015, ICML",
+    dropout: None,
+    parse: |call| {
+        call.expect(0, 1, "batchnorm or batchnorm(momentum), e.g. batchnorm(0.1)")?;
+        let momentum = match call.arg(0) {
+            None => DEFAULT_MOMENTUM,
+            Some(_) => call.number(0, "momentum is in [0, 1], e.g. 0.1")?,
+        };
+        one(BatchNormConfig { momentum })
+    },
+};
 
 #[cfg(test)]
 mod tests {

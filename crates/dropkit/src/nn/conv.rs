@@ -6,12 +6,14 @@
 //! independent rows or planes, so results do not depend on the thread count.
 
 use crate::error::{Error, Result};
+use crate::init::glorot_uniform;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
-use crate::nn::linear::glorot_uniform;
+use crate::model::registry::{one, LayerConfig, LayerKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
+use std::fmt;
 
 /// Kernel size, stride and zero padding along one spatial axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,3 +262,64 @@ impl Layer for Conv {
         f("bias", &mut self.bias);
     }
 }
+
+/// `conv1d(...)` / `conv2d(filters, kernel, stride, padding)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConvConfig {
+    pub dims: usize,
+    pub filters: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl fmt::Display for ConvConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conv{}d({}, {}", self.dims, self.filters, self.kernel)?;
+        if (self.stride, self.padding) != (1, 0) {
+            write!(f, ", {}, {}", self.stride, self.padding)?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl LayerConfig for ConvConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(Conv::new(self.dims, self.filters, self.kernel, self.stride, self.padding)?))
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["conv2d", "conv1d"],
+    usage: "conv1d(f, k[, stride[, padding]])`, `conv2d(...)",
+    example: "conv2d(8, 3)",
+    summary: "convolution with f filters of size k; padding a number, `same` or `valid`",
+    paper: "",
+    dropout: None,
+    parse: |call| {
+        let name = call.lower_name();
+        call.expect(
+            2,
+            4,
+            &format!("{name}(filters, kernel[, stride[, padding]]), e.g. {name}(32, 3) or {name}(32, 3, 1, same)"),
+        )?;
+        let kernel = call.size(1, "kernel", None)?;
+        let padding = match call.arg(3).map(|a| a.to_ascii_lowercase()) {
+            None => 0,
+            Some(p) if p == "valid" => 0,
+            // Keeps the size at stride 1 for odd kernels.
+            Some(p) if p == "same" => kernel / 2,
+            Some(_) => call.size(3, "padding (or same, valid)", None)?,
+        };
+        one(ConvConfig {
+            dims: if name == "conv1d" { 1 } else { 2 },
+            filters: call.size(0, "filters", None)?,
+            kernel,
+            stride: call.size(2, "stride", Some(1))?,
+            padding,
+        })
+    },
+};

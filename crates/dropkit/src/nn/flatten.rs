@@ -2,8 +2,10 @@
 
 use crate::error::Result;
 use crate::layer::{Ctx, Layer};
+use crate::model::registry::{one, LayerConfig, LayerKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
+use std::fmt;
 
 /// Flattens every sample to a vector.
 #[derive(Default)]
@@ -43,3 +45,35 @@ impl Layer for Flatten {
         Ok(&self.dx)
     }
 }
+
+/// `flatten`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlattenConfig;
+
+impl fmt::Display for FlattenConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("flatten")
+    }
+}
+
+impl LayerConfig for FlattenConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::<Flatten>::default())
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["flatten"],
+    usage: "flatten",
+    example: "flatten",
+    summary: "(B, C, H, W) to (B, C*H*W)",
+    paper: "",
+    dropout: None,
+    parse: |call| {
+        call.expect(0, 0, "no arguments: flatten")?;
+        one(FlattenConfig)
+    },
+};

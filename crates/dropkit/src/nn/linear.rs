@@ -3,13 +3,19 @@
 //! Backward: `dW = dy^T x`, `db = sum_rows(dy)`, `dx = dy W`
 //! (<https://cs231n.github.io/optimization-2/#mat>).
 
-use super::check_input;
 use crate::error::{Error, Result};
-use crate::kernels::gemm::{faster_transposed, matmul, matmul_transposed, MatRef};
-use crate::kernels::{add_to, column_sums, par_blocks, transpose, CHUNK};
-use crate::layer::{Ctx, Layer, Param, ParamKind};
+use crate::init::{glorot_uniform, lecun_normal};
+use crate::kernels::activation::ActivationKind;
+use crate::kernels::affine::{affine, product_transposed};
+use crate::kernels::column_sums;
+use crate::kernels::gemm::{faster_transposed, matmul, MatRef};
+use crate::layer::{check_input, Ctx, Layer, Param, ParamKind};
+use crate::model::registry::{LayerConfig, LayerKind};
+use crate::nn::activation::ActivationConfig;
+use crate::nn::softmax::SoftmaxConfig;
 use crate::rng::Stream;
 use crate::tensor::Tensor;
+use std::fmt;
 
 /// Dense layer with `units` outputs; input features are the product of the input shape.
 pub struct Linear {
@@ -24,46 +30,6 @@ pub struct Linear {
     yt: Vec<f32>,
 }
 
-/// Glorot/Xavier uniform, Keras' default: U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
-pub(crate) fn glorot_uniform(values: &mut [f32], fan_in: usize, fan_out: usize, init: &mut Stream) {
-    let a = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
-    for v in values {
-        *v = (2.0 * init.uniform() - 1.0) * a;
-    }
-}
-
-/// Sets every row of `dst` to `bias`: the start of an affine map `x W^T + b` whose GEMM
-/// accumulates into it.
-pub(crate) fn broadcast_rows(dst: &mut [f32], bias: &[f32]) {
-    for row in dst.chunks_exact_mut(bias.len().max(1)) {
-        row.copy_from_slice(bias);
-    }
-}
-
-/// `y (B, units) = x (B, in) W^T + b` for W (units, in): the GEMM writes the product and the
-/// bias is added after it (in the same pass as the transpose, for wide outputs, which are
-/// computed transposed into `scratch` because that is faster: [`faster_transposed`]).
-pub(crate) fn affine(y: &mut [f32], x: &[f32], w: &[f32], bias: &[f32], batch: usize, scratch: &mut Vec<f32>) {
-    let (units, inputs) = (bias.len(), w.len() / bias.len().max(1));
-    if faster_transposed(batch, units) {
-        product_transposed(scratch, x, w, units, batch);
-        transpose(y, scratch, batch, units, Some(bias));
-    } else {
-        matmul(y, MatRef::new(x, batch, inputs), MatRef::new(w, units, inputs).t(), false);
-        let units = units.max(1);
-        par_blocks(y, (CHUNK / units).max(1) * units, |_, rows| {
-            rows.chunks_exact_mut(units).for_each(|row| add_to(row, bias));
-        });
-    }
-}
-
-/// `(x W^T)^T (units, B)` into `pt`, without the bias.
-fn product_transposed(pt: &mut Vec<f32>, x: &[f32], w: &[f32], units: usize, batch: usize) {
-    let inputs = w.len() / units.max(1);
-    pt.resize(units * batch, 0.0);
-    matmul_transposed(pt, MatRef::new(x, batch, inputs), MatRef::new(w, units, inputs).t(), false);
-}
-
 /// A dense layer's pre-activation, as [`Linear::preactivation`] left it.
 pub(crate) enum Preactivation<'a> {
     /// `z = x W^T + b (B, units)`.
@@ -73,9 +39,10 @@ pub(crate) enum Preactivation<'a> {
 }
 
 /// How a dense layer's weights start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Init {
     /// Glorot/Xavier uniform, Keras' default: U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
+    #[default]
     GlorotUniform,
     /// LeCun normal, N(0, 1 / fan_in): what SELU networks need (Klambauer et al. 2017).
     LecunNormal,
@@ -173,12 +140,7 @@ impl Layer for Linear {
         self.bias = Param::checked(&[self.units], ParamKind::Bias, &self.spec())?;
         match self.init {
             Init::GlorotUniform => glorot_uniform(self.weight.value.data_mut(), self.in_features, self.units, init),
-            Init::LecunNormal => {
-                let sd = (1.0 / self.in_features.max(1) as f64).sqrt() as f32;
-                for w in self.weight.value.data_mut() {
-                    *w = init.normal() * sd;
-                }
-            }
+            Init::LecunNormal => lecun_normal(self.weight.value.data_mut(), self.in_features, init),
         }
         Ok(vec![self.units])
     }
@@ -196,15 +158,61 @@ impl Layer for Linear {
         Ok(&self.dx)
     }
 
-    fn fusion_role(&self) -> crate::nn::fused::FusionRole {
-        crate::nn::fused::FusionRole::Dense { units: self.units }
-    }
-
     fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
         f("weight", &mut self.weight);
         f("bias", &mut self.bias);
     }
 }
+
+/// `dense(units)`, the config of a [`Linear`] layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseConfig {
+    pub units: usize,
+    /// Set by the parser: LeCun normal when the next layer is SELU (not printed; it follows
+    /// from the spec).
+    pub init: Init,
+}
+
+impl fmt::Display for DenseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "dense({})", self.units)
+    }
+}
+
+impl LayerConfig for DenseConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(Linear::new(self.units)?.with_init(self.init)))
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["dense", "linear"],
+    usage: "dense(units)`, `dense(units, act)",
+    example: "dense(64, relu)",
+    summary: "fully connected `y = x W^T + b` (alias `linear`), optionally followed by an activation",
+    paper: "",
+    dropout: None,
+    parse: |call| {
+        call.expect(1, 2, "dense(units) or dense(units, activation), e.g. dense(512, relu)")?;
+        let dense: Box<dyn LayerConfig> =
+            Box::new(DenseConfig { units: call.positive(0, "units")?, init: Init::GlorotUniform });
+        match call.arg(1) {
+            None => Ok(vec![dense]),
+            Some(act) if act.eq_ignore_ascii_case("softmax") => {
+                Ok(vec![dense, Box::new(SoftmaxConfig { inline: true })])
+            }
+            Some(act) => {
+                let kind = ActivationKind::from_name(act).ok_or_else(|| {
+                    call.error(format!("'{act}' is not an activation; use relu, sigmoid, tanh, selu or softmax"))
+                })?;
+                Ok(vec![dense, Box::new(ActivationConfig { kind, inline: true })])
+            }
+        }
+    },
+};
 
 #[cfg(test)]
 mod tests {

@@ -18,19 +18,3 @@ pub use linear::Linear;
 pub use pool::{Pool, PoolKind};
 pub use residual::Residual;
 pub use softmax::Softmax;
-
-use crate::error::{Error, Result};
-use crate::tensor::Tensor;
-
-/// Checks that `x` has the per-sample shape a layer was built for.
-pub(crate) fn check_input(x: &Tensor, features: usize, layer: impl FnOnce() -> String) -> Result<()> {
-    if x.shape().is_empty() || x.cols() != features {
-        return Err(Error::Shape {
-            context: layer(),
-            got: x.shape().to_vec(),
-            expected: format!("(batch, {features}) or a shape with {features} features per sample"),
-        });
-    }
-    Ok(())
-}
-pub mod fused;

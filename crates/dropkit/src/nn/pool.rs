@@ -6,9 +6,11 @@
 use super::conv::{sliding_shape, Axis, Sliding};
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Layer};
+use crate::model::registry::{one, LayerConfig, LayerKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
+use std::fmt;
 
 /// Which reduction a pooling layer applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,3 +158,53 @@ impl Layer for Pool {
         Ok(&self.dx)
     }
 }
+
+/// `maxpool(kernel, stride)` / `avgpool(...)`, 1-d or 2-d.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolConfig {
+    pub kind: PoolKind,
+    pub dims: usize,
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+impl fmt::Display for PoolConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = if self.kind == PoolKind::Max { "maxpool" } else { "avgpool" };
+        let dims = if self.dims == 1 { "1d" } else { "" };
+        write!(f, "{name}{dims}({}", self.kernel)?;
+        if self.stride != self.kernel {
+            write!(f, ", {}", self.stride)?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl LayerConfig for PoolConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(Pool::new(self.kind, self.dims, self.kernel, self.stride)?))
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["maxpool", "maxpool2d", "maxpool1d", "avgpool", "avgpool2d", "avgpool1d"],
+    usage: "maxpool(k[, stride])`, `avgpool(...)`, `...1d",
+    example: "maxpool(2)",
+    summary: "pooling over k x k windows (stride k by default)",
+    paper: "",
+    dropout: None,
+    parse: |call| {
+        let name = call.lower_name();
+        call.expect(1, 2, &format!("{name}(kernel[, stride]), e.g. {name}(2)"))?;
+        let kernel = call.size(0, "the kernel", Some(2))?;
+        one(PoolConfig {
+            kind: if name.starts_with("max") { PoolKind::Max } else { PoolKind::Average },
+            dims: if name.ends_with("1d") { 1 } else { 2 },
+            kernel,
+            stride: call.size(1, "the stride", Some(kernel))?,
+        })
+    },
+};

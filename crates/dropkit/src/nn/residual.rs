@@ -3,9 +3,12 @@
 //! `dx = dy + df/dx^T dy`. With `droppath(p)` last in the branch this is stochastic depth.
 
 use crate::error::{Error, Result};
-use crate::layer::{Ctx, Layer, Mode, Param};
+use crate::layer::{Ctx, Layer, Param};
+use crate::model::registry::{one, LayerConfig, LayerKind};
+use crate::model::spec::{parse_nested, ModelSpec};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
+use std::fmt;
 use std::fmt::Write;
 
 /// `x + branch(x)`.
@@ -114,15 +117,63 @@ impl Layer for Residual {
         }
     }
 
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        let mut any = false;
-        for layer in &mut self.branch {
-            any |= layer.set_mode_override(mode);
-        }
-        any
-    }
-
     fn is_stochastic(&self) -> bool {
         self.branch.iter().any(|l| l.is_stochastic())
     }
 }
+
+/// `residual(spec)`: a block around a branch of layer configs.
+#[derive(Clone, Debug)]
+pub struct ResidualConfig {
+    pub branch: Vec<Box<dyn LayerConfig>>,
+}
+
+impl fmt::Display for ResidualConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let branch = ModelSpec { layers: self.branch.clone() };
+        write!(f, "residual({branch})")
+    }
+}
+
+impl LayerConfig for ResidualConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        let branch = ModelSpec { layers: self.branch.clone() };
+        Ok(Box::new(Residual::new(branch.build_layers()?, &branch.to_string())?))
+    }
+    fn rates_mut(&mut self) -> Vec<&mut f64> {
+        self.branch.iter_mut().flat_map(|l| l.rates_mut()).collect()
+    }
+    fn without_dropout(&self) -> Vec<Box<dyn LayerConfig>> {
+        let branch: Vec<_> = self.branch.iter().flat_map(|l| l.without_dropout()).collect();
+        // A branch that was only dropout (residual(droppath(p))) leaves x + x: keep none of it.
+        if branch.is_empty() {
+            return Vec::new();
+        }
+        vec![Box::new(ResidualConfig { branch })]
+    }
+    fn depends_on_mode(&self) -> bool {
+        self.branch.iter().any(|l| l.depends_on_mode())
+    }
+    fn branch_mut(&mut self) -> Option<&mut Vec<Box<dyn LayerConfig>>> {
+        Some(&mut self.branch)
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["residual"],
+    usage: "residual(spec)",
+    example: "residual(dense(64, relu) dense(64) droppath(0.1))",
+    summary: "`x + f(x)` for the branch `spec`, e.g. `residual(dense(64, relu) dense(64) droppath(0.1))`",
+    paper: "He et al. 2016, CVPR",
+    dropout: None,
+    parse: |call| {
+        if call.raw.trim().is_empty() {
+            return Err(call.error("give the branch, e.g. residual(dense(64, relu) dense(64) droppath(0.1))"));
+        }
+        let branch = parse_nested(call.raw, call.depth + 1)?;
+        one(ResidualConfig { branch: branch.layers })
+    },
+};

@@ -4,8 +4,10 @@
 
 use crate::error::Result;
 use crate::layer::{Ctx, Layer};
+use crate::model::registry::{one, LayerConfig, LayerKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
+use std::fmt;
 
 /// Softmax over the features of each sample.
 #[derive(Default)]
@@ -79,3 +81,41 @@ impl Layer for Softmax {
         true
     }
 }
+
+/// `softmax`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SoftmaxConfig {
+    /// Written inside the dense layer before it: `dense(10, softmax)`.
+    pub inline: bool,
+}
+
+impl fmt::Display for SoftmaxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("softmax")
+    }
+}
+
+impl LayerConfig for SoftmaxConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(Softmax::new()))
+    }
+    fn inline(&self) -> bool {
+        self.inline
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["softmax"],
+    usage: "softmax",
+    example: "softmax",
+    summary: "row softmax; as the last layer it is fused into the cross-entropy loss",
+    paper: "",
+    dropout: None,
+    parse: |call| {
+        call.expect(0, 0, "no arguments: softmax")?;
+        one(SoftmaxConfig { inline: false })
+    },
+};

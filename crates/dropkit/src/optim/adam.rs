@@ -5,7 +5,7 @@
 //! Adam adds the L2 term to `g`; AdamW decays the weight directly: `w -= lr * wd * w`.
 
 use super::{flush, OptimizerConfig, Slot};
-use crate::kernels::mask::{best_isa, Isa};
+use crate::kernels::isa::{best_isa, Isa};
 use crate::kernels::{denormals, CHUNK};
 use rayon::prelude::*;
 

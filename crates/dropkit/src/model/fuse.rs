@@ -1,5 +1,5 @@
-//! Fusion of `dense -> relu -> dropout` (and `dense -> relu`) into one layer: the GEMM writes
-//! `z = x W^T + b`, then a single pass computes `y = relu(z) * m * s` with the keyed mask. For
+//! Fusion, a rewrite of the typed layer list before anything is built: `dense -> relu ->
+//! dropout` (and `dense -> relu`) become one layer. The GEMM writes `z = x W^T + b`, then a single pass computes `y = relu(z) * m * s` with the keyed mask. For
 //! wide layers the GEMM writes `(x W^T)^T`, which is faster, and that pass transposes and adds
 //! the bias as it goes. Backward is a single pass too, and needs no mask
 //! regeneration: a unit has a nonzero gradient exactly when it was kept *and* active, which is
@@ -8,23 +8,16 @@
 //! The fused layer computes bit for bit what the separate layers compute (same masks, same
 //! rounding), and keeps their PyTorch names and indices (`layers.0.weight`, dropout id 2).
 
-use super::linear::Preactivation;
-use super::Linear;
-use crate::dropout::{Dropout, Scaling};
+use super::registry::{downcast, LayerConfig};
+use crate::dropout::standard::{CLASSIC, INVERTED};
+use crate::dropout::{Dropout, RateConfig, Scaling};
 use crate::error::{Error, Result};
 use crate::kernels::{fill_rows_with_column_sums, mask, par_zip};
-use crate::layer::{Ctx, Layer, Mode, Param};
+use crate::layer::{Ctx, Layer, Param};
+use crate::nn::activation::ActivationConfig;
+use crate::nn::linear::{DenseConfig, Linear, Preactivation};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
-
-/// What a layer can contribute to a fused block.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum FusionRole {
-    None,
-    Dense { units: usize },
-    Relu,
-    Dropout { p: f32, scaling: Scaling },
-}
 
 /// `dense(units) relu [dropout(p)]` as one layer.
 pub struct DenseBlock {
@@ -38,42 +31,59 @@ pub struct DenseBlock {
     db_blocks: Vec<f32>,
 }
 
-/// Layers, and for each the index of its first original layer.
-pub type FusedLayers = (Vec<Box<dyn Layer>>, Vec<usize>);
+/// A layer to build and the spec positions it stands for: `index` keys its parameter names
+/// (`layers.{index}.weight`) and masks, and it covers `index..index + len`.
+pub struct Planned {
+    pub layer: Box<dyn Layer>,
+    pub index: usize,
+    pub len: usize,
+}
 
-/// Replaces every `dense -> relu [-> dropout]` run of unbuilt `layers` with a [`DenseBlock`].
-/// Returns the new layers and, for each, the index of its first original layer.
-pub fn fuse(layers: Vec<Box<dyn Layer>>) -> Result<FusedLayers> {
-    let roles: Vec<FusionRole> = layers.iter().map(|l| l.fusion_role()).collect();
-    let mut out: Vec<Box<dyn Layer>> = Vec::with_capacity(layers.len());
-    let mut origin = Vec::with_capacity(layers.len());
-    let mut it = layers.into_iter().enumerate().peekable();
-    while let Some((i, layer)) = it.next() {
-        let (FusionRole::Dense { units }, Some(FusionRole::Relu)) = (roles[i], roles.get(i + 1).copied()) else {
-            out.push(layer);
-            origin.push(i);
-            continue;
-        };
-        it.next(); // the relu
-        let dropout = match roles.get(i + 2) {
-            Some(&FusionRole::Dropout { p, scaling }) => {
-                it.next();
-                Some(Dropout::new(p as f64, scaling)?)
+/// The layers to build for `configs`, with every `dense -> relu [-> dropout]` run fused into
+/// one [`DenseBlock`] when `fuse` is set. Fused or not, a layer keeps the index of its spec
+/// position, so names and masks are the same.
+pub fn plan(configs: &[Box<dyn LayerConfig>], fuse: bool) -> Result<Vec<Planned>> {
+    let mut out = Vec::with_capacity(configs.len());
+    let mut i = 0;
+    while let Some(config) = configs.get(i) {
+        let block = if fuse { dense_block(configs, i)? } else { None };
+        match block {
+            Some((block, len)) => {
+                out.push(Planned { layer: Box::new(block), index: i, len });
+                i += len;
             }
-            _ => None,
-        };
-        let block = DenseBlock {
-            linear: Linear::new(units)?,
-            dropout,
-            kept_scale: 1.0,
-            y: Tensor::default(),
-            dz: Tensor::default(),
-            db_blocks: Vec::new(),
-        };
-        out.push(Box::new(block));
-        origin.push(i);
+            None => {
+                out.push(Planned { layer: config.build()?, index: i, len: 1 });
+                i += 1;
+            }
+        }
     }
-    Ok((out, origin))
+    Ok(out)
+}
+
+/// The block that starts at `configs[i]`, if a dense layer and a ReLU start there, with the
+/// number of configs it covers (2, or 3 with a dropout).
+fn dense_block(configs: &[Box<dyn LayerConfig>], i: usize) -> Result<Option<(DenseBlock, usize)>> {
+    let at = |k: usize| configs.get(k).map(|c| c.as_ref());
+    let Some(dense) = at(i).and_then(downcast::<DenseConfig>) else { return Ok(None) };
+    if !at(i + 1).and_then(downcast::<ActivationConfig>).is_some_and(|a| a.is_relu()) {
+        return Ok(None);
+    }
+    let dropout = match at(i + 2).and_then(downcast::<RateConfig>) {
+        Some(d) if d.kind.name() == INVERTED.name() => Some(Dropout::new(d.p, Scaling::Inverted)?),
+        Some(d) if d.kind.name() == CLASSIC.name() => Some(Dropout::new(d.p, Scaling::Classic)?),
+        _ => None,
+    };
+    let len = if dropout.is_some() { 3 } else { 2 };
+    let block = DenseBlock {
+        linear: Linear::new(dense.units)?.with_init(dense.init),
+        dropout,
+        kept_scale: 1.0,
+        y: Tensor::default(),
+        dz: Tensor::default(),
+        db_blocks: Vec::new(),
+    };
+    Ok(Some((block, len)))
 }
 
 impl Layer for DenseBlock {
@@ -97,6 +107,8 @@ impl Layer for DenseBlock {
     fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
         let out = self.linear.build(input, id, init)?;
         if let Some(d) = &mut self.dropout {
+            // The dropout's spec position is two after the dense layer's: it keys the same
+            // masks as the unfused dropout layer.
             d.build(&out, id + 2, init)?;
         }
         Ok(out)
@@ -158,14 +170,6 @@ impl Layer for DenseBlock {
 
     fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
         self.linear.visit_params(f)
-    }
-
-    fn set_mode_override(&mut self, mode: Option<Mode>) -> bool {
-        self.dropout.as_mut().is_some_and(|d| d.set_mode_override(mode))
-    }
-
-    fn mode_part(&self) -> Option<usize> {
-        self.dropout.as_ref().map(|_| 2)
     }
 
     fn is_stochastic(&self) -> bool {
