@@ -439,7 +439,7 @@ fn variants_lists_every_variant_in_text_and_json() {
     let names: Vec<&str> = list.as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
     for want in [
         "classic_dropout",
-        "noise_shape",
+        "noise_dropout",
         "spatial_dropout1d",
         "spatial_dropout2d",
         "spatial_dropout3d",
