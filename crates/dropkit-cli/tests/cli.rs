@@ -463,3 +463,51 @@ fn variants_lists_every_variant_in_text_and_json() {
     let plain = text(&dropkit(&["variants"], &[]).stdout);
     assert_eq!(plain.lines().count(), names.len());
 }
+
+/// An MNIST-format data directory made from part of the embedded subset: 3000 training images
+/// and a test set (500 images starting at `test_from`) that the embedded test set is not.
+fn write_mnist_dir(root: &Path, test_from: usize) {
+    use dropkit::data::{idx::encode_idx, load_mnist, DataSource, Dataset};
+    let m = load_mnist(&DataSource::Embedded, "mnist").unwrap();
+    let dir = root.join("mnist");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |stem: &str, set: &Dataset| {
+        let pixels: Vec<u8> = set.images.iter().map(|&v| (v * 255.0).round() as u8).collect();
+        let labels: Vec<u8> = set.labels.iter().map(|&l| l as u8).collect();
+        std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), encode_idx(&[set.len(), 28, 28], &pixels))
+            .unwrap();
+        std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte")), encode_idx(&[set.len()], &labels)).unwrap();
+    };
+    write("train", &m.train.slice(0..3000));
+    write("t10k", &m.test.slice(test_from..test_from + 500));
+}
+
+#[test]
+fn eval_reads_the_data_the_run_was_trained_on_without_being_told() {
+    let (data, run) = (temp("owndata"), temp("owndata-run"));
+    write_mnist_dir(&data, 1000);
+    let d = data.to_str().unwrap();
+    let train =
+        dropkit(&["train", "--model", SMALL, "--epochs", "1", "--data", d, "--out", run.to_str().unwrap()], &[]);
+    assert!(train.status.success(), "{}", text(&train.stderr));
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("[data]") && config.contains("format = \"idx\""), "{config}");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    let acc = metrics["test_accuracy"].as_f64().unwrap();
+    // No --data, no DROPKIT_DATA: the recorded directory, not the embedded subset.
+    let eval = dropkit(&["eval", run.to_str().unwrap()], &[]);
+    assert!(eval.status.success(), "{}", text(&eval.stderr));
+    let stdout = text(&eval.stdout);
+    assert!(stdout.contains(&format!("test_accuracy: {acc:.4}")), "{stdout}");
+    assert!(stdout.contains("(500 test images)"), "{stdout}");
+    assert!(!text(&eval.stderr).contains("embedded"), "{}", text(&eval.stderr));
+    // Other data at the same place: still read, and said.
+    write_mnist_dir(&data, 1500);
+    let eval = dropkit(&["eval", run.to_str().unwrap()], &[]);
+    assert!(eval.status.success(), "{}", text(&eval.stderr));
+    assert!(text(&eval.stderr).contains("differs from the data this run was trained on"), "{}", text(&eval.stderr));
+    // The data gone: an error that says how to go on.
+    std::fs::remove_dir_all(&*data).unwrap();
+    assert_clean_error(&dropkit(&["eval", run.to_str().unwrap()], &[]), 1, "pass --data DIR");
+}

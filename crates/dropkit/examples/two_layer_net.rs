@@ -38,7 +38,7 @@ fn main() -> dropkit::Result<()> {
         for idx in order.chunks(batch) {
             let b = idx.len();
             x.gather_rows(&data.train.images, &data.train.sample_shape, idx);
-            let labels: Vec<u8> = idx.iter().map(|&i| data.train.labels[i]).collect();
+            let labels: Vec<u32> = idx.iter().map(|&i| data.train.labels[i]).collect();
             let ctx = Ctx::new(Mode::Train, seed, step);
             // Forward.
             let mut h = Tensor::zeros(&[b, HIDDEN]);

@@ -43,7 +43,8 @@ pub fn synthetic_mnist(n: usize, seed: u64) -> Dataset {
     Dataset {
         images: (0..n * 784).map(|_| s.uniform()).collect(),
         sample_shape: vec![1, 28, 28],
-        labels: (0..n).map(|_| s.below(10) as u8).collect(),
+        labels: (0..n).map(|_| s.below(10)).collect(),
+        class_names: None,
         classes: 10,
     }
 }

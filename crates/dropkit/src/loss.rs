@@ -48,7 +48,7 @@ impl CrossEntropy {
 
     /// Loss and accuracy of `logits (B, C)` against `labels (B)`; when `with_grad`, also
     /// computes `dL/dlogits` of the batch mean, available from [`CrossEntropy::grad`].
-    pub fn compute(&mut self, logits: &Tensor, labels: &[u8], with_grad: bool) -> Result<BatchStats> {
+    pub fn compute(&mut self, logits: &Tensor, labels: &[u32], with_grad: bool) -> Result<BatchStats> {
         let (b, c) = (logits.rows(), logits.cols());
         if labels.len() != b || c == 0 {
             return Err(Error::Shape {

@@ -56,7 +56,7 @@ fn bad_run_configs_are_refused() {
     }
 }
 
-fn trained_run(name: &str, spec: &str) -> (common::Scratch, dropkit::data::Mnist) {
+fn trained_run(name: &str, spec: &str) -> (common::Scratch, dropkit::data::TrainTest) {
     let mut data = dropkit::data::load_mnist(&dropkit::data::DataSource::Embedded, "mnist").unwrap();
     data.train = data.train.slice(0..1_000);
     let dir = common::scratch(name);

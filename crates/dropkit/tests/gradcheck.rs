@@ -323,7 +323,7 @@ fn whole_model_with_batchnorm_gradient() {
 #[test]
 fn cross_entropy_gradient_and_value() {
     let logits = random(&[B, 5], 3);
-    let labels = [0u8, 3, 4, 1];
+    let labels = [0u32, 3, 4, 1];
     let mut ce = CrossEntropy::new();
     let stats = ce.compute(&logits, &labels, true).unwrap();
     // Reference in f64.
@@ -359,7 +359,7 @@ fn fused_dense_relu_dropout_gradient() {
 fn model_gradient(spec: &str, eps: f32) {
     let mut model = Sequential::from_spec(spec, &[D], 11).unwrap();
     let x = random(&[B, D], 4);
-    let labels = [0u8, 2, 1, 2];
+    let labels = [0u32, 2, 1, 2];
     let loss = |m: &mut Sequential| {
         let logits = m.forward_logits(&x, &ctx()).unwrap().clone();
         CrossEntropy::new().compute(&logits, &labels, false).unwrap().loss()

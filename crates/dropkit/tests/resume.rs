@@ -2,7 +2,7 @@
 //! uninterrupted run: same `model.safetensors`, same history. Early stopping and the finite
 //! check behave as documented.
 
-use dropkit::data::{load_mnist, DataSource, Mnist};
+use dropkit::data::{load_mnist, DataSource, TrainTest};
 use dropkit::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use dropkit::train::run::{resume_run, train_run};
 use dropkit::train::{checkpoint, EarlyStopping, EpochRecord, Monitor, Progress, RunConfig};
@@ -11,7 +11,7 @@ use std::path::Path;
 mod common;
 use common::scratch as temp;
 
-fn data() -> Mnist {
+fn data() -> TrainTest {
     let mut data = load_mnist(&DataSource::Embedded, "mnist").unwrap();
     data.train = data.train.slice(0..3_000);
     data

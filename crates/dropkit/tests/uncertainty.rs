@@ -12,7 +12,7 @@ use dropkit::uncertainty::{entropy, predict, predict_tracking_error, Inference};
 
 const SPEC: &str = "dense(32, relu) dropout(0.5) dense(16) tanh dropout(0.3) dense(10)";
 
-fn inputs(n: usize) -> (Vec<f32>, Vec<u8>) {
+fn inputs(n: usize) -> (Vec<f32>, Vec<u32>) {
     let m = load_mnist(&DataSource::Embedded, "mnist").unwrap();
     (m.test.images[..n * 784].to_vec(), m.test.labels[..n].to_vec())
 }

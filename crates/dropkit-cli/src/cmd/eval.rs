@@ -19,7 +19,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let cfg = load_config(&args.run_dir)?;
-    let data = load_data(args.data.as_deref(), &cfg.dataset)?;
+    let data = load_data(args.data.as_deref(), &cfg)?;
     let (_, mut model) = load_model(&args.run_dir, &data.train.sample_shape)?;
     let stats = evaluate(&mut model, &data.test, Mode::Eval)?;
     say(format!("model: {}", model.spec()))?;

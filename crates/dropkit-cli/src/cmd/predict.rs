@@ -28,7 +28,7 @@ pub struct Args {
 }
 
 /// The predictions as CSV (header + one line per input).
-pub fn to_csv(p: &Predictions, labels: &[u8]) -> String {
+pub fn to_csv(p: &Predictions, labels: &[u32]) -> String {
     let mut s = String::from("index,label,predicted");
     (0..p.classes).for_each(|k| write!(s, ",p_{k}").unwrap_or(()));
     (0..p.classes).for_each(|k| write!(s, ",std_{k}").unwrap_or(()));
@@ -44,7 +44,7 @@ pub fn to_csv(p: &Predictions, labels: &[u8]) -> String {
 }
 
 /// The predictions as JSON lines.
-pub fn to_jsonl(p: &Predictions, labels: &[u8]) -> Result<String> {
+pub fn to_jsonl(p: &Predictions, labels: &[u32]) -> Result<String> {
     let mut s = String::new();
     for (i, label) in labels.iter().enumerate().take(p.len()) {
         let line = serde_json::json!({
@@ -73,7 +73,7 @@ pub fn run(args: Args) -> Result<()> {
         None => Inference::Deterministic,
     };
     let cfg = load_config(&args.run_dir)?;
-    let data = load_data(args.data.as_deref(), &cfg.dataset)?;
+    let data = load_data(args.data.as_deref(), &cfg)?;
     let (_, mut model) = load_model(&args.run_dir, &data.train.sample_shape)?;
     let p = predict(&mut model, &data.test.images, inference)?;
     let text = if args.format == "csv" { to_csv(&p, &data.test.labels) } else { to_jsonl(&p, &data.test.labels)? };

@@ -2,7 +2,7 @@
 //! trained with the paper's recipe, printed next to the paper's errors. The rows run as a
 //! sweep: results.jsonl in --out, so an interrupted run resumes where it stopped.
 
-use super::train::load_data;
+use super::train::load_named;
 use crate::output::{epoch_line, say};
 use anyhow::{bail, Result};
 use dropkit::reproduce::{srivastava_mnist, PaperRow, DEFAULT_ROWS};
@@ -64,7 +64,7 @@ pub fn run(args: Args) -> Result<()> {
     let rows = chosen(&args)?;
     let trials: Vec<Trial> =
         rows.iter().map(|r| Trial::named(r.name, r.config.clone())).collect::<dropkit::Result<_>>()?;
-    let data = load_data(args.data.as_deref(), "mnist")?;
+    let data = load_named(args.data.as_deref(), "mnist", None)?;
     say(format!(
         "Srivastava et al. 2014, table 2 (MNIST MLPs): {} rows, {} epochs each (the paper: 3000); data: {}",
         rows.len(),

@@ -176,7 +176,7 @@ pub fn run(args: Args) -> Result<()> {
     let (base, grid, jobs) = plan(&args)?;
     let trials = grid.trials(&base)?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
-    let data = load_data(args.data.as_deref(), &base.dataset)?;
+    let data = load_data(args.data.as_deref(), &base)?;
     let finished = AtomicUsize::new(0);
     let quiet = args.quiet;
     let total = AtomicUsize::new(0);

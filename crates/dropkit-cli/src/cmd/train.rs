@@ -3,7 +3,7 @@
 
 use crate::output::{say, ProgressView};
 use anyhow::{bail, Context, Result};
-use dropkit::data::{load_mnist, resolve_source, DataSource};
+use dropkit::data::{load_for_run, DataRecord};
 use dropkit::optim::Schedule;
 use dropkit::train::checkpoint;
 use dropkit::train::presets::{preset, PRESETS};
@@ -276,28 +276,37 @@ pub fn check_out_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Loads MNIST by the data-directory rules, saying when the embedded subset is used.
-pub fn load_data(flag: Option<&Path>, dataset: &str) -> Result<dropkit::data::Mnist> {
-    let source = resolve_source(flag, dataset)?;
-    if source == DataSource::Embedded {
-        eprintln!(
-            "note: no {dataset} data directory found (--data, DROPKIT_DATA, ~/.cache/dropkit); using the embedded MNIST subset (10,000 training, 2,000 test images)"
-        );
+/// Loads a run's data: `--data` if given, else where the run recorded it, else by the
+/// data-directory rules; says when the embedded subset is used or the data changed.
+pub fn load_data(flag: Option<&Path>, cfg: &RunConfig) -> Result<dropkit::data::TrainTest> {
+    load_named(flag, &cfg.dataset, cfg.data.as_ref())
+}
+
+/// [`load_data`] for data set `dataset`, recorded at `recorded` if it was.
+pub fn load_named(
+    flag: Option<&Path>,
+    dataset: &str,
+    recorded: Option<&DataRecord>,
+) -> Result<dropkit::data::TrainTest> {
+    let (data, note) = load_for_run(flag, dataset, recorded)?;
+    if let Some(note) = note {
+        eprintln!("{note}");
     }
-    Ok(load_mnist(&source, dataset)?)
+    Ok(data)
 }
 
 pub fn run(args: Args) -> Result<()> {
     if let Some(dir) = &args.resume {
         return resume(dir, &args);
     }
-    let cfg = config(&args)?;
+    let mut cfg = config(&args)?;
     let out = args.out.clone().unwrap_or_else(|| {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         PathBuf::from("runs").join(format!("{}-{secs}", cfg.preset.as_deref().unwrap_or("custom")))
     });
     check_out_dir(&out)?;
-    let data = load_data(args.data.as_deref(), &cfg.dataset)?;
+    let data = load_data(args.data.as_deref(), &cfg)?;
+    cfg.data = Some(data.source.clone());
     say(format!("model: {}", cfg.model))?;
     say(format!(
         "data: {} ({} training images, validation split {}, {} test images)",
@@ -325,7 +334,7 @@ fn resume(dir: &Path, args: &Args) -> Result<()> {
             dir.display()
         )));
     }
-    let data = load_data(args.data.as_deref(), &cfg.dataset)?;
+    let data = load_data(args.data.as_deref(), &cfg)?;
     let saved = checkpoint::load(dir)?;
     match &saved {
         Some(c) => say(format!(

@@ -58,13 +58,13 @@ struct RunReport {
 const SHIFTS: [Shift; 5] =
     [Shift::Rotate(45.0), Shift::Rotate(90.0), Shift::Invert, Shift::GaussianNoise(0.5), Shift::UniformNoise];
 
-fn correct(p: &Predictions, labels: &[u8]) -> Vec<bool> {
+fn correct(p: &Predictions, labels: &[u32]) -> Vec<bool> {
     p.predicted.iter().zip(labels).map(|(a, b)| a == b).collect()
 }
 
 fn evaluate_run(dir: &Path, args: &Args) -> Result<RunReport> {
     let cfg = load_config(dir)?;
-    let data = load_data(args.data.as_deref(), &cfg.dataset)?;
+    let data = load_data(args.data.as_deref(), &cfg)?;
     let (_, mut model) = load_model(dir, &data.train.sample_shape)?;
     let test = &data.test;
     let mc = Inference::MonteCarlo { samples: args.mc };

@@ -6,7 +6,8 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use super::idx::{parse_idx, read_idx, IdxArray};
-use super::{DataSource, Dataset};
+use super::{DataRecord, DataSource, Dataset, TrainTest};
+use crate::data::fetch::sha256_hex;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -21,13 +22,9 @@ const EMBEDDED: [&[u8]; 4] = [
     include_bytes!("../../../../data/mnist-mini/t10k-labels-idx1-ubyte.gz"),
 ];
 
-/// MNIST's training and test sets and where they came from.
-#[derive(Clone, Debug)]
-pub struct Mnist {
-    pub train: Dataset,
-    pub test: Dataset,
-    pub source: DataSource,
-}
+/// The classes of an IDX digit (or Fashion-MNIST) data set. A small part may miss some of
+/// them, yet a model for it still has ten outputs.
+const MNIST_CLASSES: usize = 10;
 
 /// The path of `stem` in `dir`: the raw file if present, else the `.gz`.
 fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
@@ -40,7 +37,7 @@ pub fn has_files(dir: &Path) -> bool {
 }
 
 /// Loads MNIST (or any data set in its format, e.g. Fashion-MNIST) named `name` from `source`.
-pub fn load_mnist(source: &DataSource, name: &str) -> Result<Mnist> {
+pub fn load_mnist(source: &DataSource, name: &str) -> Result<TrainTest> {
     let arrays: Vec<IdxArray> = match source {
         DataSource::Embedded => FILES
             .iter()
@@ -66,10 +63,20 @@ pub fn load_mnist(source: &DataSource, name: &str) -> Result<Mnist> {
                 .collect::<Result<_>>()?
         }
     };
+    // The fingerprint hashes the decoded arrays, so re-compressing the files keeps it.
+    let mut hasher_input = Vec::new();
+    for a in &arrays {
+        hasher_input.extend_from_slice(&a.data);
+    }
+    let fingerprint = sha256_hex(&hasher_input);
     let mut it = arrays.into_iter();
     let mut next = || it.next().ok_or_else(|| Error::DataNotFound("missing MNIST array".into()));
     let (tri, trl, tei, tel) = (next()?, next()?, next()?, next()?);
-    Ok(Mnist { train: to_dataset(tri, trl, "train")?, test: to_dataset(tei, tel, "t10k")?, source: source.clone() })
+    Ok(TrainTest {
+        train: to_dataset(tri, trl, "train")?,
+        test: to_dataset(tei, tel, "t10k")?,
+        source: DataRecord::new(source, "idx", fingerprint),
+    })
 }
 
 /// Pairs an image array (N, H, W) with labels (N); pixels scaled to [0, 1].
@@ -90,11 +97,13 @@ pub fn to_dataset(images: IdxArray, labels: IdxArray, split: &str) -> Result<Dat
     if n == 0 || h == 0 || w == 0 {
         return Err(Error::format(format!("{split} set"), format!("empty images {:?}", images.dims)));
     }
+    // Digits: ten classes, whichever of them a (small) part happens to hold.
     let classes = labels.data.iter().copied().max().unwrap_or(0) as usize + 1;
     Ok(Dataset {
         images: images.data.iter().map(|&b| b as f32 * (1.0 / 255.0)).collect(),
         sample_shape: vec![1, h, w],
-        labels: labels.data,
-        classes: classes.max(10),
+        labels: labels.data.iter().map(|&l| l as u32).collect(),
+        classes: classes.max(MNIST_CLASSES),
+        class_names: None,
     })
 }

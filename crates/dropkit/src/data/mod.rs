@@ -9,7 +9,7 @@ pub mod fetch;
 pub mod idx;
 pub mod mnist;
 
-pub use mnist::{load_mnist, Mnist};
+pub use mnist::load_mnist;
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -20,9 +20,12 @@ pub struct Dataset {
     pub images: Vec<f32>,
     /// Per-sample shape, e.g. [1, 28, 28].
     pub sample_shape: Vec<usize>,
-    pub labels: Vec<u8>,
+    /// Class ids, any number of classes.
+    pub labels: Vec<u32>,
     /// Number of classes (10 for MNIST).
     pub classes: usize,
+    /// Class names, when the data has them (e.g. folder names); ids otherwise.
+    pub class_names: Option<Vec<String>>,
 }
 
 impl Dataset {
@@ -50,6 +53,7 @@ impl Dataset {
             sample_shape: self.sample_shape.clone(),
             labels: self.labels.get(start..end).unwrap_or_default().to_vec(),
             classes: self.classes,
+            class_names: self.class_names.clone(),
         }
     }
 
@@ -94,6 +98,56 @@ impl Dataset {
     }
 }
 
+/// A training and a test set, and where they came from.
+#[derive(Clone, Debug)]
+pub struct TrainTest {
+    pub train: Dataset,
+    pub test: Dataset,
+    pub source: DataRecord,
+}
+
+/// Where a run's data came from, recorded in its config so that `eval`, `predict`,
+/// `uncertainty` and `--resume` read the same data without being told again.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataRecord {
+    /// The reader: `idx`.
+    pub format: String,
+    /// The data directory (absolute), or `embedded`.
+    pub location: String,
+    /// SHA-256 of the decoded arrays: it changes when the data at the location does.
+    pub fingerprint: String,
+}
+
+impl DataRecord {
+    /// The record of data read from `source` in `format`.
+    pub fn new(source: &DataSource, format: &str, fingerprint: String) -> Self {
+        let location = match source {
+            DataSource::Embedded => EMBEDDED.to_string(),
+            DataSource::Dir(d) => std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()).display().to_string(),
+        };
+        DataRecord { format: format.into(), location, fingerprint }
+    }
+
+    /// The source to read again.
+    pub fn source(&self) -> DataSource {
+        if self.location == EMBEDDED {
+            DataSource::Embedded
+        } else {
+            DataSource::Dir(PathBuf::from(&self.location))
+        }
+    }
+}
+
+impl std::fmt::Display for DataRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.location)
+    }
+}
+
+/// The location of the subset compiled into dropkit.
+const EMBEDDED: &str = "embedded";
+
 /// Where data comes from, after applying the data-directory rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataSource {
@@ -110,6 +164,49 @@ impl std::fmt::Display for DataSource {
             DataSource::Embedded => write!(f, "embedded"),
         }
     }
+}
+
+/// Data for a run: from `flag` when given, else from where the run recorded it (`recorded`),
+/// else by the data-directory rules. The note says what a user should know: that the embedded
+/// subset is used, or that the data at the recorded location changed since.
+pub fn load_for_run(
+    flag: Option<&Path>,
+    dataset: &str,
+    recorded: Option<&DataRecord>,
+) -> Result<(TrainTest, Option<String>)> {
+    let source = match (flag, recorded) {
+        (None, Some(rec)) => {
+            let source = rec.source();
+            if let DataSource::Dir(dir) = &source {
+                if !dir.is_dir() {
+                    return Err(Error::DataNotFound(format!(
+                        "the run's data directory {} no longer exists; pass --data DIR with the same data",
+                        dir.display()
+                    )));
+                }
+            }
+            source
+        }
+        _ => resolve_source(flag, dataset)?,
+    };
+    let data = load_mnist(&source, dataset)?;
+    let note = match recorded {
+        Some(rec) if rec.fingerprint != data.source.fingerprint => Some(format!(
+            "note: the data at {} differs from the data this run was trained on (fingerprint {} then, {} now)",
+            data.source,
+            rec.fingerprint.get(..12).unwrap_or_default(),
+            data.source.fingerprint.get(..12).unwrap_or_default()
+        )),
+        _ if source_is_embedded(&data.source) => Some(format!(
+            "note: no {dataset} data directory found (--data, DROPKIT_DATA, ~/.cache/dropkit); using the embedded MNIST subset (10,000 training, 2,000 test images)"
+        )),
+        _ => None,
+    };
+    Ok((data, note))
+}
+
+fn source_is_embedded(rec: &DataRecord) -> bool {
+    rec.source() == DataSource::Embedded
 }
 
 /// The default cache directory: `$XDG_CACHE_HOME/dropkit` or `~/.cache/dropkit`.

@@ -8,7 +8,7 @@ pub mod grid;
 
 pub use grid::{Grid, Regularizer, Settings, Shard, Trial};
 
-use crate::data::Mnist;
+use crate::data::TrainTest;
 use crate::error::{Error, Result};
 use crate::train::run::{train_run, Metrics};
 use crate::train::{History, Progress, RunConfig};
@@ -113,7 +113,7 @@ pub struct SweepOptions {
 /// Trials train with `threads / jobs` threads each and give the same results for any split.
 pub fn run_sweep(
     trials: &[Trial],
-    data: &Mnist,
+    data: &TrainTest,
     dir: &Path,
     options: SweepOptions,
     on_event: &(dyn Fn(SweepEvent) + Sync),

@@ -60,7 +60,13 @@ pub struct Checkpoint {
 
 /// Identifies a training set: its size and the SHA-256 of its labels.
 pub fn fingerprint(data: &Dataset) -> String {
-    format!("{} samples of {:?}, labels sha256 {}", data.len(), data.sample_shape, sha256_hex(&data.labels))
+    // Labels that fit a byte hash as bytes (as they always have); more classes hash as u32.
+    let bytes: Vec<u8> = if data.classes <= 256 {
+        data.labels.iter().map(|&l| l as u8).collect()
+    } else {
+        data.labels.iter().flat_map(|l| l.to_le_bytes()).collect()
+    };
+    format!("{} samples of {:?}, labels sha256 {}", data.len(), data.sample_shape, sha256_hex(&bytes))
 }
 
 fn prefixed(prefix: &str, tensors: Vec<NamedTensor>) -> impl Iterator<Item = NamedTensor> + '_ {

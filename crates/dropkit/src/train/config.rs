@@ -32,6 +32,9 @@ pub struct RunConfig {
     pub checkpoint_every: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
+    /// Where the data came from (written by `dropkit train`): later commands read the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<crate::data::DataRecord>,
     /// Random translations and rotations of training images (`[augment]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub augment: Option<Augment>,
@@ -60,6 +63,7 @@ impl RunConfig {
             optimizer: OptimizerConfig::default(),
             checkpoint_every: 1,
             early_stopping: None,
+            data: None,
             augment: None,
         }
     }

@@ -3,7 +3,7 @@
 
 use super::checkpoint::{self, Checkpoint};
 use super::{check_classes, evaluate, fit_from, weights, FitOptions, FitState, History, Progress, RunConfig};
-use crate::data::{DataSource, Dataset, Mnist};
+use crate::data::{DataRecord, Dataset, TrainTest};
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic;
 use crate::layer::Mode;
@@ -54,7 +54,7 @@ pub fn build_model(config: &RunConfig, sample_shape: &[usize]) -> Result<Sequent
 /// every `config.checkpoint_every` epochs.
 pub fn train_run(
     config: &RunConfig,
-    data: &Mnist,
+    data: &TrainTest,
     out: Option<&Path>,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<RunOutcome> {
@@ -74,7 +74,7 @@ enum Start {
 /// and history as a run that was never interrupted.
 pub fn resume_run(
     dir: &Path,
-    data: &Mnist,
+    data: &TrainTest,
     checkpoint: Option<Checkpoint>,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<RunOutcome> {
@@ -84,7 +84,7 @@ pub fn resume_run(
 
 fn run(
     config: &RunConfig,
-    data: &Mnist,
+    data: &TrainTest,
     out: Option<&Path>,
     start: Start,
     on_progress: &mut dyn FnMut(Progress),
@@ -147,7 +147,7 @@ fn measure(
     fit_set: &Dataset,
     test: &Dataset,
     state: &FitState,
-    source: &DataSource,
+    source: &DataRecord,
 ) -> Result<Metrics> {
     let history = &state.history;
     let train_seconds = history.epochs.iter().map(|r| r.seconds).sum::<f64>();

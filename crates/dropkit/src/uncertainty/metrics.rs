@@ -31,7 +31,7 @@ pub struct Calibration {
 }
 
 /// Accuracy, NLL, Brier score and ECE (`bins` bins) of `probs` (N, C) against `labels`.
-pub fn calibration(probs: &[f32], labels: &[u8], bins: usize) -> Calibration {
+pub fn calibration(probs: &[f32], labels: &[u32], bins: usize) -> Calibration {
     let n = labels.len().max(1);
     let c = probs.len() / n;
     let (mut nll, mut brier, mut correct) = (0.0, 0.0, 0usize);

@@ -38,7 +38,7 @@ pub struct Predictions {
     pub mean: Vec<f32>,
     /// Standard deviation of the class probabilities over passes (N, C); 0 when deterministic.
     pub std: Vec<f32>,
-    pub predicted: Vec<u8>,
+    pub predicted: Vec<u32>,
     pub predictive_entropy: Vec<f32>,
     pub expected_entropy: Vec<f32>,
     pub mutual_information: Vec<f32>,
@@ -144,7 +144,7 @@ pub fn predict_tracking_error(
     model: &mut Sequential,
     images: &[f32],
     inference: Inference,
-    labels: &[u8],
+    labels: &[u32],
     checkpoints: &[u64],
 ) -> Result<(Predictions, Vec<(u64, f64)>)> {
     let d: usize = model.input_shape().iter().product();
@@ -182,7 +182,7 @@ pub fn predict_tracking_error(
         let best = argmax(p);
         let h = entropy(p);
         let eh = (sum_h / t) as f32;
-        out.predicted.push(best as u8);
+        out.predicted.push(best as u32);
         out.predictive_entropy.push(h);
         out.expected_entropy.push(eh);
         out.mutual_information.push((h - eh).max(0.0));
