@@ -15,14 +15,96 @@ const M1: u32 = 0xCD9E_8D57;
 const W0: u32 = 0x9E37_79B9;
 const W1: u32 = 0xBB67_AE85;
 
-/// Stream ids for purposes other than layers (layer ids are small integers).
+/// Every random stream of a run, by purpose. A stream id and the seed make a Philox key
+/// ([`key_for`]); the counter's upper half says which pass ([`counters`](super::counters)). Two purposes never
+/// share a (key, counter) range: a test builds a model of every layer kind and checks it.
+///
+/// - Layer masks (dropout of every kind, Gaussian noise, concrete relaxations, variational
+///   noise): the stream of the layer's spec position, [`layer`](streams::layer).
+/// - Layers inside a residual branch: [`residual_branch`](streams::residual_branch), ids with
+///   the top bit set.
+/// - A recurrent layer's recurrent-state mask:
+///   [`recurrent_state`](streams::recurrent_state) (its input mask uses the
+///   layer's own stream).
+/// - Monte Carlo samples, training steps and DropConnect's Wan draws: the same stream, told
+///   apart by the counter's tag bits ([`counters`](super::counters)).
+/// - Per-example DropConnect masks: a stream and seed mixed with the example,
+///   [`per_example`](streams::per_example).
+/// - Shuffling, initialisation, augmentation, the uncertainty study's input shifts and the
+///   bench's synthetic data: the named constants, which no layer id reaches (layer ids are
+///   spec positions, below [`MAX_LAYER_ID`](streams::MAX_LAYER_ID)).
 pub mod streams {
-    /// Per-epoch shuffling of the training set.
+    /// Per-epoch shuffling of the training set ("SHUF").
     pub const SHUFFLE: u32 = 0x5348_5546;
-    /// Parameter initialisation.
+    /// Parameter initialisation ("INIT").
     pub const INIT: u32 = 0x494E_4954;
-    /// Data augmentation.
+    /// Data augmentation ("AUGM").
     pub const AUGMENT: u32 = 0x4155_474D;
+    /// The uncertainty study's shifted and noisy inputs ("SHIF").
+    pub const SHIFT: u32 = 0x5348_4946;
+    /// The bench's synthetic data set ("BENC").
+    pub const BENCH_DATA: u32 = 0x4245_4E43;
+
+    /// Top-level layer ids are spec positions below this; the named purposes lie above it.
+    pub const MAX_LAYER_ID: u32 = 1 << 16;
+    /// The bit that marks a layer inside a residual branch.
+    const BRANCH: u32 = 0x8000_0000;
+    /// The bit that marks a recurrent-state mask.
+    const RECURRENT: u32 = 0x4000_0000;
+
+    /// The mask stream of the layer at spec position `id`.
+    pub fn layer(id: u32) -> u32 {
+        id
+    }
+
+    /// Layer `k` of the residual branch of the block with stream `block`: `BRANCH | block << 12
+    /// | k` for a top-level block and a branch of fewer than 4096 layers; deeper nesting mixes
+    /// both into the branch half of the id space.
+    pub fn residual_branch(block: u32, k: usize) -> u32 {
+        if block < MAX_LAYER_ID && k < 1 << 12 {
+            BRANCH | (block << 12) | k as u32
+        } else {
+            let mixed = super::mix64(((block as u64) << 32) | k as u64) as u32;
+            // Above every top-level block's branch ids (block < 2^16 gives ids below 2^28).
+            BRANCH | (1 << 28) | (mixed & ((1 << 28) - 1))
+        }
+    }
+
+    /// The recurrent-state mask of the recurrent layer with stream `id`.
+    pub fn recurrent_state(id: u32) -> u32 {
+        id ^ RECURRENT
+    }
+
+    /// The (seed, stream) of example `b`'s DropConnect mask for the layer with stream `id` in a
+    /// run seeded `seed`: both are mixed with the example, so no example shares a key with
+    /// another example or with any layer of the run.
+    pub fn per_example(seed: u64, id: u32, b: usize) -> (u64, u32) {
+        let stream = id ^ (b as u32).wrapping_mul(0x9E37_79B9).rotate_left(13);
+        (seed ^ (b as u64 + 1).wrapping_mul(0xD605_BBB5_8C8A_BBB1), stream)
+    }
+}
+
+/// The counter's upper 64 bits ("step"): which pass a stream's numbers are for.
+pub mod counters {
+    use super::MC_TAG;
+
+    /// Training step `step` (initialisation and shuffles use the epoch here).
+    pub fn train(step: u64) -> u64 {
+        step & !(MC_TAG | WAN_TAG)
+    }
+
+    /// Monte Carlo sample `sample` at inference.
+    pub fn monte_carlo(sample: u64) -> u64 {
+        sample | MC_TAG
+    }
+
+    /// Draw `z` of DropConnect's Gaussian (Wan) inference.
+    pub fn wan_draw(z: usize) -> u64 {
+        WAN_TAG | z as u64
+    }
+
+    /// Tag of Wan's inference draws.
+    const WAN_TAG: u64 = 1 << 62;
 }
 
 /// Tag in the counter's top bit that separates Monte Carlo samples from training steps.

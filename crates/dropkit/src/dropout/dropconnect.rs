@@ -22,7 +22,7 @@ use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
 use crate::model::registry::{downcast, one, LayerConfig, LayerKind, Substitute};
 use crate::nn::activation::ActivationConfig;
 use crate::nn::linear::{DenseConfig, Init};
-use crate::rng::{key_for, Stream};
+use crate::rng::{counters, key_for, streams, Stream};
 use crate::tensor::Tensor;
 
 /// How an eval pass treats the random weights.
@@ -114,8 +114,8 @@ impl DropConnect {
         if !per_example {
             return *base;
         }
-        let stream = id ^ (b as u32).wrapping_mul(0x9E37_79B9).rotate_left(13);
-        MaskKey { key: key_for(seed ^ (b as u64 + 1).wrapping_mul(0xD605_BBB5_8C8A_BBB1), stream), ..*base }
+        let (seed, stream) = streams::per_example(seed, id, b);
+        MaskKey { key: key_for(seed, stream), ..*base }
     }
 
     /// `y = f(u)` in place, keeping `u` nowhere: backward uses `f'` from the output.
@@ -152,7 +152,7 @@ impl DropConnect {
         total.clear();
         total.resize(b * n, 0.0);
         for z in 0..samples {
-            let key = MaskKey { key: key_for(ctx.seed, self.id), step: (1 << 62) | z as u64, threshold: 0 };
+            let key = MaskKey { key: key_for(ctx.seed, self.id), step: counters::wan_draw(z), threshold: 0 };
             fill_normal(self.noise.data_mut(), &key);
             for (((t, &mean), &var), &e) in
                 total.iter_mut().zip(self.y.data()).zip(self.du.data()).zip(self.noise.data())

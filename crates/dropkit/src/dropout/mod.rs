@@ -32,7 +32,7 @@ use crate::kernels::mask::{keep_threshold, MaskKey};
 use crate::layer::Layer;
 use crate::layer::{Ctx, Mode};
 use crate::model::registry::{one, Call, LayerConfig, LayerKind};
-use crate::rng::{counter, key_for, philox4x32_10, MC_TAG};
+use crate::rng::{counter, counters, key_for, philox4x32_10, streams};
 
 /// Checks a drop probability: finite and in [0, 1]. `layer` names the layer in the message.
 pub fn validate_p(layer: &str, p: f64) -> Result<f32> {
@@ -47,11 +47,11 @@ pub fn validate_p(layer: &str, p: f64) -> Result<f32> {
 /// The mask key for layer `id` keeping with probability `keep`, in `mode` (None in Eval).
 pub fn mask_key(ctx: &Ctx, mode: Mode, id: u32, keep: f64) -> Option<MaskKey> {
     let step = match mode {
-        Mode::Train => ctx.step & !MC_TAG,
-        Mode::MonteCarlo { sample } => sample | MC_TAG,
+        Mode::Train => counters::train(ctx.step),
+        Mode::MonteCarlo { sample } => counters::monte_carlo(sample),
         Mode::Eval => return None,
     };
-    Some(MaskKey { key: key_for(ctx.seed, id), step, threshold: keep_threshold(keep) })
+    Some(MaskKey { key: key_for(ctx.seed, streams::layer(id)), step, threshold: keep_threshold(keep) })
 }
 
 /// Fills `out` with standard normal draws that are a pure function of (`key`, element index):

@@ -162,7 +162,13 @@ impl Recurrent {
             }
         };
         draw(self.p_x, self.id, batch * self.features, &mut self.mx, &mut self.ones);
-        draw(self.p_h, self.id ^ 0x4000_0000, batch * self.hidden, &mut self.mh, &mut self.ones);
+        draw(
+            self.p_h,
+            crate::rng::streams::recurrent_state(self.id),
+            batch * self.hidden,
+            &mut self.mh,
+            &mut self.ones,
+        );
     }
 
     /// `dst = src * mask` per row group, or a copy without a mask.

@@ -89,6 +89,12 @@ impl Sequential {
         let mut shape = input_shape.to_vec();
         let (mut layers, mut nodes) = (Vec::with_capacity(planned.len()), Vec::with_capacity(planned.len()));
         let mut params = 0;
+        if planned.last().is_some_and(|p| p.index + p.len > streams::MAX_LAYER_ID as usize) {
+            return Err(Error::Spec(format!(
+                "the model has more than {} layers; each needs its own random stream",
+                streams::MAX_LAYER_ID
+            )));
+        }
         for fuse::Planned { mut layer, index, len } in planned {
             shape = layer.build(&shape, index as u32, &mut init)?;
             nodes.push(Node { index, len, first_param: params, mode: None });

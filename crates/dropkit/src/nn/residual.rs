@@ -46,7 +46,7 @@ impl Layer for Residual {
         let mut shape = input.to_vec();
         for (k, layer) in self.branch.iter_mut().enumerate() {
             // Branch layers get their own mask streams, apart from the model's layer ids.
-            shape = layer.build(&shape, 0x8000_0000 | (id << 12) | k as u32, init)?;
+            shape = layer.build(&shape, crate::rng::streams::residual_branch(id, k), init)?;
         }
         if shape != input {
             return Err(Error::Shape {

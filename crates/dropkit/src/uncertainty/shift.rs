@@ -30,7 +30,7 @@ impl Shift {
 
     /// The shifted copy of `images` (each `h x w`), noise keyed by `seed`.
     pub fn apply(&self, images: &[f32], h: usize, w: usize, seed: u64) -> Vec<f32> {
-        let mut s = Stream::new(seed, 0x5348_4946, 0);
+        let mut s = Stream::new(seed, crate::rng::streams::SHIFT, 0);
         match *self {
             Shift::Rotate(deg) => images.chunks_exact(h * w).flat_map(|img| rotate(img, h, w, deg)).collect(),
             Shift::Invert => images.iter().map(|&x| 1.0 - x).collect(),
