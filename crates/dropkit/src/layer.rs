@@ -122,6 +122,12 @@ pub trait Layer: Send {
         false
     }
 
+    /// The term this layer adds to the per-example training loss in this pass (e.g. a KL term
+    /// over the training-set size, `ctx.data_size`); 0 outside training.
+    fn regularizer(&self, _ctx: &Ctx) -> f64 {
+        0.0
+    }
+
     /// What training learned that a user should see (e.g. a learned dropout rate), printed
     /// after training.
     fn summary(&self) -> Option<String> {

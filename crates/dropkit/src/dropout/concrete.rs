@@ -65,9 +65,23 @@ impl ConcreteDropout {
     }
 }
 
+/// Whether this pass carries the regularizer: training, with a known training-set size.
+fn regularized(ctx: &Ctx) -> bool {
+    ctx.data_size > 0 && ctx.mode == Mode::Train
+}
+
 impl Layer for ConcreteDropout {
     fn spec(&self) -> String {
         format!("concrete_dropout({})", self.p())
+    }
+    // 2/N K (p log p + (1 - p) log(1 - p)): the dropout regularizer (minus the entropy of the
+    // rate, scaled by the number of features K).
+    fn regularizer(&self, ctx: &Ctx) -> f64 {
+        if !regularized(ctx) {
+            return 0.0;
+        }
+        let (p, k) = (self.p() as f64, self.features as f64);
+        2.0 / ctx.data_size as f64 * k * (p * p.ln() + (1.0 - p) * (1.0 - p).ln())
     }
     fn output(&self) -> &Tensor {
         &self.y
@@ -116,7 +130,7 @@ impl Layer for ConcreteDropout {
                 d_rho += (g * xv * (p * (1.0 - z) - z * (1.0 - z) / TEMPERATURE) / (1.0 - p)) as f64;
             }
         }
-        if ctx.data_size > 0 && ctx.mode == Mode::Train {
+        if regularized(ctx) {
             // d/d rho of 2/N K (p log p + (1 - p) log(1 - p)) = 2/N K p (1 - p) log(p / (1 - p)).
             let (p64, k) = (p as f64, self.features as f64);
             d_rho += 2.0 / ctx.data_size as f64 * k * p64 * (1.0 - p64) * (p64 / (1.0 - p64)).ln();

@@ -100,6 +100,16 @@ impl VariationalDense {
         pruned as f64 / w.len().max(1) as f64
     }
 
+    /// The weight of the KL term in this pass's per-example loss: its warm-up ramp over the
+    /// training-set size; None outside training.
+    fn kl_weight(&self, ctx: &Ctx) -> Option<f64> {
+        if ctx.data_size == 0 || ctx.mode != Mode::Train {
+            return None;
+        }
+        let ramp = if self.warmup > 0 { (ctx.step as f64 / self.warmup as f64).min(1.0) } else { 1.0 };
+        Some(ramp / ctx.data_size as f64)
+    }
+
     /// `KL(q || prior)` summed over the weights (Molchanov's approximation).
     pub fn kl(&self) -> f64 {
         self.theta
@@ -118,6 +128,9 @@ impl VariationalDense {
 impl Layer for VariationalDense {
     fn spec(&self) -> String {
         format!("variational_dense({}, {})", self.units, self.warmup)
+    }
+    fn regularizer(&self, ctx: &Ctx) -> f64 {
+        self.kl_weight(ctx).map_or(0.0, |w| w * self.kl())
     }
     fn output(&self) -> &Tensor {
         &self.y
@@ -199,9 +212,7 @@ impl Layer for VariationalDense {
             self.log_sigma2.grad.data_mut().fill(0.0);
         }
         // The KL term, per example: d/d log alpha = -k1 k3 s (1 - s) - 0.5 sigmoid(-log alpha).
-        if ctx.data_size > 0 && ctx.mode == Mode::Train {
-            let ramp = if self.warmup > 0 { (ctx.step as f64 / self.warmup as f64).min(1.0) } else { 1.0 };
-            let scale = ramp / ctx.data_size as f64;
+        if let Some(scale) = self.kl_weight(ctx) {
             let (tg, sg) = (self.theta.grad.data_mut(), self.log_sigma2.grad.data_mut());
             for (((&t, &s), gt), gs) in self.theta.value.data().iter().zip(self.log_sigma2.value.data()).zip(tg).zip(sg)
             {

@@ -252,6 +252,12 @@ impl Sequential {
         Ok(())
     }
 
+    /// The regularizers of every layer (KL terms, the concrete-dropout term) this training
+    /// pass adds to the per-example loss.
+    pub fn regularizer(&self, ctx: &Ctx) -> f64 {
+        self.layers.iter().zip(&self.nodes).map(|(l, node)| l.regularizer(&node.ctx(ctx))).sum()
+    }
+
     /// Visits every parameter as (`layers.{i}.{name}`, param), in a fixed order.
     pub fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
         let mut name = String::new();

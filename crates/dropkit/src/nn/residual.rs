@@ -34,6 +34,10 @@ impl Layer for Residual {
         format!("residual({})", self.text)
     }
 
+    fn regularizer(&self, ctx: &Ctx) -> f64 {
+        self.branch.iter().map(|l| l.regularizer(ctx)).sum()
+    }
+
     fn output(&self) -> &Tensor {
         &self.y
     }

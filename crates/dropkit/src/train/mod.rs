@@ -53,8 +53,12 @@ pub struct FitState {
 pub struct EpochRecord {
     /// 1-based epoch number.
     pub epoch: usize,
-    /// Mean training loss over the epoch's batches (dropout on, as Keras reports it).
+    /// Mean training loss over the epoch's batches (dropout on, as Keras reports it): the loss
+    /// that is minimised, cross-entropy plus every layer's regularizer.
     pub loss: f64,
+    /// The cross-entropy part of `loss` alone.
+    #[serde(default)]
+    pub cross_entropy: f64,
     pub accuracy: f64,
     pub val_loss: Option<f64>,
     pub val_accuracy: Option<f64>,
@@ -141,6 +145,7 @@ pub fn fit_from(
         let lr = optimizer.begin_epoch(epoch);
         epoch_order(options.seed, epoch as u64, n, &mut order);
         let mut stats = BatchStats::default();
+        let mut regularizer_sum = 0.0;
         for (b, idx) in order.chunks(options.batch_size).enumerate() {
             x.gather_rows(&train.images, &train.sample_shape, idx);
             if let Some(a) = &options.augment {
@@ -151,6 +156,7 @@ pub fn fit_from(
             let ctx = Ctx { data_size: n, ..Ctx::new(Mode::Train, options.seed, optimizer.steps()) };
             let logits = model.forward_logits(&x, &ctx)?;
             let batch = loss.compute(logits, &labels, true)?;
+            regularizer_sum += model.regularizer(&ctx) * batch.count as f64;
             if !batch.loss_sum.is_finite() {
                 let origin = model.first_nonfinite_output().map(|l| format!(" (first non-finite output: {l})"));
                 return Err(Error::Numeric(format!(
@@ -190,7 +196,8 @@ pub fn fit_from(
         };
         let record = EpochRecord {
             epoch: epoch + 1,
-            loss: stats.loss(),
+            loss: stats.loss() + regularizer_sum / stats.count.max(1) as f64,
+            cross_entropy: stats.loss(),
             accuracy: stats.accuracy(),
             val_loss,
             val_accuracy,
