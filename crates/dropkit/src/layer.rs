@@ -135,6 +135,21 @@ pub trait Layer: Send {
     }
 }
 
+/// `output()` and `input_grad()` for a layer whose output and input gradient are its fields
+/// `y` and `dx` (most layers).
+macro_rules! buffers {
+    () => {
+        fn output(&self) -> &$crate::tensor::Tensor {
+            &self.y
+        }
+
+        fn input_grad(&self) -> &$crate::tensor::Tensor {
+            &self.dx
+        }
+    };
+}
+pub(crate) use buffers;
+
 /// Checks that `x` has the per-sample size a layer was built for; `layer` names it (built only
 /// on error, so passes do not allocate).
 pub(crate) fn check_input(x: &Tensor, features: usize, layer: impl FnOnce() -> String) -> Result<()> {

@@ -9,7 +9,7 @@
 //! Train as above; eval `y = x`; backward `dx = dy * a * m`. Monte Carlo: fresh masks per
 //! sample, as in training. The mask is kept from the forward pass for the backward pass.
 
-use super::{mask_key, plain_kind, validate_p};
+use super::{drop_mask, plain_kind, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::activation::{SELU_ALPHA, SELU_LAMBDA};
 use crate::kernels::mask;
@@ -36,7 +36,6 @@ pub struct AlphaDropout {
     id: u32,
     /// 1 (kept) or 0 per mask element, from the last stochastic forward pass.
     mask: Vec<f32>,
-    ones: Vec<f32>,
     /// Elements per mask element: 1, or the spatial size for feature alpha dropout.
     inner: usize,
     stochastic_pass: bool,
@@ -60,7 +59,6 @@ impl AlphaDropout {
             feature,
             id: 0,
             mask: Vec::new(),
-            ones: Vec::new(),
             inner: 1,
             stochastic_pass: false,
             y: Tensor::default(),
@@ -81,12 +79,7 @@ impl Layer for AlphaDropout {
         let name = if self.feature { "feature_alpha_dropout" } else { "alpha_dropout" };
         format!("{name}({})", self.p)
     }
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
     fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         if self.feature && input.len() < 2 {
@@ -102,8 +95,7 @@ impl Layer for AlphaDropout {
     // x: (B, ...) -> y: (B, ...)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         self.y.resize(x.shape());
-        let mode = ctx.mode;
-        let key = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0);
+        let key = drop_mask(ctx, self.id, self.p);
         self.stochastic_pass = key.is_some();
         let Some(key) = key else {
             self.y.data_mut().copy_from_slice(x.data());
@@ -111,9 +103,8 @@ impl Layer for AlphaDropout {
         };
         let inner = self.inner.max(1);
         let n = x.len() / inner;
-        self.ones.resize(n, 1.0);
         self.mask.resize(n, 0.0);
-        mask::apply(&mut self.mask, &self.ones, &key, 1.0);
+        mask::fill(&mut self.mask, &key, 1.0);
         let (a, b) = self.affine();
         let dropped = a * ALPHA_PRIME as f32 + b;
         for ((ys, xs), &m) in self.y.data_mut().chunks_mut(inner).zip(x.data().chunks(inner)).zip(&self.mask) {

@@ -11,7 +11,7 @@
 //! `d rho = sum dy x (p (1 - z) - z (1 - z) / t) / (1 - p)` plus the regularizer's gradient.
 //! Eval: `y = x`. Monte Carlo: relaxed masks with fresh u per sample. Prints the learned p.
 
-use super::{fill_uniform, mask_key, validate_p};
+use super::{check_grad, fill_uniform, mask_key, validate_p};
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
 use crate::model::registry::{one, LayerConfig, LayerKind, Substitute};
@@ -83,12 +83,7 @@ impl Layer for ConcreteDropout {
         let (p, k) = (self.p() as f64, self.features as f64);
         2.0 / ctx.data_size as f64 * k * (p * p.ln() + (1.0 - p) * (1.0 - p).ln())
     }
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
     fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         self.features = input.iter().product();
@@ -97,8 +92,7 @@ impl Layer for ConcreteDropout {
     // x: (B, ...) -> y: (B, ...)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         self.y.resize(x.shape());
-        let mode = ctx.mode;
-        let key = mask_key(ctx, mode, self.id, 1.0);
+        let key = mask_key(ctx, self.id, 1.0);
         self.stochastic_pass = key.is_some();
         let Some(key) = key else {
             self.y.data_mut().copy_from_slice(x.data());
@@ -116,13 +110,7 @@ impl Layer for ConcreteDropout {
         Ok(&self.y)
     }
     fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        if dy.len() != x.len() {
-            return Err(Error::Shape {
-                context: format!("{} backward", self.spec()),
-                got: dy.shape().to_vec(),
-                expected: format!("{:?}", x.shape()),
-            });
-        }
+        check_grad(dy, x, || self.spec())?;
         let p = self.p();
         let mut d_rho = 0f64;
         if self.stochastic_pass {

@@ -9,7 +9,7 @@
 //! rate from the start). Eval: `y = x`. Monte Carlo: a fresh mask per sample at the full rate.
 //! Backward: `dx = dy * M * numel(M) / sum(M)` with the forward pass's mask.
 
-use super::{mask_key, validate_p};
+use super::{check_grad, mask_key, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::mask;
 use crate::layer::{Ctx, Layer, Mode};
@@ -26,7 +26,6 @@ pub struct DropBlock {
     /// The mask times its scale, from the last stochastic forward pass.
     mask: Vec<f32>,
     seeds: Vec<f32>,
-    ones: Vec<f32>,
     stochastic_pass: bool,
     y: Tensor,
     dx: Tensor,
@@ -47,7 +46,6 @@ impl DropBlock {
             id: 0,
             mask: Vec::new(),
             seeds: Vec::new(),
-            ones: Vec::new(),
             stochastic_pass: false,
             y: Tensor::default(),
             dx: Tensor::default(),
@@ -67,12 +65,7 @@ impl Layer for DropBlock {
     fn spec(&self) -> String {
         format!("dropblock({}, {}, {})", self.p, self.block, self.ramp)
     }
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
     fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         match input {
@@ -100,22 +93,20 @@ impl Layer for DropBlock {
             }
         };
         self.y.resize(x.shape());
-        let mode = ctx.mode;
-        let p = self.rate_at(mode, ctx.step) as f64;
+        let p = self.rate_at(ctx.mode, ctx.step) as f64;
         let bs = self.block;
         let valid = ((h - bs + 1) * (w - bs + 1)) as f64;
         let gamma = (p / (bs * bs) as f64 * (h * w) as f64 / valid).min(1.0);
         // Seeds are "kept" draws with probability gamma.
-        let key = mask_key(ctx, mode, self.id, gamma).filter(|_| p > 0.0);
+        let key = mask_key(ctx, self.id, gamma).filter(|_| p > 0.0);
         self.stochastic_pass = key.is_some();
         let Some(key) = key else {
             self.y.data_mut().copy_from_slice(x.data());
             return Ok(&self.y);
         };
         let n = x.len();
-        self.ones.resize(n, 1.0);
         self.seeds.resize(n, 0.0);
-        mask::apply(&mut self.seeds, &self.ones, &key, 1.0);
+        mask::fill(&mut self.seeds, &key, 1.0);
         self.mask.clear();
         self.mask.resize(n, 1.0);
         let (lo, span) = (bs / 2, bs);
@@ -141,13 +132,7 @@ impl Layer for DropBlock {
         if !ctx.input_grad {
             return Ok(&self.dx);
         }
-        if dy.len() != self.y.len() {
-            return Err(Error::Shape {
-                context: format!("{} backward", self.spec()),
-                got: dy.shape().to_vec(),
-                expected: format!("{:?}", self.y.shape()),
-            });
-        }
+        check_grad(dy, &self.y, || self.spec())?;
         self.dx.resize(self.y.shape());
         if self.stochastic_pass {
             self.dx.data_mut().iter_mut().zip(dy.data()).zip(&self.mask).for_each(|((d, &g), &m)| *d = g * m);

@@ -10,7 +10,7 @@
 //! pre-activation is Gaussian by moment matching, `u ~ N(x W^T + b, p / (1 - p) (x*x)(W*W)^T)`;
 //! `y` is the mean of `f(u)` over Z draws. Monte Carlo: fresh weight masks per sample.
 
-use super::{fill_normal, mask_key, validate_p};
+use super::{drop_mask, fill_normal, inverted_scale, validate_p};
 use crate::error::{Error, Result};
 use crate::init::glorot_uniform;
 use crate::kernels::activation::ActivationKind;
@@ -102,11 +102,7 @@ impl DropConnect {
     }
 
     fn scale(&self) -> f32 {
-        if self.p < 1.0 {
-            1.0 / (1.0 - self.p)
-        } else {
-            0.0
-        }
+        inverted_scale(self.p)
     }
 
     /// The key of example `b`'s mask (per-example masks), or of the minibatch's.
@@ -181,13 +177,7 @@ impl Layer for DropConnect {
         format!("dropconnect({})", args.join(", "))
     }
 
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
 
     fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
@@ -202,10 +192,9 @@ impl Layer for DropConnect {
     // x: (B, in) -> y: (B, units)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         crate::layer::check_input(x, self.in_features, || self.spec())?;
-        let mode = ctx.mode;
-        let Some(base) = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0) else {
+        let Some(base) = drop_mask(ctx, self.id, self.p) else {
             match self.options.eval {
-                DropConnectEval::Sampling(z) if mode == Mode::Eval => self.sampled(x, ctx, z),
+                DropConnectEval::Sampling(z) if ctx.mode == Mode::Eval => self.sampled(x, ctx, z),
                 _ => {
                     self.mean_field(x);
                     self.activate();
@@ -245,8 +234,7 @@ impl Layer for DropConnect {
             None => self.du.data_mut().copy_from_slice(dy.data()),
         }
         column_sums(self.du.data(), b, n, self.bias.grad.data_mut());
-        let mode = ctx.mode;
-        let key = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0);
+        let key = drop_mask(ctx, self.id, self.p);
         if ctx.input_grad {
             self.dx.resize(x.shape());
         }

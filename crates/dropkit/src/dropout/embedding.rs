@@ -10,7 +10,7 @@
 //! (1 - p)`; ids get no gradient. Monte Carlo: fresh word masks per sample. p = 0 is a plain
 //! embedding.
 
-use super::{mask_key, validate_p};
+use super::{drop_mask, inverted_scale, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::mask;
 use crate::layer::{Ctx, Layer, Param, ParamKind};
@@ -28,7 +28,6 @@ pub struct Embedding {
     id: u32,
     /// Per word: `m_v / (1 - p)` in a stochastic pass.
     word_scale: Vec<f32>,
-    ones: Vec<f32>,
     stochastic_pass: bool,
     y: Tensor,
     dx: Tensor,
@@ -51,7 +50,6 @@ impl Embedding {
             weight: Param::zeros(&[0], ParamKind::Weight),
             id: 0,
             word_scale: Vec::new(),
-            ones: Vec::new(),
             stochastic_pass: false,
             y: Tensor::default(),
             dx: Tensor::default(),
@@ -60,14 +58,11 @@ impl Embedding {
 
     /// Sets `word_scale` for this pass (regenerated from the key, so backward matches forward).
     fn draw_words(&mut self, ctx: &Ctx) {
-        let mode = ctx.mode;
-        let key = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0);
+        let key = drop_mask(ctx, self.id, self.p);
         self.stochastic_pass = key.is_some();
         if let Some(key) = key {
-            let scale = if self.p < 1.0 { 1.0 / (1.0 - self.p) } else { 0.0 };
-            self.ones.resize(self.vocab, 1.0);
             self.word_scale.resize(self.vocab, 0.0);
-            mask::apply(&mut self.word_scale, &self.ones, &key, scale);
+            mask::fill(&mut self.word_scale, &key, inverted_scale(self.p));
         }
     }
 
@@ -88,12 +83,7 @@ impl Layer for Embedding {
     fn spec(&self) -> String {
         format!("embedding({}, {}, {})", self.vocab, self.dim, self.p)
     }
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
     fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         self.tokens = input.iter().product();

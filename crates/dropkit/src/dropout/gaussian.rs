@@ -8,7 +8,7 @@
 //! `n ~ N(0, stddev^2)`: train `y = x + n`, eval `y = x`, backward `dx = dy`. Monte Carlo
 //! passes draw fresh noise per sample, as in training.
 
-use super::{fill_normal, mask_key, plain_kind, validate_p};
+use super::{fill_normal, mask_key, plain_kind, same_op_passes, validate_p};
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Layer};
 use crate::model::registry::{one, LayerConfig, LayerKind, Substitute};
@@ -43,8 +43,7 @@ impl GaussianDropout {
     /// `out = src * (1 + stddev * z)` in a stochastic pass, `out = src` otherwise.
     fn apply(&self, out: &mut Tensor, src: &Tensor, ctx: &Ctx) {
         out.resize(src.shape());
-        let mode = ctx.mode;
-        match mask_key(ctx, mode, self.id, 1.0).filter(|_| self.p > 0.0) {
+        match mask_key(ctx, self.id, 1.0).filter(|_| self.p > 0.0) {
             Some(key) => {
                 fill_normal(out.data_mut(), &key);
                 let sd = self.stddev();
@@ -59,32 +58,13 @@ impl Layer for GaussianDropout {
     fn spec(&self) -> String {
         format!("gaussian_dropout({})", self.p)
     }
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
     fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         Ok(input.to_vec())
     }
-    // x: (B, ...) -> y: (B, ...)
-    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        let mut y = std::mem::take(&mut self.y);
-        self.apply(&mut y, x, ctx);
-        self.y = y;
-        Ok(&self.y)
-    }
-    // dx = dy * e with the forward pass's e (same key and step).
-    fn backward(&mut self, _x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        if ctx.input_grad {
-            let mut dx = std::mem::take(&mut self.dx);
-            self.apply(&mut dx, dy, ctx);
-            self.dx = dx;
-        }
-        Ok(&self.dx)
-    }
+    // y = x * e; dx = dy * e with the forward pass's e (same key and step).
+    same_op_passes!();
     fn is_stochastic(&self) -> bool {
         self.p > 0.0
     }
@@ -113,12 +93,7 @@ impl Layer for GaussianNoise {
     fn spec(&self) -> String {
         format!("gaussian_noise({})", self.stddev)
     }
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
     fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         Ok(input.to_vec())
@@ -126,8 +101,7 @@ impl Layer for GaussianNoise {
     // x: (B, ...) -> y: (B, ...)
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         self.y.resize(x.shape());
-        let mode = ctx.mode;
-        match mask_key(ctx, mode, self.id, 1.0).filter(|_| self.stddev > 0.0) {
+        match mask_key(ctx, self.id, 1.0).filter(|_| self.stddev > 0.0) {
             Some(key) => {
                 fill_normal(self.y.data_mut(), &key);
                 let sd = self.stddev;

@@ -34,6 +34,58 @@ use crate::layer::{Ctx, Mode};
 use crate::model::registry::{one, Call, LayerConfig, LayerKind};
 use crate::rng::{counter, counters, key_for, philox4x32_10, streams};
 
+/// The factor kept units are scaled by in inverted dropout, `1 / (1 - p)`; 0 when p = 1
+/// (everything is dropped, and nothing may become infinite).
+pub fn inverted_scale(p: f32) -> f32 {
+    if p < 1.0 {
+        1.0 / (1.0 - p)
+    } else {
+        0.0
+    }
+}
+
+/// `forward` and `backward` of a layer (fields `y`, `dx`) whose two passes are the same
+/// elementwise op, `self.apply(out, src, ctx)`, with a mask regenerated from its key: `y =
+/// apply(x)`, `dx = apply(dy)`, the backward skipped when no input gradient is wanted.
+macro_rules! same_op_passes {
+    () => {
+        // x: (B, ...) -> y: (B, ...)
+        fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+            let mut y = std::mem::take(&mut self.y);
+            self.apply(&mut y, x, ctx);
+            self.y = y;
+            Ok(&self.y)
+        }
+
+        // dx = apply(dy): the same mask as the forward pass (same key and step).
+        fn backward(&mut self, _x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+            if ctx.input_grad {
+                let mut dx = std::mem::take(&mut self.dx);
+                self.apply(&mut dx, dy, ctx);
+                self.dx = dx;
+            }
+            Ok(&self.dx)
+        }
+    };
+}
+pub(crate) use same_op_passes;
+
+/// Checks that the upstream gradient `dy` of layer `spec` has its output's `len` values.
+pub fn check_grad(
+    dy: &crate::tensor::Tensor,
+    output: &crate::tensor::Tensor,
+    spec: impl FnOnce() -> String,
+) -> Result<()> {
+    if dy.len() != output.len() {
+        return Err(Error::Shape {
+            context: format!("{} backward", spec()),
+            got: dy.shape().to_vec(),
+            expected: format!("{:?}, the forward output's shape", output.shape()),
+        });
+    }
+    Ok(())
+}
+
 /// Checks a drop probability: finite and in [0, 1]. `layer` names the layer in the message.
 pub fn validate_p(layer: &str, p: f64) -> Result<f32> {
     if !(0.0..=1.0).contains(&p) {
@@ -44,9 +96,15 @@ pub fn validate_p(layer: &str, p: f64) -> Result<f32> {
     Ok(p as f32)
 }
 
-/// The mask key for layer `id` keeping with probability `keep`, in `mode` (None in Eval).
-pub fn mask_key(ctx: &Ctx, mode: Mode, id: u32, keep: f64) -> Option<MaskKey> {
-    let step = match mode {
+/// This pass's mask for a layer with stream `id` and drop rate `p`: None when nothing drops
+/// (eval mode, or p = 0).
+pub fn drop_mask(ctx: &Ctx, id: u32, p: f32) -> Option<MaskKey> {
+    mask_key(ctx, id, 1.0 - p as f64).filter(|_| p > 0.0)
+}
+
+/// The mask key for layer `id` keeping with probability `keep` in this pass (None in Eval).
+pub fn mask_key(ctx: &Ctx, id: u32, keep: f64) -> Option<MaskKey> {
+    let step = match ctx.mode {
         Mode::Train => counters::train(ctx.step),
         Mode::MonteCarlo { sample } => counters::monte_carlo(sample),
         Mode::Eval => return None,

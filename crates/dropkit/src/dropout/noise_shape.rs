@@ -14,7 +14,7 @@
 //! the case that broadcasts over every per-sample axis: whole samples of a residual branch
 //! drop, `x + f(x) * m_b / (1 - p)`; put `droppath(p)` last in a `residual(...)` branch.
 
-use super::{mask_key, plain_kind, validate_p};
+use super::{check_grad, drop_mask, inverted_scale, plain_kind, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::mask;
 use crate::layer::{Ctx, Layer};
@@ -36,7 +36,6 @@ pub struct NoiseShapeDropout {
     /// `m / (1 - p)` per noise element, from the last stochastic forward pass.
     noise: Vec<f32>,
     noise_shape: Vec<usize>,
-    ones: Vec<f32>,
     stochastic_pass: bool,
     y: Tensor,
     dx: Tensor,
@@ -83,7 +82,6 @@ impl NoiseShapeDropout {
             id: 0,
             noise: Vec::new(),
             noise_shape: Vec::new(),
-            ones: Vec::new(),
             stochastic_pass: false,
             y: Tensor::default(),
             dx: Tensor::default(),
@@ -159,13 +157,7 @@ impl Layer for NoiseShapeDropout {
         }
     }
 
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
 
     fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
@@ -180,8 +172,7 @@ impl Layer for NoiseShapeDropout {
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         self.check(x.shape())?;
         self.y.resize(x.shape());
-        let mode = ctx.mode;
-        let key = mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0);
+        let key = drop_mask(ctx, self.id, self.p);
         self.stochastic_pass = key.is_some();
         let Some(key) = key else {
             self.y.data_mut().copy_from_slice(x.data());
@@ -189,10 +180,8 @@ impl Layer for NoiseShapeDropout {
         };
         self.noise_shape = self.noise_shape(x.shape());
         let n: usize = self.noise_shape.iter().product();
-        self.ones.resize(n, 1.0);
         self.noise.resize(n, 0.0);
-        let scale = if self.p < 1.0 { 1.0 / (1.0 - self.p) } else { 0.0 };
-        mask::apply(&mut self.noise, &self.ones, &key, scale);
+        mask::fill(&mut self.noise, &key, inverted_scale(self.p));
         Self::multiply(self.y.data_mut(), x.data(), &self.noise, x.shape(), &self.noise_shape);
         Ok(&self.y)
     }
@@ -202,13 +191,7 @@ impl Layer for NoiseShapeDropout {
         if !ctx.input_grad {
             return Ok(&self.dx);
         }
-        if dy.len() != self.y.len() {
-            return Err(Error::Shape {
-                context: format!("{} backward", self.spec()),
-                got: dy.shape().to_vec(),
-                expected: format!("{:?}, the forward output's shape", self.y.shape()),
-            });
-        }
+        check_grad(dy, &self.y, || self.spec())?;
         // The forward pass's shape: dy may come flattened.
         self.dx.resize(self.y.shape());
         if self.stochastic_pass {

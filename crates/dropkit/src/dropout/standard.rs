@@ -9,7 +9,7 @@
 //! Backward: `dx = dy * m * scale`, the mask regenerated from its key. Monte Carlo: a fresh
 //! mask per sample, scaled as in training. `p = 1` gives zeros and zero gradient.
 
-use super::{mask_key, plain_kind, validate_p};
+use super::{drop_mask, inverted_scale, plain_kind, same_op_passes, validate_p};
 use crate::error::Result;
 use crate::kernels::{mask, par_zip};
 use crate::layer::{Ctx, Layer, Mode};
@@ -64,8 +64,7 @@ impl Dropout {
     /// The factor applied to kept units in a stochastic pass.
     pub fn keep_scale(&self) -> f32 {
         match self.scaling {
-            Scaling::Inverted if self.p < 1.0 => 1.0 / (1.0 - self.p),
-            Scaling::Inverted => 0.0,
+            Scaling::Inverted => inverted_scale(self.p),
             Scaling::Classic => 1.0,
         }
     }
@@ -80,8 +79,7 @@ impl Dropout {
 
     /// The mask this pass uses, or None when the pass is deterministic (eval mode or p = 0).
     pub fn mask_for(&self, ctx: &Ctx) -> Option<crate::kernels::mask::MaskKey> {
-        let mode = ctx.mode;
-        mask_key(ctx, mode, self.id, 1.0 - self.p as f64).filter(|_| self.p > 0.0)
+        drop_mask(ctx, self.id, self.p)
     }
 
     /// The factor a deterministic pass applies: the eval rule in eval mode, 1 otherwise.
@@ -114,36 +112,15 @@ impl Layer for Dropout {
         }
     }
 
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
 
     fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         Ok(input.to_vec())
     }
 
-    // x: (B, ...) -> y: (B, ...)
-    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        let mut y = std::mem::take(&mut self.y);
-        self.apply(&mut y, x, ctx);
-        self.y = y;
-        Ok(&self.y)
-    }
-
-    // dx = dy * m * scale, the same mask as the forward pass (same key and step).
-    fn backward(&mut self, _x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        if ctx.input_grad {
-            let mut dx = std::mem::take(&mut self.dx);
-            self.apply(&mut dx, dy, ctx);
-            self.dx = dx;
-        }
-        Ok(&self.dx)
-    }
+    // y = x * m * scale; dx = dy * m * scale.
+    same_op_passes!();
 
     fn is_stochastic(&self) -> bool {
         self.p > 0.0

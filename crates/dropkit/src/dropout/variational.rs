@@ -132,12 +132,7 @@ impl Layer for VariationalDense {
     fn regularizer(&self, ctx: &Ctx) -> f64 {
         self.kl_weight(ctx).map_or(0.0, |w| w * self.kl())
     }
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
     fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         self.in_features = input.iter().product();
@@ -154,8 +149,7 @@ impl Layer for VariationalDense {
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         crate::layer::check_input(x, self.in_features, || self.spec())?;
         let (b, n, d) = (x.rows(), self.units, self.in_features);
-        let mode = ctx.mode;
-        let key = mask_key(ctx, mode, self.id, 1.0);
+        let key = mask_key(ctx, self.id, 1.0);
         self.noisy = key.is_some();
         self.y.resize(&[b, n]);
         let Some(key) = key else {

@@ -12,7 +12,7 @@
 //! e.g. image rows as time steps); output the last h (B, H), or every h (B, T, H) with
 //! `sequences`. The LSTM's forget-gate bias starts at 1 (Keras' `unit_forget_bias`).
 
-use super::{mask_key, validate_p};
+use super::{drop_mask, inverted_scale, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::affine::broadcast_rows;
 use crate::kernels::column_sums;
@@ -83,7 +83,6 @@ pub struct Recurrent {
     /// Masks times their scale (B, F) and (B, H), or empty when not dropping.
     mx: Vec<f32>,
     mh: Vec<f32>,
-    ones: Vec<f32>,
     /// Dropped inputs (B*T, F), input projections (B, T, G*H), per-step gates (T, B, G*H).
     xm: Vec<f32>,
     zx: Vec<f32>,
@@ -130,7 +129,6 @@ impl Recurrent {
             id: 0,
             mx: Vec::new(),
             mh: Vec::new(),
-            ones: Vec::new(),
             xm: Vec::new(),
             zx: Vec::new(),
             gates: Vec::new(),
@@ -151,24 +149,15 @@ impl Recurrent {
 
     /// Draws the time-locked masks for this pass (empty when a mask would keep everything).
     fn draw_masks(&mut self, ctx: &Ctx, batch: usize) {
-        let mode = ctx.mode;
-        let draw = |p: f32, id: u32, n: usize, out: &mut Vec<f32>, ones: &mut Vec<f32>| {
+        let draw = |p: f32, id: u32, n: usize, out: &mut Vec<f32>| {
             out.clear();
-            if let Some(key) = mask_key(ctx, mode, id, 1.0 - p as f64).filter(|_| p > 0.0) {
-                ones.resize(n, 1.0);
+            if let Some(key) = drop_mask(ctx, id, p) {
                 out.resize(n, 0.0);
-                let scale = if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 };
-                mask::apply(out, &ones[..n], &key, scale);
+                mask::fill(out, &key, inverted_scale(p));
             }
         };
-        draw(self.p_x, self.id, batch * self.features, &mut self.mx, &mut self.ones);
-        draw(
-            self.p_h,
-            crate::rng::streams::recurrent_state(self.id),
-            batch * self.hidden,
-            &mut self.mh,
-            &mut self.ones,
-        );
+        draw(self.p_x, self.id, batch * self.features, &mut self.mx);
+        draw(self.p_h, crate::rng::streams::recurrent_state(self.id), batch * self.hidden, &mut self.mh);
     }
 
     /// `dst = src * mask` per row group, or a copy without a mask.
@@ -187,13 +176,7 @@ impl Layer for Recurrent {
         format!("{}({}, {}, {}{seq})", self.cell.name(), self.hidden, self.p_x, self.p_h)
     }
 
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
 
     fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;

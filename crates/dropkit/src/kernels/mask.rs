@@ -95,6 +95,21 @@ pub fn apply_with_stores<const RELU: bool>(
     par_zip(dst, src, |d, s, first| apply_chunk::<RELU>(isa, stream, d, s, first as u64, mask, scale));
 }
 
+/// `dst = mask * scale`: the mask alone, for layers that keep it (a noise tensor, a mask per
+/// word or per channel). The same values as [`apply`] on a source of ones.
+pub fn fill(dst: &mut [f32], mask: &MaskKey, scale: f32) {
+    static ONES: [f32; super::CHUNK] = [1.0; super::CHUNK];
+    let isa = best_isa();
+    super::par_each(dst, |d, first| {
+        let ones = &ONES[..d.len()];
+        if mask.threshold >= KEEP_ALL {
+            d.fill(scale);
+        } else {
+            apply_chunk::<false>(isa, false, d, ones, first as u64, mask, scale)
+        }
+    });
+}
+
 /// Whether [`apply_relu_transposed`] takes a matrix with `cols` columns: every block of 16
 /// rows must start on a Philox group.
 pub fn fuses_transposed(cols: usize) -> bool {

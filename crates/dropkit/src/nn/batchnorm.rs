@@ -87,13 +87,7 @@ impl Layer for BatchNorm {
         format!("batchnorm({})", self.momentum)
     }
 
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
 
     fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
         let Some((&channels, rest)) = input.split_first() else {

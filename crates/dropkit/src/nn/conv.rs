@@ -150,13 +150,7 @@ impl Layer for Conv {
         format!("conv{}d({}, {}, {}, {})", self.dims, self.filters, a.kernel, a.stride, a.padding)
     }
 
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
 
     fn build(&mut self, input: &[usize], _id: u32, init: &mut Stream) -> Result<Vec<usize>> {
         let Sliding { c, h, w, ho, wo } = sliding_shape(&self.spec(), input, self.dims, self.rows, self.cols_axis)?;

@@ -126,13 +126,7 @@ impl Layer for Linear {
         format!("dense({})", self.units)
     }
 
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
 
     fn build(&mut self, input: &[usize], _id: u32, init: &mut Stream) -> Result<Vec<usize>> {
         self.in_features = input.iter().product();

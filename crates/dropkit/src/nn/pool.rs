@@ -68,13 +68,7 @@ impl Layer for Pool {
         format!("{name}{}d({}, {})", self.dims, self.cols.kernel, self.cols.stride)
     }
 
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
 
     fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
         let Sliding { c, h, w, ho, wo } = sliding_shape(&self.spec(), input, self.dims, self.rows, self.cols)?;

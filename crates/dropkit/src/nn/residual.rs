@@ -38,13 +38,7 @@ impl Layer for Residual {
         self.branch.iter().map(|l| l.regularizer(ctx)).sum()
     }
 
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
 
     fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
         let mut shape = input.to_vec();

@@ -39,13 +39,7 @@ impl Layer for Softmax {
         "softmax".into()
     }
 
-    fn output(&self) -> &Tensor {
-        &self.y
-    }
-
-    fn input_grad(&self) -> &Tensor {
-        &self.dx
-    }
+    crate::layer::buffers!();
 
     fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
         Ok(input.to_vec())
