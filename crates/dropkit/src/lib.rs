@@ -25,10 +25,10 @@
 // `#![deny(clippy::indexing_slicing)]`).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod bench;
 pub mod data;
 pub mod dropout;
 pub mod error;
+pub mod experiments;
 pub mod fsio;
 pub mod init;
 pub mod kernels;
@@ -37,9 +37,7 @@ pub mod loss;
 pub mod model;
 pub mod nn;
 pub mod optim;
-pub mod reproduce;
 pub mod rng;
-pub mod sweep;
 pub mod tensor;
 pub mod train;
 pub mod uncertainty;

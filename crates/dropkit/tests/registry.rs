@@ -90,8 +90,11 @@ fn the_none_baseline_has_no_dropout_of_any_kind() {
 #[test]
 fn a_sweep_none_trial_trains_without_dropout() {
     let base = dropkit::train::RunConfig::new("dropconnect(64, 0.5, relu) lstm(8, 0.3, 0.3) dense(10)");
-    let grid = dropkit::sweep::Grid {
-        regularizers: vec![dropkit::sweep::Regularizer::None, dropkit::sweep::Regularizer::Dropout],
+    let grid = dropkit::experiments::sweep::Grid {
+        regularizers: vec![
+            dropkit::experiments::sweep::Regularizer::None,
+            dropkit::experiments::sweep::Regularizer::Dropout,
+        ],
         ..Default::default()
     };
     let trials = grid.trials(&base).unwrap();

@@ -80,3 +80,27 @@ fn predictions_reproduce_and_deterministic_has_no_spread() {
     let err = p.predicted.iter().zip(&labels).filter(|(a, b)| a != b).count() as f64 / 200.0;
     assert!((curve[2].1 - err).abs() < 1e-12, "{curve:?} vs {err}");
 }
+
+#[test]
+fn the_uncertainty_study_runs_from_the_library_on_the_embedded_data() {
+    use dropkit::experiments::uncertainty_study::{study, StudyOptions, SHIFTS};
+    use dropkit::prelude::*;
+    let m = load_mnist(&DataSource::Embedded, "mnist").unwrap();
+    let (train, test) = (m.train.slice(0..2000), m.test.slice(0..300));
+    let mut model = Sequential::from_spec(SPEC, &train.sample_shape, 4).unwrap();
+    let mut opt = Optimizer::new(OptimizerConfig::default()).unwrap();
+    let options = FitOptions { epochs: 1, batch_size: 64, seed: 4, ..FitOptions::default() };
+    fit(&mut model, &mut opt, &train, None, &options, &mut |_| {}).unwrap();
+    let report = study(&mut model, "mine", &test, StudyOptions { passes: 8, ood_inputs: 100, seed: 4 }).unwrap();
+    assert_eq!(report.passes, 8);
+    assert!(report.deterministic.accuracy > 0.3 && report.mc.accuracy > 0.3, "better than chance (0.1)");
+    assert_eq!(report.error_vs_passes.iter().map(|p| p.0).collect::<Vec<_>>(), [1, 2, 3, 5, 8]);
+    assert!((1.0 - report.error_vs_passes[4].1 - report.mc.accuracy).abs() < 1e-9, "the curve ends at T");
+    assert_eq!(report.rejection_mc[0], (0.0, report.mc.accuracy), "rejecting nothing leaves the accuracy");
+    assert_eq!(report.ood_auroc.len(), SHIFTS.len());
+    assert!(report.ood_auroc.iter().all(|o| (0.0..=1.0).contains(&o.entropy_mc)));
+    let again = study(&mut model, "mine", &test, StudyOptions { passes: 8, ood_inputs: 100, seed: 4 }).unwrap();
+    assert_eq!(again, report, "the study reproduces");
+    let err = study(&mut model, "mine", &test, StudyOptions { passes: 8, ood_inputs: 0, seed: 4 }).unwrap_err();
+    assert!(err.to_string().contains("--ood-inputs 0"), "{err}");
+}

@@ -3,7 +3,7 @@
 
 use crate::output::say;
 use anyhow::{bail, Context, Result};
-use dropkit::bench::{self, Summary};
+use dropkit::experiments::bench::{self, Summary};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;

@@ -5,8 +5,8 @@
 use super::train::load_named;
 use crate::output::{epoch_line, say};
 use anyhow::{bail, Result};
-use dropkit::reproduce::{srivastava_mnist, PaperRow, DEFAULT_ROWS};
-use dropkit::sweep::{read_results, run_sweep, SweepEvent, SweepOptions, Trial};
+use dropkit::experiments::reproduce::{srivastava_mnist, PaperRow, DEFAULT_ROWS};
+use dropkit::experiments::sweep::{read_results, run_sweep, SweepEvent, SweepOptions, Trial};
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -5,7 +5,9 @@
 use super::train::load_data;
 use crate::output::say;
 use anyhow::{bail, Context, Result};
-use dropkit::sweep::{read_results, run_sweep, Grid, Regularizer, Shard, SweepEvent, SweepOptions, TrialRecord};
+use dropkit::experiments::sweep::{
+    read_results, run_sweep, Grid, Regularizer, Shard, SweepEvent, SweepOptions, TrialRecord,
+};
 use dropkit::train::presets::preset;
 use dropkit::train::RunConfig;
 use serde::Deserialize;

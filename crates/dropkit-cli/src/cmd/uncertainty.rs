@@ -7,12 +7,10 @@ use super::train::load_data;
 use crate::output::say;
 use crate::report::html;
 use crate::report::plot::{line_chart, Chart, Series};
-use anyhow::{bail, Result};
+use anyhow::Result;
+use dropkit::experiments::uncertainty_study::{across_runs, study, AcrossRuns, StudyOptions, StudyReport};
 use dropkit::train::run::{load_config, load_model};
-use dropkit::uncertainty::metrics::{auroc, calibration, rejection_curve, Calibration};
-use dropkit::uncertainty::shift::Shift;
-use dropkit::uncertainty::{predict, predict_tracking_error, Inference, Predictions};
-use serde::Serialize;
+use dropkit::uncertainty::metrics::Calibration;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -34,92 +32,15 @@ pub struct Args {
     data: Option<PathBuf>,
 }
 
-#[derive(Serialize)]
-struct OodRow {
-    shift: String,
-    entropy_deterministic: f64,
-    entropy_mc: f64,
-    mutual_information_mc: f64,
-}
-
-#[derive(Serialize)]
-struct RunReport {
-    run: String,
-    model: String,
-    passes: u64,
-    deterministic: Calibration,
-    mc: Calibration,
-    rejection_deterministic: Vec<(f64, f64)>,
-    rejection_mc: Vec<(f64, f64)>,
-    ood_auroc: Vec<OodRow>,
-    error_vs_passes: Vec<(u64, f64)>,
-}
-
-const SHIFTS: [Shift; 5] =
-    [Shift::Rotate(45.0), Shift::Rotate(90.0), Shift::Invert, Shift::GaussianNoise(0.5), Shift::UniformNoise];
-
-fn correct(p: &Predictions, labels: &[u32]) -> Vec<bool> {
-    p.predicted.iter().zip(labels).map(|(a, b)| a == b).collect()
-}
-
-fn evaluate_run(dir: &Path, args: &Args) -> Result<RunReport> {
+fn evaluate_run(dir: &Path, args: &Args) -> Result<StudyReport> {
     let cfg = load_config(dir)?;
     let data = load_data(args.data.as_deref(), &cfg)?;
     let (_, mut model) = load_model(dir, &data.train.sample_shape)?;
-    let test = &data.test;
-    let mc = Inference::MonteCarlo { samples: args.mc };
-    let checkpoints: Vec<u64> = [1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 500, 1000]
-        .into_iter()
-        .filter(|&t| t < args.mc)
-        .chain([args.mc])
-        .collect();
-    let det = predict(&mut model, &test.images, Inference::Deterministic)?;
-    let (mcp, error_vs_passes) = predict_tracking_error(&mut model, &test.images, mc, &test.labels, &checkpoints)?;
-    let fractions: Vec<f64> = (0..=10).map(|k| k as f64 * 0.05).collect();
-    let rejection_deterministic = rejection_curve(&correct(&det, &test.labels), &det.predictive_entropy, &fractions);
-    let rejection_mc = rejection_curve(&correct(&mcp, &test.labels), &mcp.predictive_entropy, &fractions);
-
-    let n = args.ood_inputs.min(test.len());
-    let (h, w) = (test.sample_shape[1], test.sample_shape[2]);
-    let clean = &test.images[..n * h * w];
-    let (clean_det, clean_mc) = (&det.predictive_entropy[..n], &mcp.predictive_entropy[..n]);
-    let clean_mi = &mcp.mutual_information[..n];
-    let mut ood_auroc = Vec::new();
-    for shift in SHIFTS {
-        let shifted = shift.apply(clean, h, w, cfg.seed);
-        let sd = predict(&mut model, &shifted, Inference::Deterministic)?;
-        let sm = predict(&mut model, &shifted, mc)?;
-        ood_auroc.push(OodRow {
-            shift: shift.name(),
-            entropy_deterministic: auroc(clean_det, &sd.predictive_entropy),
-            entropy_mc: auroc(clean_mc, &sm.predictive_entropy),
-            mutual_information_mc: auroc(clean_mi, &sm.mutual_information),
-        });
-    }
-    Ok(RunReport {
-        run: dir.display().to_string(),
-        model: model.spec(),
-        passes: args.mc,
-        deterministic: calibration(&det.mean, &test.labels, 15),
-        mc: calibration(&mcp.mean, &test.labels, 15),
-        rejection_deterministic,
-        rejection_mc,
-        ood_auroc,
-        error_vs_passes,
-    })
-}
-
-fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let n = v.len().max(1) as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 { v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
-    (m, var.sqrt())
+    let options = StudyOptions { passes: args.mc, ood_inputs: args.ood_inputs, seed: cfg.seed };
+    Ok(study(&mut model, &dir.display().to_string(), &data.test, options)?)
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.mc == 0 {
-        bail!(dropkit::Error::InvalidArgument("--mc 0: use at least 1 pass, e.g. --mc 100".into()));
-    }
     let mut reports = Vec::new();
     for dir in &args.runs {
         say(format!("evaluating {} (deterministic and MC dropout, T={})", dir.display(), args.mc))?;
@@ -136,16 +57,11 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     if reports.len() > 1 {
-        let stat = |f: &dyn Fn(&RunReport) -> f64| mean_sd(&reports.iter().map(f).collect::<Vec<_>>());
         lines.push(String::new());
         lines.push(format!("mean ± sd over {} runs:", reports.len()));
-        for (label, det, mc) in [
-            ("NLL", stat(&|r| r.deterministic.nll), stat(&|r| r.mc.nll)),
-            ("ECE", stat(&|r| r.deterministic.ece), stat(&|r| r.mc.ece)),
-            ("accuracy", stat(&|r| r.deterministic.accuracy), stat(&|r| r.mc.accuracy)),
-        ] {
+        for AcrossRuns { figure, deterministic: det, mc } in across_runs(&reports) {
             lines.push(format!(
-                "  {label:<9} deterministic {:.4} ± {:.4}   MC dropout {:.4} ± {:.4}",
+                "  {figure:<9} deterministic {:.4} ± {:.4}   MC dropout {:.4} ± {:.4}",
                 det.0, det.1, mc.0, mc.1
             ));
         }
@@ -190,7 +106,7 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn draw(out: &Path, reports: &[RunReport]) -> Result<Vec<PathBuf>> {
+fn draw(out: &Path, reports: &[StudyReport]) -> Result<Vec<PathBuf>> {
     let r = &reports[0];
     let reliability =
         |c: &Calibration| c.bins.iter().filter(|b| b.count > 0).map(|b| (b.confidence, b.accuracy)).collect();

@@ -5,7 +5,7 @@ use super::html::{self, Section};
 use super::plot::{line_chart, Chart, Series};
 use crate::cmd::train::train_command;
 use anyhow::Result;
-use dropkit::sweep::{Settings, TrialRecord};
+use dropkit::experiments::sweep::{Settings, TrialRecord};
 use std::path::{Path, PathBuf};
 
 /// The trials of one setting (all seeds).

@@ -11,7 +11,7 @@ use serde::Serialize;
 const MIN_PROB: f64 = 1e-12;
 
 /// One confidence bin of a reliability diagram.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Bin {
     pub lower: f64,
     pub upper: f64,
@@ -21,7 +21,7 @@ pub struct Bin {
 }
 
 /// Calibration figures of a set of predictions.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Calibration {
     pub accuracy: f64,
     pub nll: f64,
