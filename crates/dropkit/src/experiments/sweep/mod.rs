@@ -5,6 +5,7 @@
 //! several machines never write the same file; reports merge every `results*.jsonl`.
 
 pub mod grid;
+pub mod summary;
 
 pub use grid::{Grid, Regularizer, Settings, Shard, Trial};
 
