@@ -128,6 +128,12 @@ pub trait Layer: Send {
         0.0
     }
 
+    /// Bytes of mask (or noise) this layer keeps between its forward and backward pass; 0 for
+    /// layers that regenerate their masks from the key.
+    fn mask_bytes(&self) -> usize {
+        0
+    }
+
     /// What training learned that a user should see (e.g. a learned dropout rate), printed
     /// after training.
     fn summary(&self) -> Option<String> {

@@ -75,6 +75,9 @@ impl AlphaDropout {
 }
 
 impl Layer for AlphaDropout {
+    fn mask_bytes(&self) -> usize {
+        (self.mask.len()) * std::mem::size_of::<f32>()
+    }
     fn spec(&self) -> String {
         let name = if self.feature { "feature_alpha_dropout" } else { "alpha_dropout" };
         format!("{name}({})", self.p)

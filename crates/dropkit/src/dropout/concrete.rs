@@ -71,6 +71,9 @@ fn regularized(ctx: &Ctx) -> bool {
 }
 
 impl Layer for ConcreteDropout {
+    fn mask_bytes(&self) -> usize {
+        (self.z.len()) * std::mem::size_of::<f32>()
+    }
     fn spec(&self) -> String {
         format!("concrete_dropout({})", self.p())
     }

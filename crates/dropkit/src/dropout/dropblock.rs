@@ -62,6 +62,9 @@ impl DropBlock {
 }
 
 impl Layer for DropBlock {
+    fn mask_bytes(&self) -> usize {
+        (self.mask.len() + self.seeds.len()) * std::mem::size_of::<f32>()
+    }
     fn spec(&self) -> String {
         format!("dropblock({}, {}, {})", self.p, self.block, self.ramp)
     }

@@ -163,6 +163,9 @@ impl DropConnect {
 }
 
 impl Layer for DropConnect {
+    fn mask_bytes(&self) -> usize {
+        (self.masked.len()) * std::mem::size_of::<f32>()
+    }
     fn spec(&self) -> String {
         let mut args = vec![self.units.to_string(), self.p.to_string()];
         if let Some(a) = self.options.activation {

@@ -80,6 +80,9 @@ impl Embedding {
 }
 
 impl Layer for Embedding {
+    fn mask_bytes(&self) -> usize {
+        (self.word_scale.len()) * std::mem::size_of::<f32>()
+    }
     fn spec(&self) -> String {
         format!("embedding({}, {}, {})", self.vocab, self.dim, self.p)
     }

@@ -146,6 +146,9 @@ impl NoiseShapeDropout {
 }
 
 impl Layer for NoiseShapeDropout {
+    fn mask_bytes(&self) -> usize {
+        (self.noise.len()) * std::mem::size_of::<f32>()
+    }
     fn spec(&self) -> String {
         match self.spatial {
             Some(_) => format!("{}({})", self.name, self.p),

@@ -126,6 +126,9 @@ impl VariationalDense {
 }
 
 impl Layer for VariationalDense {
+    fn mask_bytes(&self) -> usize {
+        self.noise.len() * std::mem::size_of::<f32>()
+    }
     fn spec(&self) -> String {
         format!("variational_dense({}, {})", self.units, self.warmup)
     }

@@ -171,6 +171,9 @@ impl Recurrent {
 }
 
 impl Layer for Recurrent {
+    fn mask_bytes(&self) -> usize {
+        (self.mx.len() + self.mh.len()) * std::mem::size_of::<f32>()
+    }
     fn spec(&self) -> String {
         let seq = if self.sequences { ", sequences" } else { "" };
         format!("{}({}, {}, {}{seq})", self.cell.name(), self.hidden, self.p_x, self.p_h)

@@ -86,6 +86,14 @@ impl Training {
     }
 }
 
+impl Training {
+    /// Bytes of mask the model keeps per element its stochastic layers output, after a pass.
+    pub fn mask_bytes_per_element(&self) -> f64 {
+        let (bytes, elements) = self.model.mask_memory();
+        bytes as f64 / elements.max(1) as f64
+    }
+}
+
 /// Seconds per epoch of training `spec` with Adam on `data` (`epochs` timed epochs after a
 /// short warm-up).
 pub fn train_epochs(spec: &str, data: &Dataset, batch_size: usize, epochs: usize) -> Result<Vec<f64>> {
@@ -172,7 +180,7 @@ const INTERLEAVE_BATCHES: usize = 16;
 /// steps run between the training's batches, catching up every [`INTERLEAVE_BATCHES`], so
 /// that both see the same state of a shared machine (whose speed can drift by a third within
 /// seconds); each epoch's training time is its whole time less the floor's.
-pub fn paper_mlp_and_floor_epochs(data: &Dataset, batch: usize, epochs: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+pub fn paper_mlp_and_floor_epochs(data: &Dataset, batch: usize, epochs: usize) -> Result<PairedEpochs> {
     let mut training = Training::new(PAPER_MLP, data, batch)?;
     let mut floor = GemmFloor::new(&[784, 1024, 1024, 10], batch);
     let mut pairs = Vec::with_capacity(epochs);
@@ -186,7 +194,17 @@ pub fn paper_mlp_and_floor_epochs(data: &Dataset, batch: usize, epochs: usize) -
         })?;
         pairs.push((total - floor_s, floor_s));
     }
-    Ok(pairs.into_iter().unzip())
+    let (train, floor) = pairs.into_iter().unzip();
+    Ok(PairedEpochs { train, floor, mask_bytes_per_element: training.mask_bytes_per_element() })
+}
+
+/// The paper MLP's epochs and its floor's, measured in alternation.
+#[derive(Clone, Debug)]
+pub struct PairedEpochs {
+    pub train: Vec<f64>,
+    pub floor: Vec<f64>,
+    /// Mask memory the trained model keeps, per element its dropout layers output.
+    pub mask_bytes_per_element: f64,
 }
 
 /// GB/s (bytes read + written) of inverted dropout p = 0.5 over an `n x n` f32 tensor, and of a
@@ -229,6 +247,135 @@ pub fn mc_inference(inputs: usize, samples: u64, reps: usize) -> Result<Vec<f64>
         .collect()
 }
 
+/// The workloads `dropkit bench` can run.
+pub const WORKLOADS: [&str; 5] = ["paper-mlp", "gemm-floor", "keras", "dropout", "mc"];
+
+/// What a bench run measures.
+#[derive(Clone, Debug, Default)]
+pub struct BenchOptions {
+    /// Timed epochs per training workload.
+    pub epochs: usize,
+    /// The workloads to run (names from [`WORKLOADS`]); empty runs them all.
+    pub only: Vec<String>,
+}
+
+/// The PyTorch reference as the caller runs it: a mode (`train`, `dropout`, `mc`) to its timing.
+pub type Reference<'a> = &'a mut dyn FnMut(&str) -> Result<Summary>;
+
+/// Every figure of a bench run: timings by workload and unit (`paper_mlp_epoch_s`,
+/// `dropout_gb_s`, ...), the ratios between them, and memory.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchReport {
+    pub threads: usize,
+    pub epochs: usize,
+    pub results: std::collections::BTreeMap<&'static str, Summary>,
+    pub ratios: std::collections::BTreeMap<&'static str, f64>,
+    /// Peak resident memory after training the paper MLP (Linux).
+    pub peak_rss_bytes: Option<u64>,
+    /// Mask memory of the trained paper MLP, per element its dropout layers output.
+    pub mask_bytes_per_element: Option<f64>,
+}
+
+/// Peak resident memory of this process in bytes (Linux), if known.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The median of the per-pair ratios of two series measured in alternation: each pair saw the
+/// same state of a shared machine.
+pub fn pair_median(a: &[f64], b: &[f64]) -> f64 {
+    let ratios: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
+    Summary::of(&ratios).median
+}
+
+/// Runs the chosen workloads, and the reference's where one is given, and computes the ratios.
+pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<BenchReport> {
+    use std::collections::BTreeMap;
+    if options.epochs == 0 {
+        return Err(crate::Error::InvalidArgument("--epochs 0: time at least 1 epoch".into()));
+    }
+    if let Some(bad) = options.only.iter().find(|w| !WORKLOADS.contains(&w.as_str())) {
+        return Err(crate::Error::InvalidArgument(format!("unknown workload '{bad}'; use {}", WORKLOADS.join(", "))));
+    }
+    let epochs = options.epochs;
+    let runs = |w: &str| options.only.is_empty() || options.only.iter().any(|o| o == w);
+    let (mut r, mut ratios) = (BTreeMap::new(), BTreeMap::new());
+    let (mut peak_rss_bytes, mut mask_bytes_per_element) = (None, None);
+    let data = synthetic_mnist(60_000, 42);
+    match (runs("paper-mlp"), runs("gemm-floor")) {
+        (true, true) => {
+            // Interleaved steps: the ratio compares like with like on a shared machine.
+            let paired = paper_mlp_and_floor_epochs(&data, 128, epochs)?;
+            ratios.insert("paper_mlp_over_gemm_floor", pair_median(&paired.train, &paired.floor));
+            r.insert("paper_mlp_epoch_s", Summary::of(&paired.train));
+            r.insert("gemm_floor_epoch_s", Summary::of(&paired.floor));
+            peak_rss_bytes = peak_rss();
+            mask_bytes_per_element = Some(paired.mask_bytes_per_element);
+        }
+        (true, false) => {
+            let mut training = Training::new(PAPER_MLP, &data, 128)?;
+            let train = (0..epochs).map(|_| training.epoch(&data)).collect::<Result<Vec<_>>>()?;
+            r.insert("paper_mlp_epoch_s", Summary::of(&train));
+            peak_rss_bytes = peak_rss();
+            mask_bytes_per_element = Some(training.mask_bytes_per_element());
+        }
+        (false, true) => {
+            r.insert(
+                "gemm_floor_epoch_s",
+                Summary::of(&gemm_floor_epochs(&[784, 1024, 1024, 10], 60_000, 128, epochs)),
+            );
+        }
+        (false, false) => {}
+    }
+    if runs("keras") {
+        let keras = data.slice(0..48_000);
+        r.insert("keras_mnist_epoch_s", Summary::of(&train_epochs(KERAS_MLP, &keras, 128, epochs)?));
+    }
+    if runs("dropout") {
+        let (dropout, copy) = dropout_and_copy_bandwidth(4096, 20);
+        ratios.insert("dropout_over_copy", pair_median(&dropout, &copy));
+        r.insert("dropout_gb_s", Summary::of(&dropout));
+        r.insert("copy_gb_s", Summary::of(&copy));
+    }
+    if runs("mc") {
+        r.insert("mc100_s", Summary::of(&mc_inference(10_000, 100, 3)?));
+    }
+    if let Some(reference) = reference.as_mut() {
+        if runs("paper-mlp") {
+            r.insert("torch_train_epoch_s", reference("train")?);
+        }
+        if runs("dropout") {
+            // The reference times the op; as bandwidth, its slowest run is its lowest GB/s.
+            let d = reference("dropout")?;
+            let gb = |s: f64| 4096.0 * 4096.0 * 8.0 / s / 1e9;
+            r.insert("torch_dropout_gb_s", Summary { min: gb(d.max), median: gb(d.median), max: gb(d.min) });
+        }
+        if runs("mc") {
+            r.insert("torch_mc100_s", reference("mc")?);
+        }
+    }
+    let med = |k: &str| r.get(k).map(|s: &Summary| s.median);
+    for (name, a, b) in [
+        ("paper_mlp_over_torch", "paper_mlp_epoch_s", "torch_train_epoch_s"),
+        ("mc100_over_torch", "mc100_s", "torch_mc100_s"),
+        ("dropout_over_torch", "dropout_gb_s", "torch_dropout_gb_s"),
+    ] {
+        if let (Some(a), Some(b)) = (med(a), med(b)) {
+            ratios.insert(name, a / b);
+        }
+    }
+    Ok(BenchReport {
+        threads: rayon::current_num_threads(),
+        epochs,
+        results: r,
+        ratios,
+        peak_rss_bytes,
+        mask_bytes_per_element,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,9 +385,10 @@ mod tests {
         let data = synthetic_mnist(600, 1);
         assert_eq!(train_epochs(KERAS_MLP, &data, 128, 2).unwrap().len(), 2);
         assert_eq!(gemm_floor_epochs(&[784, 64, 10], 600, 128, 2).len(), 2);
-        let (train, floor) = paper_mlp_and_floor_epochs(&data, 128, 2).unwrap();
-        assert_eq!((train.len(), floor.len()), (2, 2));
-        assert!(train.iter().chain(&floor).all(|s| s.is_finite() && *s > 0.0));
+        let paired = paper_mlp_and_floor_epochs(&data, 128, 2).unwrap();
+        assert_eq!((paired.train.len(), paired.floor.len()), (2, 2));
+        assert!(paired.train.iter().chain(&paired.floor).all(|s| s.is_finite() && *s > 0.0));
+        assert_eq!(paired.mask_bytes_per_element, 0.0, "the paper MLP regenerates its masks");
         let (dropout, copy) = dropout_and_copy_bandwidth(256, 2);
         assert!(dropout.iter().chain(&copy).all(|gb| gb.is_finite() && *gb > 0.0));
         assert_eq!(mc_inference(20, 3, 1).unwrap().len(), 1);

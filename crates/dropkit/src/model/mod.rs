@@ -252,6 +252,14 @@ impl Sequential {
         Ok(())
     }
 
+    /// Mask memory after a pass: bytes of masks the layers keep, and the elements their
+    /// stochastic layers output (what the masks are for).
+    pub fn mask_memory(&self) -> (usize, usize) {
+        let bytes = self.layers.iter().map(|l| l.mask_bytes()).sum();
+        let elements = self.layers.iter().filter(|l| l.is_stochastic()).map(|l| l.output().len()).sum();
+        (bytes, elements)
+    }
+
     /// The regularizers of every layer (KL terms, the concrete-dropout term) this training
     /// pass adds to the per-example loss.
     pub fn regularizer(&self, ctx: &Ctx) -> f64 {

@@ -34,6 +34,10 @@ impl Layer for Residual {
         format!("residual({})", self.text)
     }
 
+    fn mask_bytes(&self) -> usize {
+        self.branch.iter().map(|l| l.mask_bytes()).sum()
+    }
+
     fn regularizer(&self, ctx: &Ctx) -> f64 {
         self.branch.iter().map(|l| l.regularizer(ctx)).sum()
     }
