@@ -7,6 +7,7 @@
 
 pub mod alpha;
 pub mod concrete;
+pub mod drop_activation;
 pub mod dropblock;
 pub mod dropconnect;
 pub mod embedding;

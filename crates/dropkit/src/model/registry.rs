@@ -43,6 +43,7 @@ pub const KINDS: &[&LayerKind] = &[
     &crate::dropout::noise_shape::LOCKED,
     &crate::dropout::variational::KIND,
     &crate::dropout::concrete::KIND,
+    &crate::dropout::drop_activation::KIND,
 ];
 
 /// How a dropout variant replaces the dropout of a spec (`--variants NAME`).
