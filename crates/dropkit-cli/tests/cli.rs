@@ -511,3 +511,100 @@ fn eval_reads_the_data_the_run_was_trained_on_without_being_told() {
     std::fs::remove_dir_all(&*data).unwrap();
     assert_clean_error(&dropkit(&["eval", run.to_str().unwrap()], &[]), 1, "pass --data DIR");
 }
+
+// Issue: what a run says is true.
+
+#[test]
+fn nonsense_models_and_unknown_data_sets_are_errors() {
+    let out = temp("nonsense");
+    let o = out.to_str().unwrap();
+    for model in ["relu", "dropout(0.5)"] {
+        assert_clean_error(
+            &dropkit(&["train", "--model", model, "--epochs", "1", "--out", o], &[]),
+            2,
+            "ends with 784 outputs per sample but the data has 10 classes",
+        );
+    }
+    assert_clean_error(
+        &dropkit(&["train", "--model", "dense(64, relu) dense(12)", "--epochs", "1", "--out", o], &[]),
+        2,
+        "ends with 12 outputs",
+    );
+    let config = temp("cifar-config");
+    std::fs::write(
+        &*config,
+        "model = \"dense(64, relu) dense(10)\"\ndataset = \"cifar10\"\nepochs = 1\nbatch_size = 64\nseed = 1\n[optimizer]\n",
+    )
+    .unwrap();
+    let out = dropkit(&["train", "--config", config.to_str().unwrap(), "--out", o], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("\"cifar10\" is not a data set"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_rate_list_longer_than_the_rates_is_an_error_naming_both_counts() {
+    let out = temp("rates-sweep");
+    assert_clean_error(
+        &dropkit(
+            &[
+                "sweep",
+                "--model",
+                "dense(32, relu) dropout(0.5) dense(10)",
+                "--rates",
+                "0.2/0.5",
+                "--epochs",
+                "1",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        ),
+        2,
+        "2 rates given but 'dense(32, relu) dropout(0.5) dense(10)' has 1 drop rate",
+    );
+}
+
+#[test]
+fn a_changed_model_file_is_refused_by_eval() {
+    let run = temp("sha-run");
+    assert!(train(&run, "2").status.success());
+    let r = run.to_str().unwrap();
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["model_sha256"].as_str().unwrap().len(), 64);
+    assert!(dropkit(&["eval", r], &[]).status.success());
+    let path = run.join("model.safetensors");
+    let original = std::fs::read(&path).unwrap();
+    let mut flipped = original.clone();
+    let last = flipped.len() - 3;
+    flipped[last] ^= 0x40;
+    std::fs::write(&path, &flipped).unwrap();
+    assert_clean_error(&dropkit(&["eval", r], &[]), 1, "does not match");
+    assert_clean_error(&dropkit(&["predict", r], &[]), 1, "restore it, or train the run again");
+    std::fs::write(&path, &original).unwrap();
+    assert!(dropkit(&["eval", r], &[]).status.success(), "the restored file is accepted");
+}
+
+#[test]
+fn predict_and_uncertainty_do_not_replace_earlier_results_unless_told() {
+    let run = temp("overwrite-run");
+    assert!(train(&run, "2").status.success());
+    let r = run.to_str().unwrap();
+    let pred = temp("overwrite-pred");
+    let p = pred.to_str().unwrap();
+    assert!(dropkit(&["predict", r, "--mc", "3", "--out", p], &[]).status.success());
+    let first = std::fs::read_to_string(pred.join("predictions.csv")).unwrap();
+    assert_clean_error(&dropkit(&["predict", r, "--out", p], &[]), 2, "pass --overwrite");
+    assert_eq!(std::fs::read_to_string(pred.join("predictions.csv")).unwrap(), first, "left as it was");
+    assert!(dropkit(&["predict", r, "--out", p, "--overwrite"], &[]).status.success());
+    let unc = temp("overwrite-unc");
+    let u = unc.to_str().unwrap();
+    let study = |extra: &[&str]| {
+        let mut a = vec!["uncertainty", r, "--mc", "2", "--ood-inputs", "50", "--out", u];
+        a.extend_from_slice(extra);
+        dropkit(&a, &[])
+    };
+    assert!(study(&[]).status.success());
+    assert_clean_error(&study(&[]), 2, "pass --overwrite");
+    assert!(study(&["--overwrite"]).status.success());
+}

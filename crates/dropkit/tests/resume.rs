@@ -168,3 +168,28 @@ fn a_damaged_or_foreign_checkpoint_is_refused() {
     let err = resume_run(&dir, &other, saved, &mut |_| {}).err().unwrap().to_string();
     assert!(err.contains("other data"), "{err}");
 }
+
+#[test]
+fn after_early_stopping_every_figure_describes_the_saved_model() {
+    use dropkit::data::{load_mnist, DataSource, TrainTest};
+    use dropkit::train::run::train_run;
+    use dropkit::train::{EarlyStopping, RunConfig};
+    let m = load_mnist(&DataSource::Embedded, "mnist").unwrap();
+    let data = TrainTest { train: m.train.slice(0..3000), test: m.test.slice(0..500), source: m.source.clone() };
+    // A large learning rate on a small set: the validation loss rises after its best epoch.
+    let mut config = RunConfig::new("dense(256, relu) dense(10)");
+    config.epochs = 8;
+    config.validation_split = 0.3;
+    config.optimizer.lr = 0.01;
+    config.checkpoint_every = 0;
+    config.early_stopping =
+        Some(EarlyStopping { monitor: Default::default(), patience: 8, min_delta: 0.0, restore_best: true });
+    let outcome = train_run(&config, &data, None, &mut |_| {}).unwrap();
+    let best = outcome.metrics.best_epoch.expect("a best epoch");
+    let record = &outcome.history.epochs[best - 1];
+    assert!(best < outcome.history.epochs.len(), "the last epoch should not be the best here");
+    assert_eq!(outcome.metrics.val_loss, record.val_loss, "the saved (best) epoch's val_loss");
+    assert_eq!(outcome.metrics.val_accuracy, record.val_accuracy);
+    let gap = outcome.metrics.train_accuracy - record.val_accuracy.unwrap();
+    assert_eq!(outcome.metrics.generalization_gap, Some(gap), "the gap of one model, not of two");
+}

@@ -19,6 +19,18 @@ pub fn is_usage_error(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Refuses to replace the results at `path` (a finished prediction or study) unless the user
+/// said `--overwrite`.
+pub fn refuse_overwrite(path: &std::path::Path, overwrite: bool) -> anyhow::Result<()> {
+    if path.exists() && !overwrite {
+        anyhow::bail!(dropkit::Error::InvalidArgument(format!(
+            "{} already exists; pass --overwrite to replace it, or another --out",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// `dropkit variants [--json]`
 pub fn variants(json: bool) -> anyhow::Result<()> {
     let all = dropkit::model::registry::catalogue();

@@ -1,6 +1,7 @@
 //! `dropkit predict RUN_DIR [--mc T]`: class, probabilities and uncertainty for every test
 //! input, as CSV or JSONL.
 
+use super::refuse_overwrite;
 use super::train::load_data;
 use crate::output::say;
 use anyhow::{bail, Result};
@@ -22,9 +23,12 @@ pub struct Args {
     /// csv or jsonl.
     #[arg(long, default_value = "csv")]
     format: String,
-    /// Data directory (default: the data-directory rules).
+    /// Data directory (default: where the run's data was).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Replace predictions already in --out.
+    #[arg(long)]
+    overwrite: bool,
 }
 
 /// The predictions as CSV (header + one line per input).
@@ -73,6 +77,9 @@ pub fn run(args: Args) -> Result<()> {
         None => Inference::Deterministic,
     };
     let cfg = load_config(&args.run_dir)?;
+    if let Some(dir) = &args.out {
+        refuse_overwrite(&dir.join(format!("predictions.{}", args.format)), args.overwrite)?;
+    }
     let data = load_data(args.data.as_deref(), &cfg)?;
     let (_, mut model) = load_model(&args.run_dir, &data.train.sample_shape)?;
     let p = predict(&mut model, &data.test.images, inference)?;

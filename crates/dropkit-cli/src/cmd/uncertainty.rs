@@ -3,6 +3,7 @@
 //! uncertain inputs, out-of-distribution AUROC under input shifts, and test error against the
 //! number of passes; plots and an HTML report.
 
+use super::refuse_overwrite;
 use super::train::load_data;
 use crate::output::say;
 use crate::report::html;
@@ -27,9 +28,12 @@ pub struct Args {
     /// Test inputs used for each out-of-distribution shift.
     #[arg(long, default_value_t = 2000)]
     ood_inputs: usize,
-    /// Data directory (default: the data-directory rules).
+    /// Data directory (default: where each run's data was).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Replace a study already in --out.
+    #[arg(long)]
+    overwrite: bool,
 }
 
 fn evaluate_run(dir: &Path, args: &Args) -> Result<StudyReport> {
@@ -41,6 +45,7 @@ fn evaluate_run(dir: &Path, args: &Args) -> Result<StudyReport> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    refuse_overwrite(&args.out.join("metrics.json"), args.overwrite)?;
     let mut reports = Vec::new();
     for dir in &args.runs {
         say(format!("evaluating {} (deterministic and MC dropout, T={})", dir.display(), args.mc))?;

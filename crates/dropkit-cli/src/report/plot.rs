@@ -61,9 +61,16 @@ pub fn line_chart(stem: &Path, chart: &Chart, series: &[Series]) -> Result<Vec<P
     dropkit::fsio::write_atomic(&svg_path, svg.as_bytes())?;
 
     let png_path = stem.with_extension("png");
-    let tmp = stem.with_extension("tmp.png");
-    draw(BitMapBackend::new(&tmp, size).into_drawing_area(), chart, series)?;
-    std::fs::rename(&tmp, &png_path).with_context(|| format!("writing {}", png_path.display()))?;
+    // A name of this process's own: concurrent reports into one directory must not share it.
+    let name = png_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = png_path.with_file_name(dropkit::fsio::temp_name(&name, ".png"));
+    let drawn = draw(BitMapBackend::new(&tmp, size).into_drawing_area(), chart, series);
+    let renamed = drawn
+        .and_then(|()| std::fs::rename(&tmp, &png_path).with_context(|| format!("writing {}", png_path.display())));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed?;
     Ok(vec![svg_path, png_path])
 }
 
@@ -129,4 +136,28 @@ where
         .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_charts_into_one_directory_do_not_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        let stem = dir.path().join("val_accuracy");
+        let series = [Series::new("a", vec![(1.0, 0.5), (2.0, 0.7)])];
+        let chart = Chart { title: "t", x_label: "epoch", y_label: "y" };
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..5 {
+                        line_chart(&stem, &chart, &series).unwrap();
+                    }
+                });
+            }
+        });
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 2, "only the SVG and the PNG remain: {left:?}");
+    }
 }

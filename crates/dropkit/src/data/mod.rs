@@ -189,6 +189,11 @@ pub fn load_for_run(
         }
         _ => resolve_source(flag, dataset)?,
     };
+    if source == DataSource::Embedded && dataset != "mnist" {
+        return Err(Error::DataNotFound(format!(
+            "no {dataset} data found (--data, DROPKIT_DATA, ~/.cache/dropkit) and only MNIST is embedded; run `dropkit data fetch {dataset}` or pass --data DIR"
+        )));
+    }
     let data = load_mnist(&source, dataset)?;
     let note = match recorded {
         Some(rec) if rec.fingerprint != data.source.fingerprint => Some(format!(

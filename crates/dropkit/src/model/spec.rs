@@ -132,6 +132,14 @@ pub fn with_dropout_rates(spec: &str, rates: &[f64]) -> Result<String> {
     if slots.is_empty() {
         return Err(Error::Spec(format!("'{spec}' has no dropout layer whose rate could be set; add dropout(p)")));
     }
+    if rates.len() > slots.len() {
+        return Err(Error::Spec(format!(
+            "{} rates given but '{spec}' has {} drop rate{}; give one rate for all, or at most one per rate",
+            rates.len(),
+            slots.len(),
+            if slots.len() == 1 { "" } else { "s" }
+        )));
+    }
     for (k, slot) in slots.into_iter().enumerate() {
         *slot = rates.get(k).copied().unwrap_or(last);
     }

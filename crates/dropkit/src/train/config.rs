@@ -40,6 +40,9 @@ pub struct RunConfig {
     pub augment: Option<Augment>,
 }
 
+/// The data sets a run can name: IDX digit sets under the data directory.
+pub const DATASETS: &[&str] = &["mnist", "fashion-mnist"];
+
 fn default_dataset() -> String {
     "mnist".into()
 }
@@ -80,6 +83,13 @@ impl RunConfig {
             return Err(Error::InvalidArgument(format!(
                 "validation split {}: must be in [0, 1), e.g. 0.2",
                 self.validation_split
+            )));
+        }
+        if !DATASETS.contains(&self.dataset.as_str()) {
+            return Err(Error::InvalidArgument(format!(
+                "dataset = \"{}\" is not a data set dropkit reads; use one of {}",
+                self.dataset,
+                DATASETS.join(", ")
             )));
         }
         self.optimizer.validate()?;

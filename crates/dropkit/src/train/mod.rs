@@ -259,9 +259,9 @@ pub(crate) fn check_classes(model: &Sequential, data: &Dataset) -> Result<()> {
             data.sample_len()
         )));
     }
-    if out < data.classes {
+    if out != data.classes {
         return Err(Error::InvalidArgument(format!(
-            "the model ends with {out} outputs but the data has {} classes; end the spec with dense({})",
+            "the model ends with {out} outputs per sample but the data has {} classes; end the spec with dense({})",
             data.classes, data.classes
         )));
     }

@@ -3,6 +3,7 @@
 
 use super::checkpoint::{self, Checkpoint};
 use super::{check_classes, evaluate, fit_from, weights, FitOptions, FitState, History, Progress, RunConfig};
+use crate::data::fetch::sha256_hex;
 use crate::data::{DataRecord, Dataset, TrainTest};
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic;
@@ -35,6 +36,10 @@ pub struct Metrics {
     /// The epoch early stopping judged best (its weights were restored if so configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_epoch: Option<usize>,
+    /// SHA-256 of `model.safetensors`: `eval`, `predict` and `uncertainty` refuse a file that
+    /// does not match (flipped bytes, a weight overwritten).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_sha256: Option<String>,
 }
 
 /// A finished run in memory.
@@ -134,10 +139,10 @@ fn run(
     };
     let val = (!val_set.is_empty()).then_some(&val_set);
     fit_from(&mut model, &mut optimizer, &fit_set, val, &options, &mut state, on_progress, &mut save_checkpoint)?;
-    let metrics = measure(&mut model, &fit_set, &data.test, &state, &data.source)?;
+    let mut metrics = measure(&mut model, &fit_set, &data.test, &state, &data.source)?;
     let history = state.history;
     if let Some(dir) = out {
-        write_run(dir, &mut model, &history, &metrics)?;
+        write_run(dir, &mut model, &history, &mut metrics)?;
     }
     Ok(RunOutcome { model, history, metrics })
 }
@@ -153,7 +158,15 @@ fn measure(
     let train_seconds = history.epochs.iter().map(|r| r.seconds).sum::<f64>();
     let test_stats = evaluate(model, test, Mode::Eval)?;
     let train_stats = evaluate(model, fit_set, Mode::Eval)?;
-    let last = history.epochs.last();
+    // The figures of the epoch whose weights the model has: the best one when early stopping
+    // restored it, else the last.
+    let restored = state.best_weights.is_some();
+    let best = state.early.best.map(|(_, epoch)| epoch);
+    let saved_epoch = match best {
+        Some(epoch) if restored => history.epochs.get(epoch.saturating_sub(1)),
+        _ => history.epochs.last(),
+    };
+    let last = saved_epoch;
     let val_accuracy = last.and_then(|r| r.val_accuracy);
     let epochs = history.epochs.len();
     Ok(Metrics {
@@ -170,7 +183,8 @@ fn measure(
         seconds_per_epoch: train_seconds / epochs.max(1) as f64,
         data: source.to_string(),
         stopped_early: state.stopped_early,
-        best_epoch: state.early.best.map(|(_, epoch)| epoch),
+        best_epoch: best,
+        model_sha256: None,
     })
 }
 
@@ -178,17 +192,25 @@ fn json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::InvalidArgument(format!("cannot encode JSON: {e}")))
 }
 
-/// Writes history, metrics and weights into the run directory.
-pub fn write_run(dir: &Path, model: &mut Sequential, history: &History, metrics: &Metrics) -> Result<()> {
+/// Writes history, weights and metrics (with the weights' SHA-256) into the run directory.
+pub fn write_run(dir: &Path, model: &mut Sequential, history: &History, metrics: &mut Metrics) -> Result<()> {
     let mut lines = String::new();
     for r in &history.epochs {
         lines.push_str(&json(r)?);
         lines.push('\n');
     }
     write_atomic(&dir.join("history.jsonl"), lines.as_bytes())?;
+    let bytes = weights::to_bytes(model)?;
+    metrics.model_sha256 = Some(sha256_hex(&bytes));
     let pretty = serde_json::to_string_pretty(metrics).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     write_atomic(&dir.join("metrics.json"), pretty.as_bytes())?;
-    weights::save(model, &dir.join("model.safetensors"))
+    write_atomic(&dir.join("model.safetensors"), &bytes)
+}
+
+/// The SHA-256 of `model.safetensors` that training recorded in `metrics.json`, if any.
+fn recorded_sha256(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("metrics.json")).ok()?;
+    serde_json::from_str::<serde_json::Value>(&text).ok()?.get("model_sha256")?.as_str().map(str::to_string)
 }
 
 /// Reads a run directory's `config.toml`.
@@ -205,6 +227,21 @@ pub fn load_config(dir: &Path) -> Result<RunConfig> {
 pub fn load_model(dir: &Path, sample_shape: &[usize]) -> Result<(RunConfig, Sequential)> {
     let config = load_config(dir)?;
     let mut model = build_model(&config, sample_shape)?;
-    weights::load(&mut model, &dir.join("model.safetensors"))?;
+    let path = dir.join("model.safetensors");
+    let bytes = crate::fsio::read(&path)?;
+    if let Some(want) = recorded_sha256(dir) {
+        let got = sha256_hex(&bytes);
+        if got != want {
+            return Err(Error::format(
+                path.display().to_string(),
+                format!(
+                    "SHA-256 {} does not match {} recorded in metrics.json when training wrote it; the file was changed or damaged: restore it, or train the run again",
+                    got.get(..16).unwrap_or_default(),
+                    want.get(..16).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    weights::load_bytes(&mut model, &bytes, &path.display().to_string())?;
     Ok((config, model))
 }

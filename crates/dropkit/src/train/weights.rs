@@ -53,5 +53,21 @@ pub fn save(model: &mut Sequential, path: &Path) -> Result<()> {
 /// Loads weights from `path` into `model` (names and shapes must match).
 pub fn load(model: &mut Sequential, path: &Path) -> Result<()> {
     let bytes = crate::fsio::read(path)?;
-    model.load_state_dict(&decode(&bytes, &path.display().to_string())?)
+    load_bytes(model, &bytes, &path.display().to_string())
+}
+
+/// Loads weights from the bytes of a safetensors file named `origin`; refuses NaN or infinite
+/// values, which no finished training writes.
+pub fn load_bytes(model: &mut Sequential, bytes: &[u8], origin: &str) -> Result<()> {
+    let tensors = decode(bytes, origin)?;
+    if let Some(t) = tensors.iter().find(|t| t.data.iter().any(|v| !v.is_finite())) {
+        return Err(crate::Error::format(
+            origin,
+            format!(
+                "{} holds NaN or infinite values; the weights are damaged: restore the file or train again",
+                t.name
+            ),
+        ));
+    }
+    model.load_state_dict(&tensors)
 }

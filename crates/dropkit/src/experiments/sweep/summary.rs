@@ -223,6 +223,7 @@ mod tests {
                     data: "embedded".into(),
                     stopped_early: false,
                     best_epoch: None,
+                    model_sha256: None,
                 };
                 TrialRecord { key: t.key, settings: t.settings, config: t.config, history: History::default(), metrics }
             })
