@@ -473,7 +473,7 @@ fn write_mnist_dir(root: &Path, test_from: usize) {
     std::fs::create_dir_all(&dir).unwrap();
     let write = |stem: &str, set: &Dataset| {
         let pixels: Vec<u8> = set.images.iter().map(|&v| (v * 255.0).round() as u8).collect();
-        let labels: Vec<u8> = set.labels.iter().map(|&l| l as u8).collect();
+        let labels: Vec<u8> = set.labels().iter().map(|&l| l as u8).collect();
         std::fs::write(dir.join(format!("{stem}-images-idx3-ubyte")), encode_idx(&[set.len(), 28, 28], &pixels))
             .unwrap();
         std::fs::write(dir.join(format!("{stem}-labels-idx1-ubyte")), encode_idx(&[set.len()], &labels)).unwrap();

@@ -38,7 +38,7 @@ fn main() -> dropkit::Result<()> {
         for idx in order.chunks(batch) {
             let b = idx.len();
             x.gather_rows(&data.train.images, &data.train.sample_shape, idx);
-            let labels: Vec<u32> = idx.iter().map(|&i| data.train.labels[i]).collect();
+            let labels: Vec<u32> = idx.iter().map(|&i| data.train.labels()[i]).collect();
             let ctx = Ctx::new(Mode::Train, seed, step);
             // Forward.
             let mut h = Tensor::zeros(&[b, HIDDEN]);
@@ -86,7 +86,7 @@ fn main() -> dropkit::Result<()> {
     let mut s = Tensor::zeros(&[n, CLASSES]);
     s.data_mut().chunks_exact_mut(CLASSES).for_each(|r| r.copy_from_slice(&b2));
     matmul(s.data_mut(), MatRef::new(h.data(), n, HIDDEN), MatRef::new(&w2, HIDDEN, CLASSES), true);
-    let stats = CrossEntropy::new().compute(&s, &data.test.labels, false)?;
+    let stats = CrossEntropy::new().compute(&s, data.test.labels(), false)?;
     println!("test accuracy {:.4} (data: {})", stats.accuracy(), data.source);
     Ok(())
 }

@@ -26,11 +26,11 @@ fn embedded_subset_has_the_documented_sizes_and_splits_like_keras() {
     let m = load_mnist(&DataSource::Embedded, "mnist").unwrap();
     assert_eq!((m.train.len(), m.test.len()), (10_000, 2_000));
     assert_eq!(m.train.sample_shape, vec![1, 28, 28]);
-    assert_eq!(m.train.classes, 10);
+    assert_eq!(m.train.classes(), 10);
     assert!(m.train.images.iter().all(|&v| (0.0..=1.0).contains(&v)));
     let (fit, val) = m.train.split_last(0.2).unwrap();
     assert_eq!((fit.len(), val.len()), (8_000, 2_000));
-    assert_eq!(val.labels[..], m.train.labels[8_000..]);
+    assert_eq!(val.labels()[..], m.train.labels()[8_000..]);
     assert!(m.train.split_last(1.0).is_err());
 }
 

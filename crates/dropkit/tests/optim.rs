@@ -125,7 +125,7 @@ fn updating_each_layer_during_backward_equals_a_step_after_backward() {
     epoch_order(8, 0, train.len(), &mut order);
     for idx in order.chunks(100) {
         x.gather_rows(&train.images, &train.sample_shape, idx);
-        let labels: Vec<u32> = idx.iter().map(|&i| train.labels[i]).collect();
+        let labels: Vec<u32> = idx.iter().map(|&i| train.labels()[i]).collect();
         let ctx = Ctx::new(Mode::Train, 8, opt_b.steps());
         let logits = b.forward_logits(&x, &ctx).unwrap();
         ce.compute(logits, &labels, true).unwrap();

@@ -9,7 +9,7 @@ fn data() -> Dataset {
     let n = 96;
     let images = (0..n * 6).map(|i| ((i * 37 % 23) as f32) / 23.0).collect();
     let labels = (0..n).map(|i| (i % 3) as u32).collect();
-    Dataset { images, sample_shape: vec![6], labels, classes: 3, class_names: None }
+    Dataset::classified(images, vec![6], labels, 3)
 }
 
 fn first_epoch(spec: &str) -> dropkit::train::EpochRecord {

@@ -14,7 +14,7 @@ const SPEC: &str = "dense(32, relu) dropout(0.5) dense(16) tanh dropout(0.3) den
 
 fn inputs(n: usize) -> (Vec<f32>, Vec<u32>) {
     let m = load_mnist(&DataSource::Embedded, "mnist").unwrap();
-    (m.test.images[..n * 784].to_vec(), m.test.labels[..n].to_vec())
+    (m.test.images[..n * 784].to_vec(), m.test.labels()[..n].to_vec())
 }
 
 /// The reference: full passes of the model, `copies` passes stacked per forward call, as

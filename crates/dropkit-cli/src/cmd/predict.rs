@@ -83,12 +83,13 @@ pub fn run(args: Args) -> Result<()> {
     let data = load_data(args.data.as_deref(), &cfg)?;
     let (_, mut model) = load_model(&args.run_dir, &data.train.sample_shape)?;
     let p = predict(&mut model, &data.test.images, inference)?;
-    let text = if args.format == "csv" { to_csv(&p, &data.test.labels) } else { to_jsonl(&p, &data.test.labels)? };
+    let text = if args.format == "csv" { to_csv(&p, data.test.labels()) } else { to_jsonl(&p, data.test.labels())? };
     match &args.out {
         Some(dir) => {
             let path = dir.join(format!("predictions.{}", args.format));
             dropkit::fsio::write_atomic(&path, text.as_bytes())?;
-            let acc = p.predicted.iter().zip(&data.test.labels).filter(|(a, b)| a == b).count() as f64 / p.len() as f64;
+            let acc =
+                p.predicted.iter().zip(data.test.labels()).filter(|(a, b)| a == b).count() as f64 / p.len() as f64;
             say(format!(
                 "{} predictions ({}) written to {}; accuracy {acc:.4}",
                 p.len(),

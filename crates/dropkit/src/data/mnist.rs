@@ -99,11 +99,10 @@ pub fn to_dataset(images: IdxArray, labels: IdxArray, split: &str) -> Result<Dat
     }
     // Digits: ten classes, whichever of them a (small) part happens to hold.
     let classes = labels.data.iter().copied().max().unwrap_or(0) as usize + 1;
-    Ok(Dataset {
-        images: images.data.iter().map(|&b| b as f32 * (1.0 / 255.0)).collect(),
-        sample_shape: vec![1, h, w],
-        labels: labels.data.iter().map(|&l| l as u32).collect(),
-        classes: classes.max(MNIST_CLASSES),
-        class_names: None,
-    })
+    Ok(Dataset::classified(
+        images.data.iter().map(|&b| b as f32 * (1.0 / 255.0)).collect(),
+        vec![1, h, w],
+        labels.data.iter().map(|&l| l as u32).collect(),
+        classes.max(MNIST_CLASSES),
+    ))
 }

@@ -14,28 +14,46 @@ pub use mnist::load_mnist;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// Labelled samples: `images` holds `len()` samples of `sample_shape`, row-major, in [0, 1].
+/// What each sample of a data set is labelled with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+    /// A class id per sample, in `0..classes` (any number of classes), with optional names.
+    Classes { ids: Vec<u32>, classes: usize, names: Option<Vec<String>> },
+    /// A real-valued vector of `dim` values per sample, row-major (regression).
+    Values { values: Vec<f32>, dim: usize },
+}
+
+/// Samples and their targets: `images` holds `len()` samples of `sample_shape`, row-major
+/// (pixels in [0, 1] for image data, any values otherwise).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     pub images: Vec<f32>,
     /// Per-sample shape, e.g. [1, 28, 28].
     pub sample_shape: Vec<usize>,
-    /// Class ids, any number of classes.
-    pub labels: Vec<u32>,
-    /// Number of classes (10 for MNIST).
-    pub classes: usize,
-    /// Class names, when the data has them (e.g. folder names); ids otherwise.
-    pub class_names: Option<Vec<String>>,
+    pub targets: Targets,
 }
 
 impl Dataset {
+    /// A classification set: `labels` in `0..classes`, no class names.
+    pub fn classified(images: Vec<f32>, sample_shape: Vec<usize>, labels: Vec<u32>, classes: usize) -> Self {
+        Dataset { images, sample_shape, targets: Targets::Classes { ids: labels, classes, names: None } }
+    }
+
+    /// A regression set: `dim` target values per sample.
+    pub fn regression(images: Vec<f32>, sample_shape: Vec<usize>, values: Vec<f32>, dim: usize) -> Self {
+        Dataset { images, sample_shape, targets: Targets::Values { values, dim } }
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        match &self.targets {
+            Targets::Classes { ids, .. } => ids.len(),
+            Targets::Values { values, dim } => values.len() / (*dim).max(1),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.len() == 0
     }
 
     /// Values per sample.
@@ -43,37 +61,100 @@ impl Dataset {
         self.sample_shape.iter().product()
     }
 
+    /// The class ids (empty for regression targets).
+    pub fn labels(&self) -> &[u32] {
+        match &self.targets {
+            Targets::Classes { ids, .. } => ids,
+            Targets::Values { .. } => &[],
+        }
+    }
+
+    /// The number of classes (0 for regression targets).
+    pub fn classes(&self) -> usize {
+        match &self.targets {
+            Targets::Classes { classes, .. } => *classes,
+            Targets::Values { .. } => 0,
+        }
+    }
+
+    /// The class names, when the data has them.
+    pub fn class_names(&self) -> Option<&[String]> {
+        match &self.targets {
+            Targets::Classes { names, .. } => names.as_deref(),
+            Targets::Values { .. } => None,
+        }
+    }
+
+    /// What a model for this data outputs per sample: a logit per class, or the target vector.
+    pub fn outputs(&self) -> usize {
+        match &self.targets {
+            Targets::Classes { classes, .. } => *classes,
+            Targets::Values { dim, .. } => *dim,
+        }
+    }
+
     /// Samples `range` as a new data set; the range is clamped to the data, as Python slices are.
     pub fn slice(&self, range: std::ops::Range<usize>) -> Dataset {
         let d = self.sample_len();
         let end = range.end.min(self.len());
         let start = range.start.min(end);
+        let targets = match &self.targets {
+            Targets::Classes { ids, classes, names } => Targets::Classes {
+                ids: ids.get(start..end).unwrap_or_default().to_vec(),
+                classes: *classes,
+                names: names.clone(),
+            },
+            Targets::Values { values, dim } => {
+                Targets::Values { values: values.get(start * dim..end * dim).unwrap_or_default().to_vec(), dim: *dim }
+            }
+        };
         Dataset {
             images: self.images.get(start * d..end * d).unwrap_or_default().to_vec(),
             sample_shape: self.sample_shape.clone(),
-            labels: self.labels.get(start..end).unwrap_or_default().to_vec(),
-            classes: self.classes,
-            class_names: self.class_names.clone(),
+            targets,
         }
     }
 
-    /// Checks that the fields agree: `images` holds `len()` samples, every label is a class.
+    /// Checks that the fields agree: `images` holds `len()` samples, every label is a class,
+    /// every target value is finite.
     pub fn validate(&self) -> Result<()> {
         let d = self.sample_len();
-        if d == 0 || Some(self.images.len()) != self.labels.len().checked_mul(d) {
+        let n = self.len();
+        if d == 0 || Some(self.images.len()) != n.checked_mul(d) {
             return Err(Error::InvalidArgument(format!(
-                "data set of {} labels has {} image values, not {} x {:?}; images and labels must match",
-                self.labels.len(),
+                "data set of {n} targets has {} input values, not {n} x {:?}; inputs and targets must match",
                 self.images.len(),
-                self.labels.len(),
                 self.sample_shape
             )));
         }
-        if let Some(&bad) = self.labels.iter().find(|&&l| l as usize >= self.classes) {
-            return Err(Error::InvalidArgument(format!(
-                "label {bad} is not one of the data set's {} classes",
-                self.classes
-            )));
+        match &self.targets {
+            Targets::Classes { ids, classes, names } => {
+                if let Some(&bad) = ids.iter().find(|&&l| l as usize >= *classes) {
+                    return Err(Error::InvalidArgument(format!(
+                        "label {bad} is not one of the data set's {classes} classes"
+                    )));
+                }
+                if let Some(names) = names.as_ref().filter(|n| n.len() != *classes) {
+                    return Err(Error::InvalidArgument(format!(
+                        "{} class names for {classes} classes; give one name per class",
+                        names.len()
+                    )));
+                }
+            }
+            Targets::Values { values, dim } => {
+                if *dim == 0 || values.len() % dim != 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "{} target values do not make whole vectors of {dim}",
+                        values.len()
+                    )));
+                }
+                if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                    return Err(Error::InvalidArgument(format!(
+                        "target value {v} of sample {} is not finite; remove or fill it",
+                        i / dim
+                    )));
+                }
+            }
         }
         Ok(())
     }

@@ -40,13 +40,8 @@ impl Summary {
 /// `n` samples of 784 uniform inputs with uniform labels, like the PyTorch reference's data.
 pub fn synthetic_mnist(n: usize, seed: u64) -> Dataset {
     let mut s = Stream::new(seed, crate::rng::streams::BENCH_DATA, 0);
-    Dataset {
-        images: (0..n * 784).map(|_| s.uniform()).collect(),
-        sample_shape: vec![1, 28, 28],
-        labels: (0..n).map(|_| s.below(10)).collect(),
-        class_names: None,
-        classes: 10,
-    }
+    let images = (0..n * 784).map(|_| s.uniform()).collect();
+    Dataset::classified(images, vec![1, 28, 28], (0..n).map(|_| s.below(10)).collect(), 10)
 }
 
 /// Training `spec` with Adam on `data`, an epoch at a time, after a short warm-up.

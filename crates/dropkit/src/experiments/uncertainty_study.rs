@@ -79,13 +79,18 @@ pub fn study(model: &mut Sequential, run: &str, test: &Dataset, options: StudyOp
             test.sample_shape
         )));
     };
+    if test.classes() == 0 {
+        return Err(Error::InvalidArgument(
+            "the uncertainty study scores class predictions; this test set has real-valued targets".into(),
+        ));
+    }
     let mc = Inference::MonteCarlo { samples: passes };
     let checkpoints: Vec<u64> = PASS_COUNTS.into_iter().filter(|&t| t < passes).chain([passes]).collect();
     let det = predict(model, &test.images, Inference::Deterministic)?;
-    let (mcp, error_vs_passes) = predict_tracking_error(model, &test.images, mc, &test.labels, &checkpoints)?;
+    let (mcp, error_vs_passes) = predict_tracking_error(model, &test.images, mc, test.labels(), &checkpoints)?;
     let fractions = rejection_fractions();
-    let rejection_deterministic = rejection_curve(&correct(&det, &test.labels), &det.predictive_entropy, &fractions);
-    let rejection_mc = rejection_curve(&correct(&mcp, &test.labels), &mcp.predictive_entropy, &fractions);
+    let rejection_deterministic = rejection_curve(&correct(&det, test.labels()), &det.predictive_entropy, &fractions);
+    let rejection_mc = rejection_curve(&correct(&mcp, test.labels()), &mcp.predictive_entropy, &fractions);
 
     let n = ood_inputs.min(test.len());
     let clean = test.images.get(..n * h * w).unwrap_or_default();
@@ -107,8 +112,8 @@ pub fn study(model: &mut Sequential, run: &str, test: &Dataset, options: StudyOp
         run: run.to_string(),
         model: model.spec(),
         passes,
-        deterministic: calibration(&det.mean, &test.labels, CALIBRATION_BINS),
-        mc: calibration(&mcp.mean, &test.labels, CALIBRATION_BINS),
+        deterministic: calibration(&det.mean, test.labels(), CALIBRATION_BINS),
+        mc: calibration(&mcp.mean, test.labels(), CALIBRATION_BINS),
         rejection_deterministic,
         rejection_mc,
         ood_auroc,

@@ -17,7 +17,7 @@
 use super::early_stopping::EarlyState;
 use super::{weights, FitState, History};
 use crate::data::fetch::sha256_hex;
-use crate::data::Dataset;
+use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
 use crate::fsio::{read, write_atomic};
 use crate::model::{NamedTensor, Sequential};
@@ -61,10 +61,10 @@ pub struct Checkpoint {
 /// Identifies a training set: its size and the SHA-256 of its labels.
 pub fn fingerprint(data: &Dataset) -> String {
     // Labels that fit a byte hash as bytes (as they always have); more classes hash as u32.
-    let bytes: Vec<u8> = if data.classes <= 256 {
-        data.labels.iter().map(|&l| l as u8).collect()
-    } else {
-        data.labels.iter().flat_map(|l| l.to_le_bytes()).collect()
+    let bytes: Vec<u8> = match &data.targets {
+        Targets::Classes { ids, classes, .. } if *classes <= 256 => ids.iter().map(|&l| l as u8).collect(),
+        Targets::Classes { ids, .. } => ids.iter().flat_map(|l| l.to_le_bytes()).collect(),
+        Targets::Values { values, .. } => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
     };
     format!("{} samples of {:?}, labels sha256 {}", data.len(), data.sample_shape, sha256_hex(&bytes))
 }

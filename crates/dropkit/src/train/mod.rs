@@ -13,10 +13,10 @@ pub use early_stopping::{EarlyStopping, Monitor};
 
 use crate::data::augment::Augment;
 use crate::data::batches::epoch_order;
-use crate::data::Dataset;
+use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Mode};
-use crate::loss::{BatchStats, CrossEntropy};
+use crate::loss::{gather_targets, target_rows, BatchStats, Objective};
 use crate::model::{NamedTensor, Sequential};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
@@ -135,8 +135,8 @@ pub fn fit_from(
     let batches = n.div_ceil(options.batch_size);
     let done = state.history.epochs.len();
     let names = model.param_names();
-    let (mut order, mut x, mut labels) = (Vec::with_capacity(n), Tensor::default(), Vec::new());
-    let mut loss = CrossEntropy::new();
+    let (mut order, mut x, mut labels, mut values) = (Vec::with_capacity(n), Tensor::default(), Vec::new(), Vec::new());
+    let mut loss = Objective::for_targets(&train.targets);
     for epoch in done..options.epochs {
         if state.stopped_early {
             break;
@@ -151,11 +151,10 @@ pub fn fit_from(
             if let Some(a) = &options.augment {
                 a.apply(&train.images, &train.sample_shape, idx, options.seed, epoch as u64, x.data_mut())?;
             }
-            labels.clear();
-            labels.extend(idx.iter().map(|&i| train.labels[i]));
+            let targets = gather_targets(&train.targets, idx, &mut labels, &mut values);
             let ctx = Ctx { data_size: n, ..Ctx::new(Mode::Train, options.seed, optimizer.steps()) };
             let logits = model.forward_logits(&x, &ctx)?;
-            let batch = loss.compute(logits, &labels, true)?;
+            let batch = loss.compute(logits, targets, true)?;
             regularizer_sum += model.regularizer(&ctx) * batch.count as f64;
             if !batch.loss_sum.is_finite() {
                 let origin = model.first_nonfinite_output().map(|l| format!(" (first non-finite output: {l})"));
@@ -234,7 +233,7 @@ const EVAL_BATCH: usize = 1000;
 pub fn evaluate(model: &mut Sequential, data: &Dataset, mode: Mode) -> Result<BatchStats> {
     check_classes(model, data)?;
     let d = data.sample_len();
-    let mut loss = CrossEntropy::new();
+    let mut loss = Objective::for_targets(&data.targets);
     let mut total = BatchStats::default();
     let mut x = Tensor::default();
     let ctx = Ctx::new(mode, model.seed(), 0);
@@ -243,7 +242,7 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, mode: Mode) -> Result<Ba
         x.resize_batch(end - start, &data.sample_shape);
         x.data_mut().copy_from_slice(&data.images[start * d..end * d]);
         let logits = model.forward_logits(&x, &ctx)?;
-        total.add(loss.compute(logits, &data.labels[start..end], false)?);
+        total.add(loss.compute(logits, target_rows(&data.targets, start, end), false)?);
     }
     Ok(total)
 }
@@ -259,10 +258,13 @@ pub(crate) fn check_classes(model: &Sequential, data: &Dataset) -> Result<()> {
             data.sample_len()
         )));
     }
-    if out != data.classes {
+    let (want, what) = match &data.targets {
+        Targets::Classes { classes, .. } => (*classes, "classes"),
+        Targets::Values { dim, .. } => (*dim, "target values per sample"),
+    };
+    if out != want {
         return Err(Error::InvalidArgument(format!(
-            "the model ends with {out} outputs per sample but the data has {} classes; end the spec with dense({})",
-            data.classes, data.classes
+            "the model ends with {out} outputs per sample but the data has {want} {what}; end the spec with dense({want})"
         )));
     }
     Ok(())
