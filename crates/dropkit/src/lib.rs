@@ -32,6 +32,7 @@ pub mod experiments;
 pub mod fsio;
 pub mod init;
 pub mod kernels;
+pub mod kind;
 pub mod layer;
 pub mod loss;
 pub mod model;

@@ -13,8 +13,8 @@
 
 use super::{check_grad, fill_uniform, mask_key, validate_p};
 use crate::error::{Error, Result};
+use crate::kind::{one, LayerConfig, LayerKind, Substitute};
 use crate::layer::{Ctx, Layer, Mode, Param, ParamKind};
-use crate::model::registry::{one, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 

@@ -12,8 +12,8 @@
 use super::{check_grad, mask_key, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::mask;
+use crate::kind::{one, LayerConfig, LayerKind, Substitute};
 use crate::layer::{Ctx, Layer, Mode};
-use crate::model::registry::{one, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 

@@ -13,8 +13,8 @@
 use super::{drop_mask, inverted_scale, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::mask;
+use crate::kind::{downcast, one, LayerConfig, LayerKind, Substitute};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
-use crate::model::registry::{downcast, one, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 

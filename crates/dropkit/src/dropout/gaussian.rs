@@ -10,8 +10,8 @@
 
 use super::{fill_normal, mask_key, plain_kind, same_op_passes, validate_p};
 use crate::error::{Error, Result};
+use crate::kind::{one, LayerConfig, LayerKind, Substitute};
 use crate::layer::{Ctx, Layer};
-use crate::model::registry::{one, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 

@@ -30,9 +30,9 @@ pub use variational_rnn::{Cell, Recurrent, RnnOptions};
 
 use crate::error::{Error, Result};
 use crate::kernels::mask::{keep_threshold, MaskKey};
+use crate::kind::{one, Call, LayerConfig, LayerKind};
 use crate::layer::Layer;
 use crate::layer::{Ctx, Mode};
-use crate::model::registry::{one, Call, LayerConfig, LayerKind};
 use crate::rng::{counter, counters, key_for, philox4x32_10, streams};
 
 /// The factor kept units are scaled by in inverted dropout, `1 / (1 - p)`; 0 when p = 1
@@ -196,13 +196,13 @@ impl LayerConfig for RateConfig {
 /// A plain dropout kind: written `name(p)`, substitutable for any plain dropout layer.
 macro_rules! plain_kind {
     ($kind:ident, [$name:literal $(, $alias:literal)*], $summary:expr, $paper:expr, $make:expr) => {
-        pub const $kind: $crate::model::registry::LayerKind = $crate::model::registry::LayerKind {
+        pub const $kind: $crate::kind::LayerKind = $crate::kind::LayerKind {
             names: &[$name $(, $alias)*],
             usage: concat!($name, "(p)"),
             example: concat!($name, "(0.2)"),
             summary: $summary,
             paper: $paper,
-            dropout: Some($crate::model::registry::Substitute::ForRate(|p| {
+            dropout: Some($crate::kind::Substitute::ForRate(|p| {
                 Ok(Box::new($crate::dropout::RateConfig::new(&$kind, p, $make)))
             })),
             parse: |call| $crate::dropout::RateConfig::parse(call, &$kind, $make),

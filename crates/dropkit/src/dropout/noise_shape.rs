@@ -17,8 +17,8 @@
 use super::{check_grad, drop_mask, inverted_scale, plain_kind, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::mask;
+use crate::kind::{one, LayerConfig, LayerKind, Substitute};
 use crate::layer::{Ctx, Layer};
-use crate::model::registry::{one, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 

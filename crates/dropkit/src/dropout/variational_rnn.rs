@@ -18,8 +18,8 @@ use crate::kernels::affine::broadcast_rows;
 use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask;
+use crate::kind::{downcast, one, Call, LayerConfig, LayerKind, Substitute};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
-use crate::model::registry::{downcast, one, Call, LayerConfig, LayerKind, Substitute};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 

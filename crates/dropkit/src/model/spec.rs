@@ -12,7 +12,7 @@
 
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-use super::registry::{self, downcast, Call, LayerConfig, Substitute, KINDS};
+use super::registry::{self, downcast, write_spec, Call, LayerConfig, Substitute, KINDS};
 use crate::error::{Error, Result};
 use crate::layer::Layer;
 use crate::nn::activation::ActivationConfig;
@@ -30,22 +30,7 @@ pub struct ModelSpec {
 
 impl fmt::Display for ModelSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut layers = self.layers.iter().peekable();
-        let mut first = true;
-        while let Some(layer) = layers.next() {
-            if !first {
-                f.write_str(" ")?;
-            }
-            first = false;
-            let text = layer.to_string();
-            let dense = downcast::<DenseConfig>(layer.as_ref()).is_some();
-            match layers.next_if(|next| dense && next.inline()) {
-                // `dense(64)` and an inline `relu` print as `dense(64, relu)`.
-                Some(act) => write!(f, "{}, {act})", text.strip_suffix(')').unwrap_or(&text))?,
-                None => f.write_str(&text)?,
-            }
-        }
-        Ok(())
+        write_spec(f, &self.layers)
     }
 }
 
@@ -72,7 +57,7 @@ pub(crate) fn parse_nested(spec: &str, depth: usize) -> Result<ModelSpec> {
     }
     let mut layers = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let call = Call { name: item.name, args: item.args.clone(), raw: item.raw, depth };
+        let call = Call { name: item.name, args: item.args.clone(), raw: item.raw, depth, parse_spec: parse_configs };
         let kind = registry::find(item.name).ok_or_else(|| unknown(item.name, i + 1))?;
         layers.extend((kind.parse)(&call)?);
     }
@@ -82,6 +67,11 @@ pub(crate) fn parse_nested(spec: &str, depth: usize) -> Result<ModelSpec> {
         layer.build()?;
     }
     Ok(ModelSpec { layers })
+}
+
+/// [`parse_nested`]'s configs: what a layer whose argument is a spec (a residual branch) gets.
+fn parse_configs(spec: &str, depth: usize) -> Result<Vec<Box<dyn LayerConfig>>> {
+    Ok(parse_nested(spec, depth)?.layers)
 }
 
 /// A dense layer feeding SELU starts LeCun-normal, as self-normalizing networks need.
@@ -231,7 +221,8 @@ pub fn with_batchnorm(spec: &str) -> Result<String> {
         out.push(layer);
         let activation_next = iter.peek().is_some_and(|n| downcast::<ActivationConfig>(n.as_ref()).is_some());
         if dense && activation_next {
-            out.extend((crate::nn::batchnorm::KIND.parse)(&Call::bare("batchnorm"))?);
+            let call = Call { name: "batchnorm", args: Vec::new(), raw: "", depth: 0, parse_spec: parse_configs };
+            out.extend((crate::nn::batchnorm::KIND.parse)(&call)?);
         }
     }
     ModelSpec { layers: out }.checked_text()

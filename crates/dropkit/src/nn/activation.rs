@@ -5,8 +5,8 @@
 
 use crate::error::Result;
 use crate::kernels::{par_each, par_zip};
+use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer};
-use crate::model::registry::{one, LayerConfig, LayerKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 use std::fmt;

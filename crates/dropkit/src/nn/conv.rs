@@ -8,8 +8,8 @@
 use crate::error::{Error, Result};
 use crate::init::glorot_uniform;
 use crate::kernels::gemm::{matmul, MatRef};
+use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
-use crate::model::registry::{one, LayerConfig, LayerKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 use rayon::prelude::*;

@@ -1,8 +1,8 @@
 //! Flatten: (B, d1, d2, ...) -> (B, d1 * d2 * ...); backward reshapes the gradient back.
 
 use crate::error::Result;
+use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer};
-use crate::model::registry::{one, LayerConfig, LayerKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 use std::fmt;

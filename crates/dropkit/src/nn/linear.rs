@@ -9,8 +9,8 @@ use crate::kernels::activation::ActivationKind;
 use crate::kernels::affine::{affine, product_transposed};
 use crate::kernels::column_sums;
 use crate::kernels::gemm::{faster_transposed, matmul, MatRef};
+use crate::kind::{LayerConfig, LayerKind};
 use crate::layer::{check_input, Ctx, Layer, Param, ParamKind};
-use crate::model::registry::{LayerConfig, LayerKind};
 use crate::nn::activation::ActivationConfig;
 use crate::nn::softmax::SoftmaxConfig;
 use crate::rng::Stream;
@@ -180,6 +180,9 @@ impl LayerConfig for DenseConfig {
     fn build(&self) -> Result<Box<dyn Layer>> {
         Ok(Box::new(Linear::new(self.units)?.with_init(self.init)))
     }
+    fn takes_inline(&self) -> bool {
+        true
+    }
 }
 
 pub const KIND: LayerKind = LayerKind {
@@ -207,18 +210,3 @@ pub const KIND: LayerKind = LayerKind {
         }
     },
 };
-
-#[cfg(test)]
-mod tests {
-    use crate::layer::{Ctx, Mode};
-    use crate::model::Sequential;
-    use crate::tensor::Tensor;
-
-    #[test]
-    fn an_empty_batch_gives_an_empty_output() {
-        let mut model = Sequential::from_spec("dense(64) relu dropout(0.5) dense(10)", &[784], 0).unwrap();
-        let x = Tensor::zeros(&[0, 784]);
-        let y = model.forward(&x, &Ctx::new(Mode::Train, 0, 0)).unwrap();
-        assert_eq!(y.shape(), &[0, 10]);
-    }
-}

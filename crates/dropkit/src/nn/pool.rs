@@ -5,8 +5,8 @@
 
 use super::conv::{sliding_shape, Axis, Sliding};
 use crate::error::{Error, Result};
+use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer};
-use crate::model::registry::{one, LayerConfig, LayerKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 use rayon::prelude::*;

@@ -3,9 +3,8 @@
 //! `dx = dy + df/dx^T dy`. With `droppath(p)` last in the branch this is stochastic depth.
 
 use crate::error::{Error, Result};
+use crate::kind::{one, write_spec, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer, Param};
-use crate::model::registry::{one, LayerConfig, LayerKind};
-use crate::model::spec::{parse_nested, ModelSpec};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 use std::fmt;
@@ -132,8 +131,9 @@ pub struct ResidualConfig {
 
 impl fmt::Display for ResidualConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let branch = ModelSpec { layers: self.branch.clone() };
-        write!(f, "residual({branch})")
+        f.write_str("residual(")?;
+        write_spec(f, &self.branch)?;
+        f.write_str(")")
     }
 }
 
@@ -142,8 +142,10 @@ impl LayerConfig for ResidualConfig {
         &KIND
     }
     fn build(&self) -> Result<Box<dyn Layer>> {
-        let branch = ModelSpec { layers: self.branch.clone() };
-        Ok(Box::new(Residual::new(branch.build_layers()?, &branch.to_string())?))
+        let layers = self.branch.iter().map(|c| c.build()).collect::<Result<Vec<_>>>()?;
+        let text = self.to_string();
+        let inner = text.strip_prefix("residual(").and_then(|t| t.strip_suffix(')')).unwrap_or(&text);
+        Ok(Box::new(Residual::new(layers, inner)?))
     }
     fn rates_mut(&mut self) -> Vec<&mut f64> {
         self.branch.iter_mut().flat_map(|l| l.rates_mut()).collect()
@@ -175,7 +177,6 @@ pub const KIND: LayerKind = LayerKind {
         if call.raw.trim().is_empty() {
             return Err(call.error("give the branch, e.g. residual(dense(64, relu) dense(64) droppath(0.1))"));
         }
-        let branch = parse_nested(call.raw, call.depth + 1)?;
-        one(ResidualConfig { branch: branch.layers })
+        one(ResidualConfig { branch: (call.parse_spec)(call.raw, call.depth + 1)? })
     },
 };

@@ -3,8 +3,8 @@
 //! cross-entropy loss (computed from logits, as Keras does), which is exact and stabler.
 
 use crate::error::Result;
+use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer};
-use crate::model::registry::{one, LayerConfig, LayerKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 use std::fmt;
