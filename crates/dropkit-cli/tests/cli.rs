@@ -608,3 +608,55 @@ fn predict_and_uncertainty_do_not_replace_earlier_results_unless_told() {
     assert_clean_error(&study(&[]), 2, "pass --overwrite");
     assert!(study(&["--overwrite"]).status.success());
 }
+
+#[test]
+fn a_sweep_reports_commands_that_reproduce_its_trials_data_included() {
+    let (data, sweep, rerun) = (temp("sweep-data"), temp("sweep-data-out"), temp("sweep-data-rerun"));
+    write_mnist_dir(&data, 1000);
+    let (d, s) = (data.to_str().unwrap(), sweep.to_str().unwrap());
+    let out = dropkit(&["sweep", "--model", SMALL, "--rates", "0.3", "--epochs", "1", "--data", d, "--out", s], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(sweep.join("report.html")).unwrap();
+    let html = html.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    let command = html.lines().map(str::trim).find(|l| l.starts_with("dropkit train ")).expect("a command").to_string();
+    assert!(command.contains(&format!("--data {d}")), "{command}");
+    // Run it as printed (its --out replaced) and compare the test accuracy.
+    let (before_out, _) = command.rsplit_once(" --out ").unwrap();
+    let shell = format!(
+        "{} {} --out {}",
+        env!("CARGO_BIN_EXE_dropkit"),
+        before_out.trim_start_matches("dropkit "),
+        rerun.display()
+    );
+    let run = Command::new("sh")
+        .arg("-c")
+        .arg(&shell)
+        .env_remove("DROPKIT_DATA")
+        .env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{shell}: {}", text(&run.stderr));
+    let rerun_metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rerun.join("metrics.json")).unwrap()).unwrap();
+    let trial: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(sweep.join("results.jsonl")).unwrap().lines().next().unwrap())
+            .unwrap();
+    assert_eq!(rerun_metrics["test_accuracy"], trial["metrics"]["test_accuracy"], "the command reproduces the trial");
+    assert_eq!(rerun_metrics["data"], trial["metrics"]["data"]);
+}
+
+#[test]
+fn without_validation_figures_say_n_a_and_how_the_best_was_chosen() {
+    let sweep = temp("no-val");
+    let s = sweep.to_str().unwrap();
+    let out = dropkit(
+        &["sweep", "--model", SMALL, "--rates", "0.2,0.5", "--epochs", "1", "--validation-split", "0", "--out", s],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("val accuracy n/a") && !stdout.contains("-0.0000"), "{stdout}");
+    assert!(stdout.contains("best setting (by test accuracy: no trial has a validation split)"), "{stdout}");
+    assert!(!sweep.join("val_accuracy.svg").exists(), "no empty validation plot");
+    assert!(sweep.join("test_error_vs_rate.svg").exists());
+}

@@ -7,6 +7,7 @@ use crate::output::{epoch_line, say};
 use anyhow::{bail, Result};
 use dropkit::experiments::reproduce::{srivastava_mnist, PaperRow, DEFAULT_ROWS};
 use dropkit::experiments::sweep::{read_results, run_sweep, SweepEvent, SweepOptions, Trial};
+use dropkit::train::RunConfig;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -62,9 +63,11 @@ fn chosen(args: &Args) -> Result<Vec<PaperRow>> {
 
 pub fn run(args: Args) -> Result<()> {
     let rows = chosen(&args)?;
-    let trials: Vec<Trial> =
-        rows.iter().map(|r| Trial::named(r.name, r.config.clone())).collect::<dropkit::Result<_>>()?;
     let data = load_named(args.data.as_deref(), "mnist", None)?;
+    let trials: Vec<Trial> = rows
+        .iter()
+        .map(|r| Trial::named(r.name, RunConfig { data: Some(data.source.clone()), ..r.config.clone() }))
+        .collect::<dropkit::Result<_>>()?;
     say(format!(
         "Srivastava et al. 2014, table 2 (MNIST MLPs): {} rows, {} epochs each (the paper: 3000); data: {}",
         rows.len(),

@@ -175,10 +175,12 @@ fn plan(args: &Args) -> Result<(RunConfig, Grid, usize)> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let (base, grid, jobs) = plan(&args)?;
-    let trials = grid.trials(&base)?;
+    let (mut base, grid, jobs) = plan(&args)?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let data = load_data(args.data.as_deref(), &base)?;
+    // Every trial records its data, so the command that reproduces it reads the same.
+    base.data = Some(data.source.clone());
+    let trials = grid.trials(&base)?;
     let finished = AtomicUsize::new(0);
     let quiet = args.quiet;
     let total = AtomicUsize::new(0);
@@ -204,7 +206,7 @@ pub fn run(args: Args) -> Result<()> {
                     trial.settings.label(),
                     trial.settings.seed,
                     m.test_accuracy,
-                    m.val_accuracy.map_or("-".into(), |v| format!("{v:.4}")),
+                    m.val_accuracy.map_or("n/a".into(), |v| format!("{v:.4}")),
                     m.seconds_per_epoch
                 ));
             }

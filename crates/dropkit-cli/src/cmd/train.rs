@@ -224,6 +224,9 @@ pub fn train_args(c: &RunConfig) -> Option<Vec<String>> {
     flag("validation-split", c.validation_split.to_string());
     flag("seed", c.seed.to_string());
     flag("checkpoint-every", c.checkpoint_every.to_string());
+    if let Some(d) = c.data.as_ref().filter(|d| d.source() != dropkit::data::DataSource::Embedded) {
+        flag("data", d.location.clone());
+    }
     if let Some(aug) = &c.augment {
         flag("augment", format!("{},{}", aug.shift, aug.rotate));
     }

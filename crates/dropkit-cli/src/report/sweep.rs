@@ -155,7 +155,7 @@ pub fn write(out: &Path, records: &[TrialRecord], title: &str) -> Result<String>
         trials.push_str(&format!(
             "{:>13.4}  {:>12}  {:>7.2}  {} seed {}\n    {command} --out runs/{}\n",
             r.metrics.test_accuracy,
-            r.metrics.val_accuracy.map_or("-".into(), |v| format!("{v:.4}")),
+            r.metrics.val_accuracy.map_or("n/a".into(), |v| format!("{v:.4}")),
             r.metrics.seconds_per_epoch,
             r.settings.label(),
             r.settings.seed,
