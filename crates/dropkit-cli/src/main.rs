@@ -47,6 +47,18 @@ enum Command {
     Reproduce(cmd::reproduce::Args),
 }
 
+/// The threads to start: `RAYON_NUM_THREADS` if set; else the CPUs this process may run on
+/// (its affinity mask and cgroup CPU quota, as the OS reports them), and under Slurm at most
+/// `SLURM_CPUS_PER_TASK`.
+fn threads() -> usize {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|&n| n > 0);
+    if let Some(n) = env("RAYON_NUM_THREADS") {
+        return n;
+    }
+    let usable = std::thread::available_parallelism().map_or(1, |n| n.get());
+    env("SLURM_CPUS_PER_TASK").map_or(usable, |slurm| slurm.min(usable))
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -59,7 +71,7 @@ fn main() -> ExitCode {
     // The main thread is one of the pool's workers (not a client waiting beside them): a
     // parallel kernel called from it starts as cheaply as from any worker, and the threads
     // never outnumber the cores. RAYON_NUM_THREADS still sets how many there are.
-    if let Err(e) = rayon::ThreadPoolBuilder::new().use_current_thread().build_global() {
+    if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads()).use_current_thread().build_global() {
         eprintln!("warning: could not start the thread pool on the main thread ({e}); using the default pool");
     }
     let result = match cli.command {

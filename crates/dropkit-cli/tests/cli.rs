@@ -660,3 +660,56 @@ fn without_validation_figures_say_n_a_and_how_the_best_was_chosen() {
     assert!(!sweep.join("val_accuracy.svg").exists(), "no empty validation plot");
     assert!(sweep.join("test_error_vs_rate.svg").exists());
 }
+
+#[test]
+fn the_thread_count_follows_slurm_and_is_printed() {
+    let run = temp("threads-run");
+    let out = dropkit(
+        &["train", "--model", SMALL, "--epochs", "1", "--out", run.to_str().unwrap()],
+        &[("SLURM_CPUS_PER_TASK", "1")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("threads: 1\n"), "{}", text(&out.stdout));
+    let run2 = temp("threads-run2");
+    let out = dropkit(
+        &["train", "--model", SMALL, "--epochs", "1", "--out", run2.to_str().unwrap()],
+        &[("SLURM_CPUS_PER_TASK", "1"), ("RAYON_NUM_THREADS", "2")],
+    );
+    assert!(text(&out.stdout).contains("threads: 2\n"), "RAYON_NUM_THREADS wins: {}", text(&out.stdout));
+}
+
+#[test]
+fn the_slurm_example_runs_as_an_array_and_its_report_merges_the_shards() {
+    let out = temp("slurm-sweep");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let script = |name: &str, task: Option<&str>| {
+        let mut cmd = Command::new("bash");
+        cmd.arg(format!("{root}/slurm/{name}"))
+            .env("DROPKIT", env!("CARGO_BIN_EXE_dropkit"))
+            .env("OUT", &*out)
+            .env("EPOCHS", "1")
+            .env("MODEL", SMALL)
+            .env("SLURM_CPUS_PER_TASK", "1")
+            .env_remove("DROPKIT_DATA")
+            .env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache");
+        if let Some(t) = task {
+            cmd.env("SLURM_ARRAY_TASK_ID", t).env("SLURM_ARRAY_TASK_COUNT", "1");
+        }
+        cmd.output().unwrap()
+    };
+    for task in ["1", "2", "3", "4"] {
+        let o = script("sweep.sbatch", Some(task));
+        assert!(o.status.success(), "task {task}: {}", text(&o.stderr));
+        assert!(out.join(format!("results-shard-{task}-of-4.jsonl")).is_file());
+    }
+    let report = script("report.sbatch", None);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    assert!(text(&report.stdout).contains("8 trials"), "{}", text(&report.stdout));
+    let merged = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert_eq!(merged.lines().count(), 8, "each trial once in the merged file");
+    // The merged directory merges again, to the same trials.
+    let again = dropkit(&["report", out.to_str().unwrap(), "--out", out.to_str().unwrap()], &[]);
+    assert!(text(&again.stdout).contains("8 trials"));
+    let k8s = std::fs::read_to_string(format!("{root}/kubernetes/sweep-job.yaml")).unwrap();
+    assert!(k8s.contains("--shard $((JOB_COMPLETION_INDEX + 1))/4") && k8s.contains("completionMode: Indexed"));
+}

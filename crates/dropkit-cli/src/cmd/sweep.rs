@@ -213,7 +213,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     };
     run_sweep(&trials, &data, &args.out, SweepOptions { jobs, shard }, &on_event)?;
-    redraw(std::slice::from_ref(&args.out), &args.out)
+    redraw(std::slice::from_ref(&args.out), &args.out).map(|_| ())
 }
 
 #[derive(clap::Args)]
@@ -228,11 +228,21 @@ pub struct ReportArgs {
 
 pub fn report(args: ReportArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
-    redraw(&args.dirs, &out)
+    let records = redraw(&args.dirs, &out)?;
+    // The merged trials, each once, as a results file of their own: the merged directory can
+    // be merged or resumed again, and lines torn by a crash are left behind.
+    let mut lines = String::new();
+    for r in &records {
+        lines.push_str(&serde_json::to_string(r)?);
+        lines.push('\n');
+    }
+    dropkit::fsio::write_atomic(&out.join("results.jsonl"), lines.as_bytes())?;
+    Ok(())
 }
 
-/// Merges the results of `dirs` (each trial once) and writes the report into `out`.
-fn redraw(dirs: &[PathBuf], out: &Path) -> Result<()> {
+/// Merges the results of `dirs` (each trial once), writes the report into `out` and returns
+/// the merged trials.
+fn redraw(dirs: &[PathBuf], out: &Path) -> Result<Vec<TrialRecord>> {
     let mut records: Vec<TrialRecord> = Vec::new();
     for dir in dirs {
         if !dir.is_dir() {
@@ -257,5 +267,5 @@ fn redraw(dirs: &[PathBuf], out: &Path) -> Result<()> {
     let summary = crate::report::sweep::write(out, &records, "dropkit sweep")?;
     say(summary.trim_end())?;
     say(format!("{} trials; plots and report.html in {}", records.len(), out.display()))?;
-    Ok(())
+    Ok(records)
 }

@@ -311,6 +311,7 @@ pub fn run(args: Args) -> Result<()> {
     let data = load_data(args.data.as_deref(), &cfg)?;
     cfg.data = Some(data.source.clone());
     say(format!("model: {}", cfg.model))?;
+    say(format!("threads: {}", rayon::current_num_threads()))?;
     say(format!(
         "data: {} ({} training images, validation split {}, {} test images)",
         data.source,
