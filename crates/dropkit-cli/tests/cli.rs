@@ -713,3 +713,40 @@ fn the_slurm_example_runs_as_an_array_and_its_report_merges_the_shards() {
     let k8s = std::fs::read_to_string(format!("{root}/kubernetes/sweep-job.yaml")).unwrap();
     assert!(k8s.contains("--shard $((JOB_COMPLETION_INDEX + 1))/4") && k8s.contains("completionMode: Indexed"));
 }
+
+#[test]
+fn a_diverging_trial_is_recorded_as_failed_and_the_sweep_goes_on() {
+    let out = temp("swnan");
+    let o = out.to_str().unwrap();
+    let sweep = |extra: &[&str]| {
+        let mut a = vec![
+            "sweep",
+            "--model",
+            "dense(256, relu) dropout(0.5) dense(10)",
+            "--lrs",
+            "0.001,1e30",
+            "--epochs",
+            "1",
+            "--out",
+            o,
+        ];
+        a.extend_from_slice(extra);
+        dropkit(&a, &[])
+    };
+    let first = sweep(&[]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let err = text(&first.stderr);
+    assert!(err.contains("lr 1000000000000000000000000000000, seed 42 failed: ") && err.contains("recorded"), "{err}");
+    let stdout = text(&first.stdout);
+    assert!(stdout.contains("1 trial failed") && stdout.contains("lr 0.001"), "the report lists it: {stdout}");
+    assert!(std::fs::read_to_string(out.join("report.html")).unwrap().contains("1 trial failed"));
+    // A rerun skips both; --retry-failed trains the failed one again (and it fails again).
+    let again = sweep(&[]);
+    assert!(
+        text(&again.stdout).contains("2 already in") && text(&again.stdout).contains("0 to run"),
+        "{}",
+        text(&again.stdout)
+    );
+    let retry = sweep(&["--retry-failed"]);
+    assert!(text(&retry.stdout).contains("1 to run"), "{}", text(&retry.stdout));
+}

@@ -96,8 +96,15 @@ pub fn run(args: Args) -> Result<()> {
                 record.metrics.seconds_per_epoch
             ));
         }
+        SweepEvent::Failed { trial, error } => eprintln!("{} failed: {error}", trial.settings.label()),
     };
-    run_sweep(&trials, &data, &args.out, SweepOptions { jobs: args.jobs, shard: None }, &on_event)?;
+    run_sweep(
+        &trials,
+        &data,
+        &args.out,
+        SweepOptions { jobs: args.jobs, shard: None, retry_failed: false },
+        &on_event,
+    )?;
     let (records, _) = read_results(&args.out)?;
     let mut table = format!("{:<18} {:<70} {:>8} {:>9}\n", "row", "network", "paper", "dropkit");
     // In the paper's order, whatever the training order.
@@ -121,7 +128,7 @@ pub fn run(args: Args) -> Result<()> {
         started.elapsed().as_secs_f64()
     ))?;
     let mine: Vec<_> = records.into_iter().filter(|r| trials.iter().any(|t| t.key == r.key)).collect();
-    crate::report::sweep::write(&args.out, &mine, "Srivastava et al. 2014, MNIST MLPs")?;
+    crate::report::sweep::write(&args.out, &mine, &[], "Srivastava et al. 2014, MNIST MLPs")?;
     say(format!("report: {}", args.out.join("report.html").display()))?;
     Ok(())
 }

@@ -6,7 +6,8 @@ use super::train::load_data;
 use crate::output::say;
 use anyhow::{bail, Context, Result};
 use dropkit::experiments::sweep::{
-    read_results, run_sweep, Grid, Regularizer, Shard, SweepEvent, SweepOptions, TrialRecord,
+    read_failures, read_results, run_sweep, FailedTrial, Grid, Regularizer, Shard, SweepEvent, SweepOptions,
+    TrialRecord,
 };
 use dropkit::train::presets::preset;
 use dropkit::train::RunConfig;
@@ -69,6 +70,9 @@ pub struct Args {
     /// Only the plan and the final table.
     #[arg(long, short)]
     quiet: bool,
+    /// Train the trials recorded as failed again (reruns skip them otherwise).
+    #[arg(long)]
+    retry_failed: bool,
 }
 
 /// A sweep file.
@@ -196,6 +200,15 @@ pub fn run(args: Args) -> Result<()> {
             ));
         }
         SweepEvent::Started { .. } | SweepEvent::Epoch { .. } => {}
+        SweepEvent::Failed { trial, error } => {
+            let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
+            eprintln!(
+                "[{k}/{}] {}, seed {} failed: {error} (recorded; the sweep goes on, --retry-failed trains it again)",
+                total.load(Ordering::SeqCst),
+                trial.settings.label(),
+                trial.settings.seed
+            );
+        }
         SweepEvent::Finished { trial, record } => {
             let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
             if !quiet {
@@ -212,7 +225,7 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     };
-    run_sweep(&trials, &data, &args.out, SweepOptions { jobs, shard }, &on_event)?;
+    run_sweep(&trials, &data, &args.out, SweepOptions { jobs, shard, retry_failed: args.retry_failed }, &on_event)?;
     redraw(std::slice::from_ref(&args.out), &args.out).map(|_| ())
 }
 
@@ -261,10 +274,18 @@ fn redraw(dirs: &[PathBuf], out: &Path) -> Result<Vec<TrialRecord>> {
             }
         }
     }
-    if records.is_empty() {
+    if records.is_empty() && dirs.iter().all(|d| read_failures(d).map_or(true, |f| f.is_empty())) {
         bail!(dropkit::Error::DataNotFound(format!("no finished trials in {}", dirs[0].display())));
     }
-    let summary = crate::report::sweep::write(out, &records, "dropkit sweep")?;
+    let mut failures = Vec::new();
+    for dir in dirs {
+        for f in read_failures(dir)? {
+            if !failures.iter().any(|x: &FailedTrial| x.key == f.key) && !records.iter().any(|r| r.key == f.key) {
+                failures.push(f);
+            }
+        }
+    }
+    let summary = crate::report::sweep::write(out, &records, &failures, "dropkit sweep")?;
     say(summary.trim_end())?;
     say(format!("{} trials; plots and report.html in {}", records.len(), out.display()))?;
     Ok(records)

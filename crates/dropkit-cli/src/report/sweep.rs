@@ -6,7 +6,7 @@ use super::plot::{line_chart, Chart, Series};
 use crate::cmd::train::train_command;
 use anyhow::Result;
 use dropkit::experiments::sweep::summary::{best, curves_over, groups, Group, Spread, Varying};
-use dropkit::experiments::sweep::{Settings, TrialRecord};
+use dropkit::experiments::sweep::{FailedTrial, Settings, TrialRecord};
 use std::path::{Path, PathBuf};
 
 /// A figure to 4 places, or "n/a" when no trial has it.
@@ -133,7 +133,7 @@ pub fn draw(out: &Path, records: &[TrialRecord]) -> Result<Vec<PathBuf>> {
 }
 
 /// Writes the plots and `report.html` into `out`; returns the printed summary.
-pub fn write(out: &Path, records: &[TrialRecord], title: &str) -> Result<String> {
+pub fn write(out: &Path, records: &[TrialRecord], failures: &[FailedTrial], title: &str) -> Result<String> {
     std::fs::create_dir_all(out)?;
     let svgs = draw(out, records)?;
     let groups = groups(records);
@@ -161,6 +161,16 @@ pub fn write(out: &Path, records: &[TrialRecord], title: &str) -> Result<String>
             r.settings.seed,
             r.key
         ));
+    }
+    if !failures.is_empty() {
+        summary.push_str(&format!(
+            "\n{} trial{} failed (recorded; rerun with --retry-failed to train again):\n",
+            failures.len(),
+            if failures.len() == 1 { "" } else { "s" }
+        ));
+        for f in failures {
+            summary.push_str(&format!("  {} seed {}: {}\n", f.settings.label(), f.settings.seed, f.failed));
+        }
     }
     let page = html::page(
         title,

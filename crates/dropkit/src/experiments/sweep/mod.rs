@@ -37,9 +37,41 @@ pub fn results_file(dir: &Path, shard: Option<Shard>) -> PathBuf {
     }
 }
 
+/// A trial that could not finish (it diverged, or its model does not fit the data): recorded
+/// in the results file as a line with `failed`, so that the sweep goes on and reruns skip it
+/// (unless told to retry failed trials).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailedTrial {
+    pub key: String,
+    pub settings: Settings,
+    pub config: RunConfig,
+    /// The error, as it was reported.
+    pub failed: String,
+}
+
 /// Every trial recorded in `dir`'s `results*.jsonl` files, in file order, and the number of
 /// lines that could not be read (a line cut short by a crash is skipped; its trial reruns).
 pub fn read_results(dir: &Path) -> Result<(Vec<TrialRecord>, usize)> {
+    let (records, _, skipped) = read_all(dir)?;
+    Ok((records, skipped))
+}
+
+/// The trials recorded as failed in `dir` (each once, the latest record of a key).
+pub fn read_failures(dir: &Path) -> Result<Vec<FailedTrial>> {
+    let (records, failed, _) = read_all(dir)?;
+    let mut out: Vec<FailedTrial> = Vec::new();
+    for f in failed.into_iter().rev() {
+        // A trial that failed and then succeeded on a retry is not failed.
+        if !records.iter().any(|r| r.key == f.key) && !out.iter().any(|o| o.key == f.key) {
+            out.push(f);
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Finished trials, failed trials and unreadable lines of `dir`'s results files.
+fn read_all(dir: &Path) -> Result<(Vec<TrialRecord>, Vec<FailedTrial>, usize)> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .flatten()
@@ -49,25 +81,28 @@ pub fn read_results(dir: &Path) -> Result<(Vec<TrialRecord>, usize)> {
                 name.starts_with("results") && name.ends_with(".jsonl")
             })
             .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new(), 0)),
         Err(e) => return Err(Error::io(dir, e)),
     };
     files.sort();
-    let (mut records, mut skipped) = (Vec::new(), 0);
+    let (mut records, mut failed, mut skipped) = (Vec::new(), Vec::new(), 0);
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            match serde_json::from_str::<TrialRecord>(line) {
-                Ok(r) => records.push(r),
-                Err(_) => skipped += 1,
+            if let Ok(r) = serde_json::from_str::<TrialRecord>(line) {
+                records.push(r);
+            } else if let Ok(f) = serde_json::from_str::<FailedTrial>(line) {
+                failed.push(f);
+            } else {
+                skipped += 1;
             }
         }
     }
-    Ok((records, skipped))
+    Ok((records, failed, skipped))
 }
 
 /// Appends one record as a line, synced to disk before returning.
-fn append(path: &Path, record: &TrialRecord) -> Result<()> {
+fn append(path: &Path, record: &impl Serialize) -> Result<()> {
     let mut line = serde_json::to_string(record).map_err(|e| Error::InvalidArgument(format!("result: {e}")))?;
     line.push('\n');
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::io(path, e))?;
@@ -100,6 +135,11 @@ pub enum SweepEvent<'a> {
         trial: &'a Trial,
         record: &'a TrialRecord,
     },
+    /// A trial failed; it is recorded as failed and the sweep goes on.
+    Failed {
+        trial: &'a Trial,
+        error: &'a str,
+    },
 }
 
 /// Options of [`run_sweep`].
@@ -108,6 +148,8 @@ pub struct SweepOptions {
     /// Trials trained at the same time; the threads are divided among them.
     pub jobs: usize,
     pub shard: Option<Shard>,
+    /// Run the trials recorded as failed again (otherwise reruns skip them).
+    pub retry_failed: bool,
 }
 
 /// Runs every trial of this shard not yet recorded in `dir`; returns the records written now.
@@ -123,8 +165,11 @@ pub fn run_sweep(
         return Err(Error::InvalidArgument("--jobs 0: run at least 1 trial at a time".into()));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let (existing, _) = read_results(dir)?;
-    let done: std::collections::HashSet<&str> = existing.iter().map(|r| r.key.as_str()).collect();
+    let (existing, failed, _) = read_all(dir)?;
+    let mut done: std::collections::HashSet<&str> = existing.iter().map(|r| r.key.as_str()).collect();
+    if !options.retry_failed {
+        done.extend(failed.iter().map(|f| f.key.as_str()));
+    }
     let mine: Vec<&Trial> =
         trials.iter().enumerate().filter(|(k, _)| options.shard.is_none_or(|s| s.owns(*k))).map(|(_, t)| t).collect();
     let pending: Vec<&Trial> = mine.iter().copied().filter(|t| !done.contains(t.key.as_str())).collect();
@@ -176,9 +221,30 @@ pub fn run_sweep(
                         out.push(record);
                         Ok(())
                     });
-                    if let Err(e) = outcome {
-                        first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
-                        return;
+                    match outcome {
+                        Ok(()) => {}
+                        // The trial's own failure (it diverged, or its model does not fit the
+                        // data): record it and go on with the others.
+                        Err(
+                            e @ (Error::Numeric(_) | Error::Shape { .. } | Error::InvalidArgument(_) | Error::Spec(_)),
+                        ) => {
+                            let failure = FailedTrial {
+                                key: trial.key.clone(),
+                                settings: trial.settings.clone(),
+                                config: trial.config.clone(),
+                                failed: e.to_string(),
+                            };
+                            let _guard = written.lock().unwrap_or_else(|p| p.into_inner());
+                            if let Err(e) = append(&file, &failure) {
+                                first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                                return;
+                            }
+                            on_event(SweepEvent::Failed { trial, error: &failure.failed });
+                        }
+                        Err(e) => {
+                            first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                            return;
+                        }
                     }
                 }
             });
