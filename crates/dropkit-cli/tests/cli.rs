@@ -750,3 +750,56 @@ fn a_diverging_trial_is_recorded_as_failed_and_the_sweep_goes_on() {
     let retry = sweep(&["--retry-failed"]);
     assert!(text(&retry.stdout).contains("1 to run"), "{}", text(&retry.stdout));
 }
+
+/// The TFRecords of an event file: each record's length and data, their CRCs checked.
+fn tf_records(bytes: &[u8]) -> Vec<Vec<u8>> {
+    use dropkit::train::tensorboard::masked_crc;
+    let (mut out, mut at) = (Vec::new(), 0);
+    while at < bytes.len() {
+        let len_bytes = &bytes[at..at + 8];
+        let len = u64::from_le_bytes(len_bytes.try_into().unwrap()) as usize;
+        assert_eq!(u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()), masked_crc(len_bytes), "length CRC");
+        let data = &bytes[at + 12..at + 12 + len];
+        let crc = u32::from_le_bytes(bytes[at + 12 + len..at + 16 + len].try_into().unwrap());
+        assert_eq!(crc, masked_crc(data), "data CRC");
+        out.push(data.to_vec());
+        at += 16 + len;
+    }
+    out
+}
+
+#[test]
+fn history_grows_while_training_and_tensorboard_events_are_written() {
+    let run = temp("live-run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dropkit"))
+        .args(["train", "--model", "dense(256, relu) dropout(0.5) dense(10)", "--epochs", "30", "-q", "--tensorboard"])
+        .args(["--out", run.to_str().unwrap()])
+        .env_remove("DROPKIT_DATA")
+        .env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = || std::fs::read_to_string(run.join("history.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
+    while lines() < 2 && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let unfinished = !run.join("model.safetensors").exists();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(unfinished, "30 epochs should take longer than two");
+    let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["epoch"], 1, "epoch lines are there before the run ends");
+    // The event file: a version record, then batch and epoch scalars with valid CRCs.
+    let events = std::fs::read_dir(&*run)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out.tfevents."))
+        .expect("an event file");
+    let records = tf_records(&std::fs::read(events).unwrap());
+    assert!(records[0].windows(13).any(|w| w == b"brain.Event:2"));
+    let has = |tag: &[u8]| records.iter().any(|r| r.windows(tag.len()).any(|w| w == tag));
+    assert!(has(b"batch/loss") && has(b"epoch/val_accuracy") && has(b"epoch/lr"));
+    assert!(records.len() > 2 * 70, "a batch loss per batch ({} records)", records.len());
+}

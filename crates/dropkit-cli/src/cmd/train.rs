@@ -78,11 +78,14 @@ pub struct Args {
     /// Write a checkpoint every N epochs (0: none); `--resume` continues from the last one.
     #[arg(long, value_name = "N")]
     checkpoint_every: Option<usize>,
+    /// Also write TensorBoard event files into the run directory (`tensorboard --logdir runs`).
+    #[arg(long)]
+    tensorboard: bool,
     /// Continue the killed or interrupted run in RUN_DIR from its last checkpoint.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = [
         "model", "preset", "config", "optimizer", "lr", "momentum", "nesterov", "momentum_ramp", "dampened", "weight_decay", "max_norm",
         "schedule", "epochs", "batch_size", "validation_split", "seed", "early_stopping", "monitor",
-        "min_delta", "no_restore_best", "checkpoint_every", "augment", "out",
+        "min_delta", "no_restore_best", "checkpoint_every", "augment", "out", "tensorboard",
     ])]
     resume: Option<PathBuf>,
     /// Data directory holding mnist/ (default: $DROPKIT_DATA, then ~/.cache/dropkit, then the embedded subset).
@@ -157,6 +160,9 @@ fn config(args: &Args) -> Result<RunConfig> {
     }
     if let Some(a) = &args.augment {
         c.augment = Some(dropkit::data::augment::Augment::parse(a)?);
+    }
+    if args.tensorboard {
+        c.tensorboard = true;
     }
     if let Some(v) = args.checkpoint_every {
         c.checkpoint_every = v;

@@ -38,6 +38,10 @@ pub struct RunConfig {
     /// Random translations and rotations of training images (`[augment]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub augment: Option<Augment>,
+    /// Also write TensorBoard event files into the run directory (scalars per epoch and the
+    /// loss of every batch).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tensorboard: bool,
 }
 
 /// The data sets a run can name: IDX digit sets under the data directory.
@@ -68,6 +72,7 @@ impl RunConfig {
             early_stopping: None,
             data: None,
             augment: None,
+            tensorboard: false,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod early_stopping;
 pub mod presets;
 pub mod run;
+pub mod tensorboard;
 pub mod weights;
 
 pub use config::RunConfig;

@@ -2,6 +2,7 @@
 //! `metrics.json` and `model.safetensors` (each atomically); evaluate a saved run.
 
 use super::checkpoint::{self, Checkpoint};
+use super::tensorboard::EventWriter;
 use super::{check_classes, evaluate, fit_from, weights, FitOptions, FitState, History, Progress, RunConfig};
 use crate::data::fetch::sha256_hex;
 use crate::data::{DataRecord, Dataset, TrainTest};
@@ -127,18 +128,42 @@ fn run(
         augment: config.augment,
     };
     let every = config.checkpoint_every;
+    if let Some(dir) = out {
+        // The epochs so far (none, or a checkpoint's), then one line appended per epoch.
+        write_atomic(&dir.join("history.jsonl"), history_lines(&state.history)?.as_bytes())?;
+    }
     let mut save_checkpoint = |state: &FitState, model: &mut Sequential, optimizer: &Optimizer| match out {
-        Some(dir) if every > 0 => {
+        Some(dir) => {
+            if let Some(record) = state.history.epochs.last() {
+                append_line(&dir.join("history.jsonl"), &json(record)?)?;
+            }
             let epoch = state.history.epochs.len();
-            if epoch.is_multiple_of(every) || epoch == config.epochs || state.stopped_early {
+            if every > 0 && (epoch.is_multiple_of(every) || epoch == config.epochs || state.stopped_early) {
                 checkpoint::save(dir, state, model, optimizer, &data_id)?;
             }
             Ok(())
         }
-        _ => Ok(()),
+        None => Ok(()),
     };
     let val = (!val_set.is_empty()).then_some(&val_set);
-    fit_from(&mut model, &mut optimizer, &fit_set, val, &options, &mut state, on_progress, &mut save_checkpoint)?;
+    let mut events = match out {
+        Some(dir) if config.tensorboard => Some(EventWriter::create(dir)?),
+        _ => None,
+    };
+    let batches = fit_set.len().div_ceil(config.batch_size.max(1));
+    let mut event_error = None;
+    let mut progress = |p: Progress| {
+        if let Some(w) = events.as_mut() {
+            if let Err(e) = log_event(w, &p, batches) {
+                event_error.get_or_insert(e);
+            }
+        }
+        on_progress(p)
+    };
+    fit_from(&mut model, &mut optimizer, &fit_set, val, &options, &mut state, &mut progress, &mut save_checkpoint)?;
+    if let Some(e) = event_error {
+        return Err(e);
+    }
     let mut metrics = measure(&mut model, &fit_set, &data.test, &state, &data.source)?;
     let history = state.history;
     if let Some(dir) = out {
@@ -188,18 +213,53 @@ fn measure(
     })
 }
 
+/// Writes a progress report as TensorBoard scalars: the loss of every batch (at its global
+/// step) and each epoch's figures (at the epoch), synced at every epoch's end.
+fn log_event(w: &mut EventWriter, p: &Progress, batches: usize) -> Result<()> {
+    match p {
+        Progress::Batch { epoch, batch, loss, .. } => {
+            w.scalar("batch/loss", ((epoch - 1) * batches + batch) as u64, *loss)
+        }
+        Progress::Epoch(r) => {
+            let step = r.epoch as u64;
+            w.scalar("epoch/loss", step, r.loss)?;
+            w.scalar("epoch/cross_entropy", step, r.cross_entropy)?;
+            w.scalar("epoch/accuracy", step, r.accuracy)?;
+            if let Some(v) = r.val_loss {
+                w.scalar("epoch/val_loss", step, v)?;
+            }
+            if let Some(v) = r.val_accuracy {
+                w.scalar("epoch/val_accuracy", step, v)?;
+            }
+            w.scalar("epoch/lr", step, r.lr as f64)?;
+            w.flush()
+        }
+    }
+}
+
+/// Appends `line` and a newline to `path`, synced before returning (a run can be followed).
+fn append_line(path: &Path, line: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(format!("{line}\n").as_bytes()).and_then(|_| f.sync_data()).map_err(|e| Error::io(path, e))
+}
+
+fn history_lines(history: &History) -> Result<String> {
+    let mut lines = String::new();
+    for r in &history.epochs {
+        lines.push_str(&json(r)?);
+        lines.push('\n');
+    }
+    Ok(lines)
+}
+
 fn json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::InvalidArgument(format!("cannot encode JSON: {e}")))
 }
 
 /// Writes history, weights and metrics (with the weights' SHA-256) into the run directory.
 pub fn write_run(dir: &Path, model: &mut Sequential, history: &History, metrics: &mut Metrics) -> Result<()> {
-    let mut lines = String::new();
-    for r in &history.epochs {
-        lines.push_str(&json(r)?);
-        lines.push('\n');
-    }
-    write_atomic(&dir.join("history.jsonl"), lines.as_bytes())?;
+    write_atomic(&dir.join("history.jsonl"), history_lines(history)?.as_bytes())?;
     let bytes = weights::to_bytes(model)?;
     metrics.model_sha256 = Some(sha256_hex(&bytes));
     let pretty = serde_json::to_string_pretty(metrics).map_err(|e| Error::InvalidArgument(e.to_string()))?;
