@@ -803,3 +803,50 @@ fn history_grows_while_training_and_tensorboard_events_are_written() {
     assert!(has(b"batch/loss") && has(b"epoch/val_accuracy") && has(b"epoch/lr"));
     assert!(records.len() > 2 * 70, "a batch loss per batch ({} records)", records.len());
 }
+
+#[test]
+fn small_things_users_notice() {
+    let out = temp("small-things");
+    let o = out.to_str().unwrap();
+    // A negative learning rate is a value, refused with its own message.
+    assert_clean_error(&dropkit(&["train", "--model", SMALL, "--lr", "-0.1", "--out", o], &[]), 2, "lr = -0.1");
+    // An OS error is said once, with its path.
+    let file = temp("a-file");
+    std::fs::write(&*file, b"x").unwrap();
+    let under_file = file.join("run");
+    let err = dropkit(&["train", "--model", SMALL, "--epochs", "1", "--out", under_file.to_str().unwrap()], &[]);
+    let msg = text(&err.stderr);
+    assert_eq!(msg.matches("os error").count(), 1, "{msg}");
+    assert!(msg.contains(&*under_file.to_string_lossy()), "{msg}");
+    // A failed fetch leaves no empty data folder behind.
+    let data = temp("fetch-empty");
+    std::fs::create_dir_all(&*data).unwrap();
+    let fetch =
+        dropkit(&["data", "fetch", "mnist", "--data", data.to_str().unwrap(), "--mirror", "http://127.0.0.1:9/"], &[]);
+    assert_eq!(fetch.status.code(), Some(1));
+    assert!(!data.join("mnist").exists(), "an empty mnist/ would look like data");
+    // Help says what --epochs and --batch-size are.
+    let help = text(&dropkit(&["train", "--help"], &[]).stdout);
+    assert!(help.contains("Passes over the training set") && help.contains("Samples per minibatch"), "{help}");
+    // The uncertainty study warns about a model without dropout.
+    let run = temp("no-dropout-run");
+    let trained = dropkit(
+        &["train", "--model", "dense(32, relu) dense(10)", "--epochs", "1", "--out", run.to_str().unwrap()],
+        &[],
+    );
+    assert!(trained.status.success(), "{}", text(&trained.stderr));
+    let unc = temp("no-dropout-unc");
+    let study = dropkit(
+        &["uncertainty", run.to_str().unwrap(), "--mc", "2", "--ood-inputs", "20", "--out", unc.to_str().unwrap()],
+        &[],
+    );
+    assert!(text(&study.stderr).contains("has no dropout layer"), "{}", text(&study.stderr));
+    assert_clean_error(
+        &dropkit(
+            &["uncertainty", run.to_str().unwrap(), "--ood-inputs", "0", "--out", temp("ood0").to_str().unwrap()],
+            &[],
+        ),
+        2,
+        "--ood-inputs 0",
+    );
+}

@@ -19,8 +19,8 @@ pub enum Error {
     #[error("{path}: {message}")]
     Format { path: String, message: String },
     /// A file or directory that could not be read or written.
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     /// A data set that cannot be found where the data-directory rules look.
     #[error("{0}")]
     DataNotFound(String),
@@ -38,7 +38,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), error: source }
     }
 
     /// A data-format error for `path`.

@@ -69,9 +69,10 @@ pub fn run(args: Args) -> Result<()> {
         .map(|r| Trial::named(r.name, RunConfig { data: Some(data.source.clone()), ..r.config.clone() }))
         .collect::<dropkit::Result<_>>()?;
     say(format!(
-        "Srivastava et al. 2014, table 2 (MNIST MLPs): {} rows, {} epochs each (the paper: 3000); data: {}",
+        "Srivastava et al. 2014, table 2 (MNIST MLPs): {} rows, {} epoch{} each (the paper: 3000); data: {}",
         rows.len(),
         args.epochs,
+        if args.epochs == 1 { "" } else { "s" },
         data.source
     ))?;
     let started = Instant::now();

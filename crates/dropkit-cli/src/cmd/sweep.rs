@@ -50,6 +50,7 @@ pub struct Args {
     /// dropout+batch-norm, dropout+augment, or all.
     #[arg(long)]
     regularizers: Option<String>,
+    /// Epochs per trial (default: the base run's).
     #[arg(long)]
     epochs: Option<usize>,
     /// Fraction of the training set held out for validation (the curves need one).

@@ -25,8 +25,8 @@ pub struct Args {
     /// sgd, adam or adamw.
     #[arg(long)]
     optimizer: Option<String>,
-    /// Learning rate.
-    #[arg(long)]
+    /// Learning rate (a negative value is read as a value, and refused with a message).
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f32>,
     /// SGD momentum.
     #[arg(long)]
@@ -49,8 +49,10 @@ pub struct Args {
     /// Learning-rate schedule: constant, step:EVERY:GAMMA or exp:GAMMA.
     #[arg(long)]
     schedule: Option<String>,
+    /// Passes over the training set (default 10, or the preset's).
     #[arg(long)]
     epochs: Option<usize>,
+    /// Samples per minibatch (default 128, or the preset's).
     #[arg(long)]
     batch_size: Option<usize>,
     /// Fraction of the training set (the last part, as Keras) held out for validation.

@@ -40,11 +40,26 @@ fn evaluate_run(dir: &Path, args: &Args) -> Result<StudyReport> {
     let cfg = load_config(dir)?;
     let data = load_data(args.data.as_deref(), &cfg)?;
     let (_, mut model) = load_model(dir, &data.train.sample_shape)?;
+    if model.first_stochastic().is_none() {
+        eprintln!(
+            "warning: {} has no dropout layer: its Monte Carlo passes are all alike, so MC dropout equals the deterministic prediction",
+            dir.display()
+        );
+    }
     let options = StudyOptions { passes: args.mc, ood_inputs: args.ood_inputs, seed: cfg.seed };
     Ok(study(&mut model, &dir.display().to_string(), &data.test, options)?)
 }
 
 pub fn run(args: Args) -> Result<()> {
+    // The study's own checks, before any run is loaded.
+    if args.mc == 0 || args.ood_inputs == 0 {
+        let what = if args.mc == 0 {
+            "--mc 0: use at least 1 pass, e.g. --mc 100"
+        } else {
+            "--ood-inputs 0: shift at least 1 test input, e.g. 2000"
+        };
+        anyhow::bail!(dropkit::Error::InvalidArgument(what.into()));
+    }
     refuse_overwrite(&args.out.join("metrics.json"), args.overwrite)?;
     let mut reports = Vec::new();
     for dir in &args.runs {

@@ -141,12 +141,13 @@ pub fn write(out: &Path, records: &[TrialRecord], failures: &[FailedTrial], titl
     if let Some((b, criterion)) = best(&groups) {
         let e = b.test_error();
         summary.push_str(&format!(
-            "\nbest setting ({}): {} - test error {:.2}% (min {:.2}%, {} seeds)\n",
+            "\nbest setting ({}): {} - test error {:.2}% (min {:.2}%, {} seed{})\n",
             criterion.describe(),
             b.label,
             100.0 * e.mean,
             100.0 * e.min,
-            b.trials.len()
+            b.trials.len(),
+            if b.trials.len() == 1 { "" } else { "s" }
         ));
     }
     let mut trials = String::from("test accuracy  val accuracy  s/epoch  setting / command\n");

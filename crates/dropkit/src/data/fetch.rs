@@ -99,7 +99,22 @@ pub fn fetch(dir: &Path, files: &[RemoteFile], mirrors: &[String], on_event: &mu
     if mirrors.is_empty() {
         return Err(Error::InvalidArgument("no mirrors given".into()));
     }
+    let created = !dir.exists();
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let result = fetch_into(dir, files, mirrors, on_event);
+    // A folder this call made and left empty (every mirror failed) would look like data.
+    if result.is_err() && created && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
+        let _ = std::fs::remove_dir(dir);
+    }
+    result
+}
+
+fn fetch_into(
+    dir: &Path,
+    files: &[RemoteFile],
+    mirrors: &[String],
+    on_event: &mut dyn FnMut(FetchEvent),
+) -> Result<()> {
     for file in files {
         if present(dir, file) {
             on_event(FetchEvent::Present { name: file.name.into() });
