@@ -850,3 +850,17 @@ fn small_things_users_notice() {
         "--ood-inputs 0",
     );
 }
+
+#[test]
+fn specs_too_deep_or_too_large_for_memory_are_refused_before_building() {
+    let out = temp("huge");
+    let o = out.to_str().unwrap();
+    let nested = format!("{}relu{} dense(10)", "residual(".repeat(2000), ")".repeat(2000));
+    assert_clean_error(&dropkit(&["train", "--model", &nested, "--out", o], &[]), 2, "nest more than 32 deep");
+    let wide = format!("{} dense(10)", vec!["relu"; 20_000].join(" "));
+    assert_clean_error(
+        &dropkit(&["train", "--model", &wide, "--out", o], &[]),
+        2,
+        "GiB for its buffers (20001 layers)",
+    );
+}

@@ -48,6 +48,8 @@ struct Node {
     first_param: usize,
     /// A mode that overrides the model's for this layer.
     mode: Option<Mode>,
+    /// Values per sample of its output.
+    out_len: usize,
 }
 
 /// A named parameter tensor, as in a PyTorch `state_dict` (`layers.0.weight`).
@@ -97,7 +99,7 @@ impl Sequential {
         }
         for fuse::Planned { mut layer, index, len } in planned {
             shape = layer.build(&shape, index as u32, &mut init)?;
-            nodes.push(Node { index, len, first_param: params, mode: None });
+            nodes.push(Node { index, len, first_param: params, mode: None, out_len: shape.iter().product() });
             layer.visit_params(&mut |_, _| params += 1);
             layers.push(layer);
         }
@@ -296,6 +298,13 @@ impl Sequential {
             .zip(&self.nodes)
             .find(|(l, _)| l.output().data().iter().any(|v| !v.is_finite()))?;
         Some(format!("layer {} ({})", node.index, layer.spec()))
+    }
+
+    /// About how many bytes a pass over `batch` samples needs: each layer's output and input
+    /// gradient, and each parameter with its gradient and two optimizer moments.
+    pub fn memory_estimate(&mut self, batch: usize) -> u64 {
+        let activations: u64 = self.nodes.iter().map(|n| n.out_len as u64 * batch as u64 * 4 * 2).sum();
+        activations + self.num_params() as u64 * 4 * 4
     }
 
     /// Total number of trainable scalars.

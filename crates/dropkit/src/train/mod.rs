@@ -228,7 +228,7 @@ pub fn fit_from(
 }
 
 /// Rows per evaluation batch: large for GEMM efficiency, bounded for memory.
-const EVAL_BATCH: usize = 1000;
+pub(crate) const EVAL_BATCH: usize = 1000;
 
 /// Loss and accuracy of `model` on `data` in `mode` (normally `Mode::Eval`).
 pub fn evaluate(model: &mut Sequential, data: &Dataset, mode: Mode) -> Result<BatchStats> {

@@ -98,6 +98,7 @@ fn run(
     let (fit_set, val_set) = data.train.split_last(config.validation_split)?;
     let mut model = build_model(config, &data.train.sample_shape)?;
     check_classes(&model, &fit_set)?;
+    check_memory(&mut model, config.batch_size)?;
     let mut optimizer = Optimizer::new(config.optimizer.clone())?;
     let data_id = checkpoint::fingerprint(&fit_set);
     let mut state = match (start, out) {
@@ -271,6 +272,30 @@ pub fn write_run(dir: &Path, model: &mut Sequential, history: &History, metrics:
 fn recorded_sha256(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join("metrics.json")).ok()?;
     serde_json::from_str::<serde_json::Value>(&text).ok()?.get("model_sha256")?.as_str().map(str::to_string)
+}
+
+/// Refuses a model whose buffers would not fit in the memory the machine has available,
+/// before they are allocated (they grow on the first pass).
+fn check_memory(model: &mut Sequential, batch_size: usize) -> Result<()> {
+    let Some(available) = available_memory() else { return Ok(()) };
+    let need = model.memory_estimate(batch_size.max(super::EVAL_BATCH));
+    if need > available {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        return Err(Error::InvalidArgument(format!(
+            "the model needs about {:.1} GiB for its buffers ({} layers) but {:.1} GiB are available; use fewer or narrower layers, or a smaller batch",
+            gib(need),
+            model.layers().len(),
+            gib(available)
+        )));
+    }
+    Ok(())
+}
+
+/// `MemAvailable` of /proc/meminfo (Linux), in bytes.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = info.lines().find(|l| l.starts_with("MemAvailable:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// Reads a run directory's `config.toml`.
