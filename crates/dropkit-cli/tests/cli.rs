@@ -864,3 +864,20 @@ fn specs_too_deep_or_too_large_for_memory_are_refused_before_building() {
         "GiB for its buffers (20001 layers)",
     );
 }
+
+#[test]
+fn a_run_that_diverged_resumes_with_a_new_learning_rate() {
+    let run = temp("nan-run");
+    let r = run.to_str().unwrap();
+    let model = "dense(256, relu) dropout(0.5) dense(10)";
+    let diverged = dropkit(&["train", "--model", model, "--lr", "1e30", "--epochs", "2", "--out", r], &[]);
+    assert_eq!(diverged.status.code(), Some(1), "{}", text(&diverged.stderr));
+    assert!(text(&diverged.stderr).contains("lower the learning rate"), "{}", text(&diverged.stderr));
+    let resumed = dropkit(&["train", "--resume", r, "--lr", "0.001"], &[]);
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("lr = 0.001") && config.contains("resumed after epoch 0 with lr 0.001"), "{config}");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics["test_accuracy"].as_f64().unwrap() > 0.5);
+}

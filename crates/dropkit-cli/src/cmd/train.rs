@@ -83,10 +83,11 @@ pub struct Args {
     /// Also write TensorBoard event files into the run directory (`tensorboard --logdir runs`).
     #[arg(long)]
     tensorboard: bool,
-    /// Continue the killed or interrupted run in RUN_DIR from its last checkpoint.
+    /// Continue the killed or interrupted run in RUN_DIR from its last checkpoint (with --lr or
+    /// --schedule: from there with a new learning rate, recorded in its config.toml).
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = [
-        "model", "preset", "config", "optimizer", "lr", "momentum", "nesterov", "momentum_ramp", "dampened", "weight_decay", "max_norm",
-        "schedule", "epochs", "batch_size", "validation_split", "seed", "early_stopping", "monitor",
+        "model", "preset", "config", "optimizer", "momentum", "nesterov", "momentum_ramp", "dampened", "weight_decay", "max_norm",
+        "epochs", "batch_size", "validation_split", "seed", "early_stopping", "monitor",
         "min_delta", "no_restore_best", "checkpoint_every", "augment", "out", "tensorboard",
     ])]
     resume: Option<PathBuf>,
@@ -280,7 +281,7 @@ pub fn check_out_dir(dir: &Path) -> Result<()> {
     }
     if dir.join("config.toml").exists() {
         bail!(dropkit::Error::InvalidArgument(format!(
-            "{0} holds an unfinished run; continue it with `dropkit train --resume {0}`, or pass another --out",
+            "{0} holds an unfinished run; continue it with `dropkit train --resume {0}` (add --lr to change the learning rate), or pass another --out",
             dir.display()
         )));
     }
@@ -339,7 +340,7 @@ pub fn run(args: Args) -> Result<()> {
 
 /// `--resume DIR`: continue from the last checkpoint.
 fn resume(dir: &Path, args: &Args) -> Result<()> {
-    let cfg = load_config(dir)?;
+    let mut cfg = load_config(dir)?;
     if dir.join("model.safetensors").exists() {
         bail!(dropkit::Error::InvalidArgument(format!(
             "{} is a finished run; there is nothing to resume (its results are in metrics.json)",
@@ -348,6 +349,23 @@ fn resume(dir: &Path, args: &Args) -> Result<()> {
     }
     let data = load_data(args.data.as_deref(), &cfg)?;
     let saved = checkpoint::load(dir)?;
+    if args.lr.is_some() || args.schedule.is_some() {
+        // A run that diverged goes on from its last good checkpoint with a new rate; the
+        // config says so, for whoever reruns it.
+        let after = saved.as_ref().map_or(0, |c| c.info.epoch);
+        let mut change = Vec::new();
+        if let Some(lr) = args.lr {
+            cfg.optimizer.lr = lr;
+            change.push(format!("lr {lr}"));
+        }
+        if let Some(s) = &args.schedule {
+            cfg.optimizer.schedule = Schedule::parse(s)?;
+            change.push(format!("schedule {s}"));
+        }
+        cfg.amendments.push(format!("resumed after epoch {after} with {}", change.join(" and ")));
+        cfg.validate()?;
+        dropkit::fsio::write_atomic(&dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+    }
     match &saved {
         Some(c) => say(format!(
             "resuming {} after epoch {} of {} (step {})",

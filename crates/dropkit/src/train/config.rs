@@ -42,6 +42,9 @@ pub struct RunConfig {
     /// loss of every batch).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tensorboard: bool,
+    /// Changes made when the run was resumed (e.g. "resumed after epoch 3 with lr 0.001").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amendments: Vec<String>,
 }
 
 /// The data sets a run can name: IDX digit sets under the data directory.
@@ -73,6 +76,7 @@ impl RunConfig {
             data: None,
             augment: None,
             tensorboard: false,
+            amendments: Vec::new(),
         }
     }
 
