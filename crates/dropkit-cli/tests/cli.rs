@@ -881,3 +881,37 @@ fn a_run_that_diverged_resumes_with_a_new_learning_rate() {
         serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
     assert!(metrics["test_accuracy"].as_f64().unwrap() > 0.5);
 }
+
+#[test]
+fn run_directories_and_results_files_are_locked_and_stale_locks_taken_over() {
+    let run = temp("locked-run");
+    assert!(train(&run, "2").status.success());
+    std::fs::remove_file(run.join("model.safetensors")).unwrap(); // unfinished again, as if killed
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let host = if host.is_empty() { "localhost".to_string() } else { host };
+    // A live holder: this test's own process.
+    let lock = run.join(".dropkit.lock");
+    std::fs::write(&lock, format!("{} {host}\n", std::process::id())).unwrap();
+    assert_clean_error(
+        &dropkit(&["train", "--resume", run.to_str().unwrap()], &[]),
+        2,
+        &format!("in use by process {}", std::process::id()),
+    );
+    // A dead holder: a process that has exited.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    std::fs::write(&lock, format!("{pid} {host}\n")).unwrap();
+    let out = dropkit(&["train", "--resume", run.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr)
+        .contains(&format!("took over the lock of the run in {} left by process {pid}", run.display())));
+    assert!(!lock.exists(), "released when the run ends");
+    // Two sweeps on one results file.
+    let sweep = temp("locked-sweep");
+    std::fs::create_dir_all(&*sweep).unwrap();
+    std::fs::write(sweep.join("results.jsonl.lock"), format!("{} {host}\n", std::process::id())).unwrap();
+    let out = dropkit(&["sweep", "--model", SMALL, "--epochs", "1", "--out", sweep.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("results.jsonl is in use by process"), "{}", text(&out.stderr));
+}

@@ -47,3 +47,60 @@ pub fn temp_name(name: &str, extension: &str) -> String {
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| Error::io(path, e))
 }
+
+/// An advisory lock on a run directory or results file: the file `path` holds the holder's pid
+/// and host, and is removed when the lock is dropped.
+#[derive(Debug)]
+pub struct Lock {
+    path: std::path::PathBuf,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// This machine's name, for lock files.
+fn host() -> String {
+    fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Takes the lock file `path` for `what` (e.g. "the run in runs/x"). When another live process
+/// holds it, the error names that process; a lock left by a process of this host that is gone
+/// is taken over, and the returned note says so.
+pub fn lock(path: &Path, what: &str) -> Result<(Lock, Option<String>)> {
+    let me = format!("{} {}\n", std::process::id(), host());
+    let mut note = None;
+    for _ in 0..2 {
+        match fs::OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(mut f) => {
+                f.write_all(me.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| Error::io(path, e))?;
+                return Ok((Lock { path: path.to_path_buf() }, note));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let held = fs::read_to_string(path).unwrap_or_default();
+                let mut parts = held.split_whitespace();
+                let (pid, holder_host) =
+                    (parts.next().unwrap_or("?").to_string(), parts.next().unwrap_or("?").to_string());
+                let alive = holder_host != host() || Path::new(&format!("/proc/{pid}")).exists();
+                if alive {
+                    return Err(Error::InvalidArgument(format!(
+                        "{what} is in use by process {pid} on {holder_host} (lock {}); wait for it to finish, or remove the lock if that process is gone",
+                        path.display()
+                    )));
+                }
+                note = Some(format!(
+                    "note: took over the lock of {what} left by process {pid}, which is no longer running"
+                ));
+                fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Err(Error::InvalidArgument(format!("{what}: could not take the lock {}", path.display())))
+}

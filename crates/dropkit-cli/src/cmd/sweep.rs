@@ -226,6 +226,13 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     };
+    std::fs::create_dir_all(&args.out).map_err(|e| dropkit::Error::io(&args.out, e))?;
+    let results = dropkit::experiments::sweep::results_file(&args.out, shard);
+    let lock_path = results.with_extension("jsonl.lock");
+    let (_lock, note) = dropkit::fsio::lock(&lock_path, &results.display().to_string())?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
     run_sweep(&trials, &data, &args.out, SweepOptions { jobs, shard, retry_failed: args.retry_failed }, &on_event)?;
     redraw(std::slice::from_ref(&args.out), &args.out).map(|_| ())
 }

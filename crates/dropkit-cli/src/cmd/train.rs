@@ -271,6 +271,16 @@ pub fn train_command(c: &RunConfig) -> Option<String> {
     train_args(c).map(|a| format!("dropkit train {}", a.iter().map(quote).collect::<Vec<_>>().join(" ")))
 }
 
+/// Locks a run directory for this process: a second process on it (say, `--resume` while it
+/// still trains) stops instead of training it twice.
+fn lock_run(dir: &Path) -> Result<dropkit::fsio::Lock> {
+    let (lock, note) = dropkit::fsio::lock(&dir.join(".dropkit.lock"), &format!("the run in {}", dir.display()))?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    Ok(lock)
+}
+
 /// Refuses to overwrite a finished or unfinished run: nothing written is lost.
 pub fn check_out_dir(dir: &Path) -> Result<()> {
     if dir.join("model.safetensors").exists() {
@@ -316,6 +326,8 @@ pub fn run(args: Args) -> Result<()> {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         PathBuf::from("runs").join(format!("{}-{secs}", cfg.preset.as_deref().unwrap_or("custom")))
     });
+    std::fs::create_dir_all(&out).map_err(|e| dropkit::Error::io(&out, e))?;
+    let _lock = lock_run(&out)?;
     check_out_dir(&out)?;
     let data = load_data(args.data.as_deref(), &cfg)?;
     cfg.data = Some(data.source.clone());
@@ -341,6 +353,7 @@ pub fn run(args: Args) -> Result<()> {
 /// `--resume DIR`: continue from the last checkpoint.
 fn resume(dir: &Path, args: &Args) -> Result<()> {
     let mut cfg = load_config(dir)?;
+    let _lock = lock_run(dir)?;
     if dir.join("model.safetensors").exists() {
         bail!(dropkit::Error::InvalidArgument(format!(
             "{} is a finished run; there is nothing to resume (its results are in metrics.json)",
