@@ -371,6 +371,10 @@ fn a_killed_sweep_reruns_only_the_missing_trials_and_matches_an_uninterrupted_on
     assert!(printed.contains(&format!("15 trials, {done} already in")), "{printed}");
     assert_eq!(printed.lines().filter(|l| l.starts_with('[')).count(), 15 - done, "{printed}");
     assert_eq!(sweep_results(&dir), expected, "same results with 2 jobs and an interruption");
+    // The torn line was compacted away by that run: a report no longer mentions it.
+    let report = dropkit(&["report", dir.to_str().unwrap()], &[]);
+    assert!(!text(&report.stderr).contains("unreadable"), "{}", text(&report.stderr));
+    assert!(!std::fs::read_to_string(dir.join("results.jsonl")).unwrap().contains("\"torn"));
 }
 
 #[test]
@@ -914,4 +918,22 @@ fn run_directories_and_results_files_are_locked_and_stale_locks_taken_over() {
     let out = dropkit(&["sweep", "--model", SMALL, "--epochs", "1", "--out", sweep.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("results.jsonl is in use by process"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_config_may_leave_out_defaults_and_flags_and_its_errors_are_one_line_usage_errors() {
+    let (config, run) = (temp("short-config"), temp("short-config-run"));
+    std::fs::write(&*config, "epochs = 1\n").unwrap();
+    let c = config.to_str().unwrap();
+    let out = dropkit(&["train", "--config", c, "--model", SMALL, "--out", run.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read_to_string(run.join("config.toml")).unwrap().contains("batch_size = 128"));
+    std::fs::write(&*config, "epochs = 1\nbatch_size = \"many\"\n").unwrap();
+    assert_clean_error(
+        &dropkit(&["train", "--config", c, "--model", SMALL, "--out", temp("x").to_str().unwrap()], &[]),
+        2,
+        "line 2, column 14",
+    );
+    std::fs::write(&*config, "epochs = 1\n").unwrap();
+    assert_clean_error(&dropkit(&["train", "--config", c, "--out", temp("y").to_str().unwrap()], &[]), 2, "model");
 }

@@ -105,7 +105,7 @@ pub struct Args {
 fn base_config(args: &Args) -> Result<RunConfig> {
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        return Ok(RunConfig::from_toml(&text, &path.display().to_string())?);
+        return Ok(RunConfig::parse_toml(&text, &path.display().to_string())?);
     }
     if let Some(name) = &args.preset {
         return Ok(preset(name)?);

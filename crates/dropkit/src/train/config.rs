@@ -15,17 +15,23 @@ pub struct RunConfig {
     /// The preset this run started from, if any (informational).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<String>,
-    /// The model spec, e.g. `dense(512) relu dropout(0.2) dense(10)`.
+    /// The model spec, e.g. `dense(512) relu dropout(0.2) dense(10)` (may be left out of a
+    /// file and given as `--model`).
+    #[serde(default)]
     pub model: String,
     /// The data set's name under the data directory.
     #[serde(default = "default_dataset")]
     pub dataset: String,
+    #[serde(default = "default_epochs")]
     pub epochs: usize,
+    #[serde(default = "default_batch_size")]
     pub batch_size: usize,
     /// Fraction of the training set (the last part) held out for validation.
     #[serde(default)]
     pub validation_split: f64,
+    #[serde(default = "default_seed")]
     pub seed: u64,
+    #[serde(default)]
     pub optimizer: OptimizerConfig,
     /// Write a checkpoint every this many epochs (and after the last); 0 writes none.
     #[serde(default = "one")]
@@ -58,6 +64,18 @@ fn one() -> usize {
     1
 }
 
+fn default_epochs() -> usize {
+    10
+}
+
+fn default_batch_size() -> usize {
+    128
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
 impl RunConfig {
     /// A config for `model` with the defaults of `dropkit train --model`: 10 epochs, batch 128,
     /// validation split 0.1, seed 42, Adam 1e-3, a checkpoint every epoch.
@@ -66,10 +84,10 @@ impl RunConfig {
             preset: None,
             model: model.into(),
             dataset: default_dataset(),
-            epochs: 10,
-            batch_size: 128,
+            epochs: default_epochs(),
+            batch_size: default_batch_size(),
             validation_split: 0.1,
-            seed: 42,
+            seed: default_seed(),
             optimizer: OptimizerConfig::default(),
             checkpoint_every: 1,
             early_stopping: None,
@@ -124,9 +142,22 @@ impl RunConfig {
 
     /// Parses and validates a config; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let cfg: RunConfig =
-            toml::from_str(text).map_err(|e| Error::format(origin, e.to_string().trim().to_string()))?;
+        let cfg = Self::parse_toml(text, origin)?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Parses a config without validating it (flags may still complete it, e.g. `--model`).
+    /// Errors are one line: the file, the line and column, and what is wrong there.
+    pub fn parse_toml(text: &str, origin: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| {
+                let before = text.get(..s.start).unwrap_or_default();
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("line {line}, column {column}: ")
+            });
+            Error::InvalidArgument(format!("{origin}: {}{}", at.unwrap_or_default(), e.message().trim()))
+        })
     }
 }

@@ -101,6 +101,24 @@ fn read_all(dir: &Path) -> Result<(Vec<TrialRecord>, Vec<FailedTrial>, usize)> {
     Ok((records, failed, skipped))
 }
 
+/// Rewrites `path` without the lines a crash cut short (their trials rerun): the note about
+/// unreadable lines is not repeated forever.
+fn compact(path: &Path) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let readable =
+        |l: &&str| serde_json::from_str::<TrialRecord>(l).is_ok() || serde_json::from_str::<FailedTrial>(l).is_ok();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let kept: Vec<&str> = lines.iter().copied().filter(readable).collect();
+    if kept.len() == lines.len() {
+        return Ok(());
+    }
+    let mut out = kept.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    crate::fsio::write_atomic(path, out.as_bytes())
+}
+
 /// Appends one record as a line, synced to disk before returning.
 fn append(path: &Path, record: &impl Serialize) -> Result<()> {
     let mut line = serde_json::to_string(record).map_err(|e| Error::InvalidArgument(format!("result: {e}")))?;
@@ -175,6 +193,7 @@ pub fn run_sweep(
     let pending: Vec<&Trial> = mine.iter().copied().filter(|t| !done.contains(t.key.as_str())).collect();
     on_event(SweepEvent::Plan { total: mine.len(), done: mine.len() - pending.len(), to_run: pending.len() });
     let file = results_file(dir, options.shard);
+    compact(&file)?;
     let next = AtomicUsize::new(0);
     let written = Mutex::new(Vec::new());
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
