@@ -2,7 +2,7 @@
 //! test accuracy and train/validation gaps side by side, and both validation curves plotted.
 
 use crate::output::{say, ProgressView};
-use crate::report::plot::{line_chart, Chart, Series};
+use crate::report::plot::{line_chart, Chart, Series, XAxis};
 use anyhow::Result;
 use dropkit::data::{load_mnist, DataSource};
 use dropkit::optim::{OptimizerConfig, OptimizerKind};
@@ -91,6 +91,7 @@ pub fn run(args: Args) -> Result<()> {
         title: "Validation accuracy with and without dropout",
         x_label: "epoch",
         y_label: "validation accuracy",
+        x_axis: XAxis::Integer,
     };
     let files = line_chart(&args.out.join("val_accuracy"), &chart, &series)?;
     say(format!(

@@ -7,7 +7,7 @@ use super::refuse_overwrite;
 use super::train::load_data;
 use crate::output::say;
 use crate::report::html;
-use crate::report::plot::{line_chart, Chart, Series};
+use crate::report::plot::{line_chart, Chart, Series, XAxis};
 use anyhow::Result;
 use dropkit::experiments::uncertainty_study::{across_runs, study, AcrossRuns, StudyOptions, StudyReport};
 use dropkit::train::run::{load_config, load_model};
@@ -134,7 +134,7 @@ fn draw(out: &Path, reports: &[StudyReport]) -> Result<Vec<PathBuf>> {
     let stem = out.join("reliability");
     line_chart(
         &stem,
-        &Chart { title: "Reliability diagram", x_label: "confidence", y_label: "accuracy" },
+        &Chart { title: "Reliability diagram", x_label: "confidence", y_label: "accuracy", x_axis: XAxis::Linear },
         &[
             Series::new("perfect calibration", vec![(0.0, 0.0), (1.0, 1.0)]),
             Series::new("deterministic", reliability(&r.deterministic)),
@@ -150,6 +150,7 @@ fn draw(out: &Path, reports: &[StudyReport]) -> Result<Vec<PathBuf>> {
             title: "Accuracy after rejecting the most uncertain inputs",
             x_label: "rejected (% of test inputs, by predictive entropy)",
             y_label: "accuracy on the rest",
+            x_axis: XAxis::Linear,
         },
         &[
             Series::new("deterministic", pct(&r.rejection_deterministic)),
@@ -162,7 +163,12 @@ fn draw(out: &Path, reports: &[StudyReport]) -> Result<Vec<PathBuf>> {
     let t_max = r.error_vs_passes.last().map(|p| p.0 as f64).unwrap_or(1.0);
     line_chart(
         &stem,
-        &Chart { title: "Test error against Monte Carlo passes", x_label: "passes T", y_label: "test error" },
+        &Chart {
+            title: "Test error against Monte Carlo passes",
+            x_label: "passes T",
+            y_label: "test error",
+            x_axis: XAxis::Linear,
+        },
         &[
             Series::new("MC model averaging", r.error_vs_passes.iter().map(|&(t, e)| (t as f64, e)).collect()),
             Series::new("weight scaling (deterministic)", vec![(1.0, det_error), (t_max, det_error)]),

@@ -37,11 +37,22 @@ impl Series {
     }
 }
 
-/// A chart's text.
+/// A chart's text and x axis.
 pub struct Chart<'a> {
     pub title: &'a str,
     pub x_label: &'a str,
     pub y_label: &'a str,
+    pub x_axis: XAxis,
+}
+
+/// How the x axis is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XAxis {
+    Linear,
+    /// Whole numbers only (epochs): no tick labels such as 1.2 and 1.4.
+    Integer,
+    /// Logarithmic, base 2 (minibatch sizes 16, 64, 256, 1024 spread evenly).
+    Log2,
 }
 
 fn register_font() {
@@ -54,6 +65,21 @@ fn register_font() {
 /// Draws `series` to `stem.svg` and `stem.png`; returns the two paths.
 pub fn line_chart(stem: &Path, chart: &Chart, series: &[Series]) -> Result<Vec<PathBuf>> {
     register_font();
+    // A log axis plots log2(x) and labels each tick with 2^tick.
+    let logged: Vec<Series>;
+    let series = if chart.x_axis == XAxis::Log2 {
+        logged = series
+            .iter()
+            .map(|s| Series {
+                label: s.label.clone(),
+                points: s.points.iter().map(|&(x, y)| (x.max(f64::MIN_POSITIVE).log2(), y)).collect(),
+                spread: s.spread.clone(),
+            })
+            .collect();
+        &logged[..]
+    } else {
+        series
+    };
     let size = (900, 560);
     let svg_path = stem.with_extension("svg");
     let mut svg = String::new();
@@ -90,8 +116,11 @@ fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
         return ((0.0, 1.0), (0.0, 1.0));
     }
     let pad = ((y1 - y0) * 0.08).max(1e-3);
-    let xpad = if x1 > x0 { 0.0 } else { 0.5 };
-    ((x0 - xpad, x1 + xpad), (y0 - pad, y1 + pad))
+    // Room at the sides for the caps of the first and last error bars, and at the top for the
+    // legend (a line per series), so that it covers no data.
+    let xpad = if x1 > x0 { (x1 - x0) * 0.04 } else { 0.5 };
+    let legend = (y1 - y0 + 2.0 * pad) * 0.07 * series.len() as f64;
+    ((x0 - xpad, x1 + xpad), (y0 - pad, y1 + pad + legend))
 }
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart, series: &[Series]) -> Result<()>
@@ -108,8 +137,20 @@ where
         .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
-    ctx.configure_mesh()
-        .x_desc(chart.x_label)
+    let integer = |x: &f64| if (x - x.round()).abs() < 1e-6 { format!("{}", x.round()) } else { String::new() };
+    let power =
+        |x: &f64| if (x - x.round()).abs() < 1e-6 { format!("{}", 2f64.powf(x.round())) } else { String::new() };
+    let plain = |x: &f64| format!("{x}");
+    let format_x: &dyn Fn(&f64) -> String = match chart.x_axis {
+        XAxis::Linear => &plain,
+        XAxis::Integer => &integer,
+        XAxis::Log2 => &power,
+    };
+    let mut mesh = ctx.configure_mesh();
+    if chart.x_axis != XAxis::Linear {
+        mesh.x_label_formatter(format_x);
+    }
+    mesh.x_desc(chart.x_label)
         .y_desc(chart.y_label)
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
@@ -128,7 +169,7 @@ where
             .map_err(err)?;
     }
     ctx.configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 16))
@@ -147,7 +188,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let stem = dir.path().join("val_accuracy");
         let series = [Series::new("a", vec![(1.0, 0.5), (2.0, 0.7)])];
-        let chart = Chart { title: "t", x_label: "epoch", y_label: "y" };
+        let chart = Chart { title: "t", x_label: "epoch", y_label: "y", x_axis: XAxis::Integer };
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
@@ -159,5 +200,26 @@ mod tests {
         });
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left.len(), 2, "only the SVG and the PNG remain: {left:?}");
+    }
+
+    #[test]
+    fn epoch_axes_label_whole_numbers_and_batch_axes_are_logarithmic() {
+        let dir = tempfile::tempdir().unwrap();
+        let svg = |axis: XAxis, points: Vec<(f64, f64)>| {
+            let stem = dir.path().join("c");
+            let chart = Chart { title: "t", x_label: "x", y_label: "y", x_axis: axis };
+            line_chart(&stem, &chart, &[Series::new("a", points)]).unwrap();
+            std::fs::read_to_string(stem.with_extension("svg")).unwrap()
+        };
+        // The texts of an SVG: each `<text ...>` element's content, trimmed.
+        let texts = |svg: &str| -> Vec<String> {
+            let content = |t: &str| Some(t.split_once('>')?.1.split_once("</text>")?.0.trim().to_string());
+            svg.split("<text").skip(1).filter_map(content).collect()
+        };
+        let epochs = texts(&svg(XAxis::Integer, vec![(1.0, 0.5), (2.0, 0.6), (3.0, 0.7)]));
+        assert!(epochs.contains(&"2".to_string()), "{epochs:?}");
+        assert!(!epochs.iter().any(|t| t == "1.5" || t == "1.2" || t == "2.5"), "integer epoch ticks only: {epochs:?}");
+        let batches = texts(&svg(XAxis::Log2, vec![(16.0, 0.5), (256.0, 0.6), (1024.0, 0.7)]));
+        assert!(batches.contains(&"64".to_string()) && batches.contains(&"256".to_string()), "{batches:?}");
     }
 }

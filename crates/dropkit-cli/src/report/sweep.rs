@@ -2,7 +2,7 @@
 //! validation accuracy, the tutorials' plots, and `report.html` with every trial's command.
 
 use super::html::{self, Section};
-use super::plot::{line_chart, Chart, Series};
+use super::plot::{line_chart, Chart, Series, XAxis};
 use crate::cmd::train::train_command;
 use anyhow::Result;
 use dropkit::experiments::sweep::summary::{best, curves_over, groups, Group, Spread, Varying};
@@ -81,6 +81,7 @@ pub fn draw(out: &Path, records: &[TrialRecord]) -> Result<Vec<PathBuf>> {
             title: "Validation accuracy per epoch (mean over seeds)",
             x_label: "epoch",
             y_label: "validation accuracy",
+            x_axis: XAxis::Integer,
         },
         curves,
     )?;
@@ -92,6 +93,7 @@ pub fn draw(out: &Path, records: &[TrialRecord]) -> Result<Vec<PathBuf>> {
                 title: "Test error against dropout rate (mean, min-max over seeds)",
                 x_label: "dropout rate p",
                 y_label: "test error (%)",
+                x_axis: XAxis::Linear,
             },
             series_over(&groups, &varying, "rate", &rate, &|g| pct(g.test_error())),
         )?;
@@ -101,6 +103,7 @@ pub fn draw(out: &Path, records: &[TrialRecord]) -> Result<Vec<PathBuf>> {
                 title: "Train minus validation accuracy against dropout rate",
                 x_label: "dropout rate p",
                 y_label: "train - validation accuracy (points)",
+                x_axis: XAxis::Linear,
             },
             series_over(&groups, &varying, "rate", &rate, &|g| pct(g.gap())),
         )?;
@@ -113,6 +116,7 @@ pub fn draw(out: &Path, records: &[TrialRecord]) -> Result<Vec<PathBuf>> {
                 title: "Test accuracy against minibatch size",
                 x_label: "minibatch size",
                 y_label: "test accuracy (%)",
+                x_axis: XAxis::Log2,
             },
             series_over(&groups, &varying, "batch", &batch, &|g| {
                 let e = pct(g.test_error());
@@ -125,6 +129,7 @@ pub fn draw(out: &Path, records: &[TrialRecord]) -> Result<Vec<PathBuf>> {
                 title: "Training time against minibatch size",
                 x_label: "minibatch size",
                 y_label: "seconds per epoch",
+                x_axis: XAxis::Log2,
             },
             series_over(&groups, &varying, "batch", &batch, &|g| g.seconds_per_epoch()),
         )?;
