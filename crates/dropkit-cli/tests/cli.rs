@@ -622,7 +622,13 @@ fn a_sweep_reports_commands_that_reproduce_its_trials_data_included() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let html = std::fs::read_to_string(sweep.join("report.html")).unwrap();
     let html = html.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
-    let command = html.lines().map(str::trim).find(|l| l.starts_with("dropkit train ")).expect("a command").to_string();
+    assert!(html.contains("<table>") && html.contains("<th>setting</th>"), "the table is an HTML table");
+    let command = html
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("<code>").and_then(|l| l.strip_suffix("</code>")))
+        .find(|l| l.starts_with("dropkit train "))
+        .expect("a command, in a copyable block")
+        .to_string();
     assert!(command.contains(&format!("--data {d}")), "{command}");
     // Run it as printed (its --out replaced) and compare the test accuracy.
     let (before_out, _) = command.rsplit_once(" --out ").unwrap();

@@ -68,15 +68,16 @@ pub fn run(args: Args) -> Result<()> {
     say("")?;
     say(format!("{:<24}{:>18}{:>18}", "", results[0].0, results[1].0))?;
     let row = |name: &str, f: &dyn Fn(&Metrics) -> Option<f64>| {
-        let cell = |m: &Metrics| f(m).map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+        let cell = |m: &Metrics| f(m).map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into());
         format!("{name:<24}{:>18}{:>18}", cell(&results[0].2), cell(&results[1].2))
     };
     say(row("test accuracy", &|m| Some(m.test_accuracy)))?;
     say(row("test loss", &|m| Some(m.test_loss)))?;
-    say(row("train accuracy", &|m| Some(m.train_accuracy)))?;
+    say(row("train acc. (dropout off)", &|m| Some(m.train_accuracy)))?;
     say(row("val accuracy", &|m| m.val_accuracy))?;
     say(row("train - val gap", &|m| m.generalization_gap))?;
     say(row("seconds per epoch", &|m| Some(m.seconds_per_epoch)))?;
+    say("(the epoch lines measure training accuracy with dropout on, as Keras does; the table measures it after training, with dropout off)")?;
 
     let series: Vec<Series> = results
         .iter()

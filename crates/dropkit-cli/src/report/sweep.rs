@@ -155,19 +155,6 @@ pub fn write(out: &Path, records: &[TrialRecord], failures: &[FailedTrial], titl
             if b.trials.len() == 1 { "" } else { "s" }
         ));
     }
-    let mut trials = String::from("test accuracy  val accuracy  s/epoch  setting / command\n");
-    for r in records {
-        let command = train_command(&r.config).unwrap_or_else(|| "dropkit train --config (see config)".into());
-        trials.push_str(&format!(
-            "{:>13.4}  {:>12}  {:>7.2}  {} seed {}\n    {command} --out runs/{}\n",
-            r.metrics.test_accuracy,
-            r.metrics.val_accuracy.map_or("n/a".into(), |v| format!("{v:.4}")),
-            r.metrics.seconds_per_epoch,
-            r.settings.label(),
-            r.settings.seed,
-            r.key
-        ));
-    }
     if !failures.is_empty() {
         summary.push_str(&format!(
             "\n{} trial{} failed (recorded; rerun with --retry-failed to train again):\n",
@@ -178,12 +165,51 @@ pub fn write(out: &Path, records: &[TrialRecord], failures: &[FailedTrial], titl
             summary.push_str(&format!("  {} seed {}: {}\n", f.settings.label(), f.settings.seed, f.failed));
         }
     }
+    let setting_rows = groups
+        .iter()
+        .map(|g| {
+            let (e, v, gap, t) = (g.test_error(), g.val_accuracy(), g.gap(), g.seconds_per_epoch());
+            vec![
+                g.label.clone(),
+                g.trials.len().to_string(),
+                format!("{:.2}%", 100.0 * e.mean),
+                format!("{:.2}-{:.2}%", 100.0 * e.min, 100.0 * e.max),
+                figure(v.mean),
+                figure(gap.mean),
+                format!("{:.2}", t.mean),
+            ]
+        })
+        .collect();
+    let header = ["setting", "seeds", "test error", "min-max", "val accuracy", "train-val gap", "s/epoch"];
+    let trial_rows = records
+        .iter()
+        .map(|r| {
+            vec![
+                format!("{} seed {}", r.settings.label(), r.settings.seed),
+                format!("{:.4}", r.metrics.test_accuracy),
+                r.metrics.val_accuracy.map_or("n/a".into(), |v| format!("{v:.4}")),
+                format!("{:.2}", r.metrics.seconds_per_epoch),
+            ]
+        })
+        .collect();
+    let commands = records
+        .iter()
+        .map(|r| {
+            let command = train_command(&r.config).unwrap_or_else(|| "dropkit train --config (see config)".into());
+            format!("{command} --out runs/{}", r.key)
+        })
+        .collect();
     let page = html::page(
         title,
         &[
-            Section::Pre(summary.clone()),
+            Section::Table(header.map(String::from).to_vec(), setting_rows),
+            Section::Pre(summary.lines().skip_while(|l| !l.starts_with("best setting")).collect::<Vec<_>>().join("\n")),
             Section::Svgs(svgs),
-            Section::Pre(format!("Every trial, with the command that reproduces it:\n\n{trials}")),
+            Section::Table(
+                ["trial", "test accuracy", "val accuracy", "s/epoch"].map(String::from).to_vec(),
+                trial_rows,
+            ),
+            Section::Commands("The command that reproduces each trial (in the order above):".into(), commands),
         ],
     )?;
     dropkit::fsio::write_atomic(&out.join("report.html"), page.as_bytes())?;
