@@ -566,6 +566,15 @@ fn a_rate_list_longer_than_the_rates_is_an_error_naming_both_counts() {
         2,
         "2 rates given but 'dense(32, relu) dropout(0.5) dense(10)' has 1 drop rate",
     );
+    let three = "dropout(0.2) dense(32, relu) dropout(0.5) dense(32, relu) dropout(0.5) dense(10)";
+    assert_clean_error(
+        &dropkit(
+            &["sweep", "--model", three, "--rates", "0.2/0.5", "--epochs", "1", "--out", out.to_str().unwrap()],
+            &[],
+        ),
+        2,
+        "has 3 drop rates; give one rate for all, or exactly one per rate",
+    );
 }
 
 #[test]

@@ -47,7 +47,7 @@ const NESTED: &str = "dropconnect(64, 0.4, relu) residual(dense(64, relu) dropou
 fn rates_reach_every_dropout_of_every_kind_nested_ones_included() {
     assert_eq!(spec::count_dropout(NESTED).unwrap(), 4);
     assert_eq!(
-        spec::with_dropout_rates(NESTED, &[0.1, 0.25]).unwrap(),
+        spec::with_dropout_rates(NESTED, &[0.1, 0.25, 0.25, 0.25]).unwrap(),
         "dropconnect(64, 0.1, relu) residual(dense(64, relu) dropout(0.25) dense(64) droppath(0.25)) \
          dense(32) concrete_dropout(0.25) variational_dense(10)"
     );

@@ -111,10 +111,10 @@ pub fn count_dropout(spec: &str) -> Result<usize> {
     Ok(parse(spec)?.rates_mut().len())
 }
 
-/// `spec` with its i-th drop rate set to `rates[i]` (the last rate repeats for the rest):
-/// `[0.2, 0.5]` gives the input 0.2 and every later rate 0.5.
+/// `spec` with its drop rates set: one rate for all of them, or exactly one per rate in spec
+/// order (a list of another length is an error naming both counts).
 pub fn with_dropout_rates(spec: &str, rates: &[f64]) -> Result<String> {
-    let Some(&last) = rates.last() else {
+    let Some(&all) = rates.first() else {
         return Err(Error::Spec("no dropout rate given".into()));
     };
     let mut model = parse(spec)?;
@@ -122,16 +122,16 @@ pub fn with_dropout_rates(spec: &str, rates: &[f64]) -> Result<String> {
     if slots.is_empty() {
         return Err(Error::Spec(format!("'{spec}' has no dropout layer whose rate could be set; add dropout(p)")));
     }
-    if rates.len() > slots.len() {
+    if rates.len() > 1 && rates.len() != slots.len() {
         return Err(Error::Spec(format!(
-            "{} rates given but '{spec}' has {} drop rate{}; give one rate for all, or at most one per rate",
+            "{} rates given but '{spec}' has {} drop rate{}; give one rate for all, or exactly one per rate",
             rates.len(),
             slots.len(),
             if slots.len() == 1 { "" } else { "s" }
         )));
     }
     for (k, slot) in slots.into_iter().enumerate() {
-        *slot = rates.get(k).copied().unwrap_or(last);
+        *slot = rates.get(k).copied().unwrap_or(all);
     }
     model.checked_text()
 }
@@ -358,7 +358,7 @@ mod tests {
         let paper = "dropout(0.2) dense(1024, relu) dropout(0.5) dense(1024) relu dropout(0.5) dense(10)";
         assert_eq!(count_dropout(paper).unwrap(), 3);
         assert_eq!(
-            with_dropout_rates(paper, &[0.1, 0.3]).unwrap(),
+            with_dropout_rates(paper, &[0.1, 0.3, 0.3]).unwrap(),
             "dropout(0.1) dense(1024, relu) dropout(0.3) dense(1024) relu dropout(0.3) dense(10)"
         );
         assert_eq!(

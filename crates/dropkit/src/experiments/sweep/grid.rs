@@ -75,7 +75,7 @@ impl Regularizer {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grid {
-    /// Dropout rates: `"0.5"` for every dropout layer, `"0.2/0.5"` per layer (the last repeats).
+    /// Dropout rates: `"0.5"` for every drop rate, `"0.2/0.5"` one per rate (exactly as many).
     #[serde(default)]
     pub rates: Vec<String>,
     #[serde(default)]
