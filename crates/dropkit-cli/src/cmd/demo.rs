@@ -33,8 +33,9 @@ const WITHOUT: &str = "dense(512, relu) dense(512, relu) dense(10, softmax)";
 pub fn run(args: Args) -> Result<()> {
     let data = load_mnist(&DataSource::Embedded, "mnist")?;
     say(format!(
-        "dropkit demo: the same MLP with and without dropout, {} epochs each, on the embedded MNIST subset ({} training images, the last 20% for validation; {} test images)",
+        "dropkit demo: the same MLP with and without dropout, {} epoch{} each, on the embedded MNIST subset ({} training images, the last 20% for validation; {} test images)",
         args.epochs,
+        if args.epochs == 1 { "" } else { "s" },
         data.train.len(),
         data.test.len()
     ))?;

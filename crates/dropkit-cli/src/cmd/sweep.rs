@@ -295,6 +295,7 @@ fn redraw(dirs: &[PathBuf], out: &Path) -> Result<Vec<TrialRecord>> {
     }
     let summary = crate::report::sweep::write(out, &records, &failures, "dropkit sweep")?;
     say(summary.trim_end())?;
-    say(format!("{} trials; plots and report.html in {}", records.len(), out.display()))?;
+    let n = records.len();
+    say(format!("{n} trial{}; plots and report.html in {}", if n == 1 { "" } else { "s" }, out.display()))?;
     Ok(records)
 }
