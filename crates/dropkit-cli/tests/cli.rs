@@ -17,6 +17,15 @@ fn dropkit(args: &[&str], envs: &[(&str, &str)]) -> Output {
 mod common;
 use common::scratch as temp;
 
+/// Starts `dropkit` in the background, its output discarded, with the arguments `args` adds
+/// (for tests that kill it or watch its files while it runs).
+fn background(args: impl FnOnce(&mut Command)) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropkit"));
+    cmd.env_remove("DROPKIT_DATA").env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache");
+    args(&mut cmd);
+    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("dropkit starts")
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -113,14 +122,9 @@ fn a_killed_training_process_resumes_to_byte_identical_weights() {
     let mut resumed = 0;
     for kill_after in [1, 4] {
         let dir = temp(&format!("kill-{kill_after}"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dropkit"))
-            .args(args(&dir))
-            .env_remove("DROPKIT_DATA")
-            .env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = background(|cmd| {
+            cmd.args(args(&dir));
+        });
         while checkpointed_epoch(&dir).is_none_or(|e| e < kill_after) {
             if child.try_wait().unwrap().is_some() {
                 break;
@@ -347,14 +351,9 @@ fn a_killed_sweep_reruns_only_the_missing_trials_and_matches_an_uninterrupted_on
     assert!(html.contains("<svg") && html.contains("best setting") && html.contains("dropkit train --model"));
 
     let dir = temp("sweep-killed");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dropkit"))
-        .args(sweep(&dir, "2"))
-        .env_remove("DROPKIT_DATA")
-        .env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = background(|cmd| {
+        cmd.args(sweep(&dir, "2"));
+    });
     while sweep_results(&dir).len() < 4 && child.try_wait().unwrap().is_none() {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
@@ -790,15 +789,18 @@ fn tf_records(bytes: &[u8]) -> Vec<Vec<u8>> {
 #[test]
 fn history_grows_while_training_and_tensorboard_events_are_written() {
     let run = temp("live-run");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dropkit"))
-        .args(["train", "--model", "dense(256, relu) dropout(0.5) dense(10)", "--epochs", "30", "-q", "--tensorboard"])
-        .args(["--out", run.to_str().unwrap()])
-        .env_remove("DROPKIT_DATA")
-        .env("XDG_CACHE_HOME", "/nonexistent-dropkit-cache")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = background(|cmd| {
+        cmd.args([
+            "train",
+            "--model",
+            "dense(256, relu) dropout(0.5) dense(10)",
+            "--epochs",
+            "30",
+            "-q",
+            "--tensorboard",
+        ])
+        .args(["--out", run.to_str().unwrap()]);
+    });
     let lines = || std::fs::read_to_string(run.join("history.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
     while lines() < 2 && child.try_wait().unwrap().is_none() {
         std::thread::sleep(std::time::Duration::from_millis(5));

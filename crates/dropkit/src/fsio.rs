@@ -61,8 +61,8 @@ impl Drop for Lock {
     }
 }
 
-/// This machine's name, for lock files.
-fn host() -> String {
+/// This machine's name, for lock files and event file names.
+pub(crate) fn host() -> String {
     fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .ok()

@@ -24,8 +24,7 @@ impl EventWriter {
     /// A new event file in `dir` (created if needed), starting with the file-version event.
     pub fn create(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
-        let host = if host.is_empty() { "localhost".to_string() } else { host };
+        let host = crate::fsio::host();
         let path = dir.join(format!("events.out.tfevents.{}.{host}", now().floor() as u64));
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
         let mut w = EventWriter { path, file };
