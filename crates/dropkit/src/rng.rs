@@ -44,6 +44,8 @@ pub mod streams {
     pub const SHIFT: u32 = 0x5348_4946;
     /// The bench's synthetic data set ("BENC").
     pub const BENCH_DATA: u32 = 0x4245_4E43;
+    /// Holding out a test set from data that has none ("SPLT").
+    pub const SPLIT: u32 = 0x5350_4C54;
 
     /// Top-level layer ids are spec positions below this; the named purposes lie above it.
     pub const MAX_LAYER_ID: u32 = 1 << 16;

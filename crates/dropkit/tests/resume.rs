@@ -175,7 +175,12 @@ fn after_early_stopping_every_figure_describes_the_saved_model() {
     use dropkit::train::run::train_run;
     use dropkit::train::{EarlyStopping, RunConfig};
     let m = load_mnist(&DataSource::Embedded, "mnist").unwrap();
-    let data = TrainTest { train: m.train.slice(0..3000), test: m.test.slice(0..500), source: m.source.clone() };
+    let data = TrainTest {
+        train: m.train.slice(0..3000),
+        test: m.test.slice(0..500),
+        source: m.source.clone(),
+        test_rows: Vec::new(),
+    };
     // A large learning rate on a small set: the validation loss rises after its best epoch.
     let mut config = RunConfig::new("dense(256, relu) dense(10)");
     config.epochs = 8;

@@ -61,6 +61,7 @@ fn no_two_purposes_share_a_stream_in_a_large_model_of_every_kind() {
             ("augment", streams::AUGMENT),
             ("shift", streams::SHIFT),
             ("bench data", streams::BENCH_DATA),
+            ("test split", streams::SPLIT),
         ] {
             record(&mut keys, key_for(seed, id), purpose.to_string());
         }

@@ -3,6 +3,7 @@
 
 use crate::output::{say, ProgressView};
 use anyhow::{bail, Context, Result};
+use dropkit::data::input::InputConfig;
 use dropkit::data::{load_for_run, DataRecord};
 use dropkit::optim::Schedule;
 use dropkit::train::checkpoint;
@@ -89,11 +90,34 @@ pub struct Args {
         "model", "preset", "config", "optimizer", "momentum", "nesterov", "momentum_ramp", "dampened", "weight_decay", "max_norm",
         "epochs", "batch_size", "validation_split", "seed", "early_stopping", "monitor",
         "min_delta", "no_restore_best", "checkpoint_every", "augment", "out", "tensorboard",
+        "target", "task", "test_split", "standardize", "no_standardize", "resize", "arrays",
     ])]
     resume: Option<PathBuf>,
-    /// Data directory holding mnist/ (default: $DROPKIT_DATA, then ~/.cache/dropkit, then the embedded subset).
+    /// Your own data (a .csv table, a NumPy .npz, an image folder), or a data directory holding
+    /// mnist/ (default: $DROPKIT_DATA, then ~/.cache/dropkit, then the embedded subset).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// CSV: the target column (repeat, or separate with commas, for several; default: the last).
+    #[arg(long, value_delimiter = ',')]
+    target: Vec<String>,
+    /// classification or regression (default: from the targets).
+    #[arg(long)]
+    task: Option<String>,
+    /// Hold out this fraction of a data set without a test part as its test set (seeded; default 0.2).
+    #[arg(long)]
+    test_split: Option<f64>,
+    /// Standardise inputs and regression targets with the training part's statistics (default for tables).
+    #[arg(long, overrides_with = "no_standardize")]
+    standardize: bool,
+    /// Do not standardise.
+    #[arg(long)]
+    no_standardize: bool,
+    /// Image folders: resize every image to HxW, e.g. 32x32.
+    #[arg(long, value_name = "HxW")]
+    resize: Option<String>,
+    /// NumPy .npz: the array names, x,y or x_train,y_train,x_test,y_test.
+    #[arg(long, value_delimiter = ',')]
+    arrays: Vec<String>,
     /// Run directory to write (default: runs/<preset or custom>-<time>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -170,6 +194,7 @@ fn config(args: &Args) -> Result<RunConfig> {
     if let Some(v) = args.checkpoint_every {
         c.checkpoint_every = v;
     }
+    own_data(args, &mut c)?;
     if let Some(patience) = args.early_stopping {
         c.early_stopping =
             Some(EarlyStopping { patience, monitor: Monitor::ValLoss, min_delta: 0.0, restore_best: true });
@@ -196,12 +221,69 @@ fn config(args: &Args) -> Result<RunConfig> {
     Ok(c)
 }
 
+/// Fills `[input]` when `--data` names a file or an image folder, with the flags that say how
+/// to read it; those flags without such data are an error.
+fn own_data(args: &Args, c: &mut RunConfig) -> Result<()> {
+    let named = !args.data.as_deref().is_some_and(dropkit::data::input::is_own_data);
+    let reading = !args.target.is_empty()
+        || args.task.is_some()
+        || args.test_split.is_some()
+        || args.standardize
+        || args.no_standardize
+        || args.resize.is_some()
+        || !args.arrays.is_empty();
+    if let (false, Some(path)) = (named, &args.data) {
+        let absolute = std::fs::canonicalize(path).map_err(|e| dropkit::Error::io(path, e))?;
+        let mut input = c.input.take().unwrap_or_else(|| InputConfig::new(""));
+        input.path = absolute.display().to_string();
+        c.input = Some(input);
+    }
+    let Some(input) = c.input.as_mut() else {
+        if reading {
+            bail!(dropkit::Error::InvalidArgument(
+                "--target, --task, --test-split, --standardize, --resize and --arrays read your own data; give it with --data FILE.csv (or .npz, or an image folder)".into()
+            ));
+        }
+        return Ok(());
+    };
+    if !args.target.is_empty() {
+        input.target = args.target.clone();
+    }
+    if let Some(t) = &args.task {
+        input.task = Some(t.parse()?);
+    }
+    if args.test_split.is_some() {
+        input.test_split = args.test_split;
+    }
+    if args.standardize || args.no_standardize {
+        input.standardize = Some(args.standardize && !args.no_standardize);
+    }
+    if let Some(r) = &args.resize {
+        input.resize = Some(parse_resize(r)?);
+    }
+    if !args.arrays.is_empty() {
+        input.arrays = args.arrays.clone();
+    }
+    Ok(())
+}
+
+/// `HxW`, e.g. `32x32`.
+pub fn parse_resize(text: &str) -> Result<[usize; 2]> {
+    let parsed = text.split_once(['x', 'X']).and_then(|(h, w)| Some([h.trim().parse().ok()?, w.trim().parse().ok()?]));
+    parsed.ok_or_else(|| {
+        dropkit::Error::InvalidArgument(format!("--resize {text}: give height x width in pixels, e.g. 28x28")).into()
+    })
+}
+
 /// The `dropkit train` arguments that give exactly `c` (as a fresh run), or `None` when it has
 /// settings no flag expresses (then `--config FILE` reproduces it).
 pub fn train_args(c: &RunConfig) -> Option<Vec<String>> {
     let o = &c.optimizer;
     let defaults = dropkit::optim::OptimizerConfig::default();
-    if c.dataset != "mnist" || (o.beta1, o.beta2, o.eps) != (defaults.beta1, defaults.beta2, defaults.eps) {
+    if c.dataset != "mnist"
+        || c.input.is_some()
+        || (o.beta1, o.beta2, o.eps) != (defaults.beta1, defaults.beta2, defaults.eps)
+    {
         return None;
     }
     let mut a: Vec<String> = Vec::new();
@@ -301,10 +383,20 @@ pub fn check_out_dir(dir: &Path) -> Result<()> {
 /// Loads a run's data: `--data` if given, else where the run recorded it, else by the
 /// data-directory rules; says when the embedded subset is used or the data changed.
 pub fn load_data(flag: Option<&Path>, cfg: &RunConfig) -> Result<dropkit::data::TrainTest> {
-    load_named(flag, &cfg.dataset, cfg.data.as_ref())
+    let Some(input) = &cfg.input else { return load_named(flag, &cfg.dataset, cfg.data.as_ref()) };
+    let mut input = input.clone();
+    if let Some(path) = flag {
+        input.path = path.display().to_string();
+    }
+    let data = dropkit::data::input::load_input(&input)?;
+    if let Some(note) = dropkit::data::changed_note(cfg.data.as_ref(), &data.source) {
+        eprintln!("{note}");
+    }
+    Ok(data)
 }
 
 /// [`load_data`] for data set `dataset`, recorded at `recorded` if it was.
+/// A run on its own data (`[input]`) reads its file again (or `flag`, when given, in its place).
 pub fn load_named(
     flag: Option<&Path>,
     dataset: &str,
@@ -333,8 +425,11 @@ pub fn run(args: Args) -> Result<()> {
     cfg.data = Some(data.source.clone());
     say(format!("model: {}", cfg.model))?;
     say(format!("threads: {}", rayon::current_num_threads()))?;
+    let what = if cfg.input.is_some() { "samples" } else { "images" };
+    let held_out =
+        if data.test_rows.is_empty() { String::new() } else { " held out, seeded; rows in split.json".into() };
     say(format!(
-        "data: {} ({} training images, validation split {}, {} test images)",
+        "data: {} ({} training {what}, validation split {}, {} test {what}{held_out})",
         data.source,
         data.train.len(),
         cfg.validation_split,

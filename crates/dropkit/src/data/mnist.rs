@@ -76,6 +76,7 @@ pub fn load_mnist(source: &DataSource, name: &str) -> Result<TrainTest> {
         train: to_dataset(tri, trl, "train")?,
         test: to_dataset(tei, tel, "t10k")?,
         source: DataRecord::new(source, "idx", fingerprint),
+        test_rows: Vec::new(),
     })
 }
 

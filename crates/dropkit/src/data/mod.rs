@@ -1,13 +1,20 @@
 //! Data sets: IDX files, MNIST (from a data directory, the embedded subset, or a download),
-//! validation splits and seeded per-epoch shuffling.
+//! a user's own CSV tables, NumPy arrays and image folders, test and validation splits,
+//! standardisation and seeded per-epoch shuffling.
 
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 pub mod augment;
 pub mod batches;
+pub mod csv_table;
 pub mod fetch;
 pub mod idx;
+pub mod image_folder;
+pub mod input;
+pub mod labels;
 pub mod mnist;
+pub mod numpy;
+pub mod standardize;
 
 pub use mnist::load_mnist;
 
@@ -115,6 +122,30 @@ impl Dataset {
         }
     }
 
+    /// The samples `rows` (each in `0..len()`), in that order, as a new data set.
+    pub fn select(&self, rows: &[usize]) -> Dataset {
+        let d = self.sample_len();
+        let mut images = Vec::with_capacity(rows.len() * d);
+        for &i in rows {
+            images.extend_from_slice(self.images.get(i * d..(i + 1) * d).unwrap_or_default());
+        }
+        let targets = match &self.targets {
+            Targets::Classes { ids, classes, names } => Targets::Classes {
+                ids: rows.iter().filter_map(|&i| ids.get(i).copied()).collect(),
+                classes: *classes,
+                names: names.clone(),
+            },
+            Targets::Values { values, dim } => {
+                let mut v = Vec::with_capacity(rows.len() * dim);
+                for &i in rows {
+                    v.extend_from_slice(values.get(i * dim..(i + 1) * dim).unwrap_or_default());
+                }
+                Targets::Values { values: v, dim: *dim }
+            }
+        };
+        Dataset { images, sample_shape: self.sample_shape.clone(), targets }
+    }
+
     /// Checks that the fields agree: `images` holds `len()` samples, every label is a class,
     /// every target value is finite.
     pub fn validate(&self) -> Result<()> {
@@ -185,6 +216,9 @@ pub struct TrainTest {
     pub train: Dataset,
     pub test: Dataset,
     pub source: DataRecord,
+    /// The rows of the file held out as the test set, when it had no test part (ascending;
+    /// empty otherwise). A run writes them to `split.json`.
+    pub test_rows: Vec<usize>,
 }
 
 /// Where a run's data came from, recorded in its config so that `eval`, `predict`,
@@ -192,12 +226,18 @@ pub struct TrainTest {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataRecord {
-    /// The reader: `idx`.
+    /// The reader: `idx`, `cifar-10`, `csv`, `npz` or `image-folder`.
     pub format: String,
-    /// The data directory (absolute), or `embedded`.
+    /// The data directory, file or image folder (absolute), or `embedded`.
     pub location: String,
     /// SHA-256 of the decoded arrays: it changes when the data at the location does.
     pub fingerprint: String,
+    /// A table's feature columns, in the order the model reads them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+    /// A table's target columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 impl DataRecord {
@@ -207,7 +247,7 @@ impl DataRecord {
             DataSource::Embedded => EMBEDDED.to_string(),
             DataSource::Dir(d) => std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()).display().to_string(),
         };
-        DataRecord { format: format.into(), location, fingerprint }
+        DataRecord { format: format.into(), location, fingerprint, features: Vec::new(), targets: Vec::new() }
     }
 
     /// The source to read again.
@@ -276,19 +316,33 @@ pub fn load_for_run(
         )));
     }
     let data = load_mnist(&source, dataset)?;
-    let note = match recorded {
-        Some(rec) if rec.fingerprint != data.source.fingerprint => Some(format!(
-            "note: the data at {} differs from the data this run was trained on (fingerprint {} then, {} now)",
-            data.source,
-            rec.fingerprint.get(..12).unwrap_or_default(),
-            data.source.fingerprint.get(..12).unwrap_or_default()
-        )),
-        _ if source_is_embedded(&data.source) => Some(format!(
+    let note = changed_note(recorded, &data.source).or_else(|| {
+        source_is_embedded(&data.source).then(|| format!(
             "note: no {dataset} data directory found (--data, DROPKIT_DATA, ~/.cache/dropkit); using the embedded MNIST subset (10,000 training, 2,000 test images)"
-        )),
-        _ => None,
-    };
+        ))
+    });
     Ok((data, note))
+}
+
+/// A note when the data read now differs from the data a run recorded.
+pub fn changed_note(recorded: Option<&DataRecord>, now: &DataRecord) -> Option<String> {
+    recorded.filter(|rec| rec.fingerprint != now.fingerprint).map(|rec| {
+        format!(
+            "note: the data at {} differs from the data this run was trained on (fingerprint {} then, {} now)",
+            now,
+            rec.fingerprint.get(..12).unwrap_or_default(),
+            now.fingerprint.get(..12).unwrap_or_default()
+        )
+    })
+}
+
+/// The data sets read by name from a data directory.
+pub const DATASETS: &[&str] = &["mnist", "fashion-mnist"];
+
+/// Whether `dir` is a data directory (holding `mnist/` or another named set), rather than a
+/// user's file or image folder.
+pub fn is_data_root(dir: &Path) -> bool {
+    dir.is_dir() && DATASETS.iter().any(|d| dir.join(d).is_dir())
 }
 
 fn source_is_embedded(rec: &DataRecord) -> bool {

@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::data::augment::Augment;
+use crate::data::input::InputConfig;
 use crate::error::{Error, Result};
 use crate::optim::OptimizerConfig;
 use crate::train::EarlyStopping;
@@ -19,9 +20,12 @@ pub struct RunConfig {
     /// file and given as `--model`).
     #[serde(default)]
     pub model: String,
-    /// The data set's name under the data directory.
+    /// The data set's name under the data directory (ignored when `[input]` is given).
     #[serde(default = "default_dataset")]
     pub dataset: String,
+    /// The user's own data: a CSV table, a NumPy file or an image folder (`[input]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputConfig>,
     #[serde(default = "default_epochs")]
     pub epochs: usize,
     #[serde(default = "default_batch_size")]
@@ -53,8 +57,8 @@ pub struct RunConfig {
     pub amendments: Vec<String>,
 }
 
-/// The data sets a run can name: IDX digit sets under the data directory.
-pub const DATASETS: &[&str] = &["mnist", "fashion-mnist"];
+/// The data sets a run can name under the data directory.
+pub use crate::data::DATASETS;
 
 fn default_dataset() -> String {
     "mnist".into()
@@ -84,6 +88,7 @@ impl RunConfig {
             preset: None,
             model: model.into(),
             dataset: default_dataset(),
+            input: None,
             epochs: default_epochs(),
             batch_size: default_batch_size(),
             validation_split: 0.1,
@@ -112,7 +117,9 @@ impl RunConfig {
                 self.validation_split
             )));
         }
-        if !DATASETS.contains(&self.dataset.as_str()) {
+        if let Some(input) = &self.input {
+            input.validate()?;
+        } else if !DATASETS.contains(&self.dataset.as_str()) {
             return Err(Error::InvalidArgument(format!(
                 "dataset = \"{}\" is not a data set dropkit reads; use one of {}",
                 self.dataset,

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod early_stopping;
 pub mod presets;
+pub mod regression;
 pub mod run;
 pub mod tensorboard;
 pub mod weights;

@@ -2,9 +2,11 @@
 //! `metrics.json` and `model.safetensors` (each atomically); evaluate a saved run.
 
 use super::checkpoint::{self, Checkpoint};
+use super::regression::regression_fit;
 use super::tensorboard::EventWriter;
 use super::{check_classes, evaluate, fit_from, weights, FitOptions, FitState, History, Progress, RunConfig};
 use crate::data::fetch::sha256_hex;
+use crate::data::standardize::Standardizer;
 use crate::data::{DataRecord, Dataset, TrainTest};
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic;
@@ -14,12 +16,17 @@ use crate::optim::Optimizer;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The figures of a finished run (`metrics.json`).
+/// The figures of a finished run (`metrics.json`). Losses of regression runs are the mean
+/// squared error of the standardised targets (when they are standardised); RMSE and NLL are
+/// in the target's own units.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
+    /// NaN (`null` in JSON) for regression.
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_accuracy: f64,
     pub test_loss: f64,
     /// Accuracy and loss on the training set with dropout off, after training.
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_accuracy: f64,
     pub train_loss: f64,
     pub val_accuracy: Option<f64>,
@@ -41,6 +48,20 @@ pub struct Metrics {
     /// does not match (flipped bytes, a weight overwritten).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_sha256: Option<String>,
+    /// Regression: root mean squared error on the test and training sets, in target units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_rmse: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_rmse: Option<f64>,
+    /// Regression: the test set's mean Gaussian negative log-likelihood per sample, in nats,
+    /// with the variance of the training residuals (in target units).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_nll: Option<f64>,
+}
+
+/// JSON has no NaN: `null` reads back as NaN (the accuracy of a regression run).
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// A finished run in memory.
@@ -95,7 +116,24 @@ fn run(
     start: Start,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<RunOutcome> {
-    let (fit_set, val_set) = data.train.split_last(config.validation_split)?;
+    let (mut fit_set, mut val_set) = data.train.split_last(config.validation_split)?;
+    // Means and deviations from the training part alone, applied to every part.
+    let scaler = match &config.input {
+        Some(input) if input.standardizes()? => Some(Standardizer::fit(&fit_set)),
+        _ => None,
+    };
+    let scaled_test;
+    let test = match &scaler {
+        Some(s) => {
+            s.apply(&mut fit_set)?;
+            s.apply(&mut val_set)?;
+            let mut t = data.test.clone();
+            s.apply(&mut t)?;
+            scaled_test = t;
+            &scaled_test
+        }
+        None => &data.test,
+    };
     let mut model = build_model(config, &data.train.sample_shape)?;
     check_classes(&model, &fit_set)?;
     check_memory(&mut model, config.batch_size)?;
@@ -117,6 +155,14 @@ fn run(
         (Start::Fresh, Some(dir)) => {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             write_atomic(&dir.join("config.toml"), config.to_toml()?.as_bytes())?;
+            if let Some(s) = &scaler {
+                s.save(dir)?;
+            }
+            if !data.test_rows.is_empty() {
+                let split =
+                    serde_json::json!({ "test_rows": data.test_rows, "rows": data.train.len() + data.test.len() });
+                write_atomic(&dir.join("split.json"), split.to_string().as_bytes())?;
+            }
             FitState::default()
         }
         _ => FitState::default(),
@@ -165,7 +211,12 @@ fn run(
     if let Some(e) = event_error {
         return Err(e);
     }
-    let mut metrics = measure(&mut model, &fit_set, &data.test, &state, &data.source)?;
+    let mut metrics = measure(&mut model, &fit_set, test, &state, &data.source)?;
+    if let Some(fit) = regression_fit(&mut model, &fit_set, test, scaler.as_ref())? {
+        metrics.test_rmse = Some(fit.test_rmse);
+        metrics.train_rmse = Some(fit.train_rmse);
+        metrics.test_nll = Some(fit.test_nll);
+    }
     let history = state.history;
     if let Some(dir) = out {
         write_run(dir, &mut model, &history, &mut metrics)?;
@@ -211,6 +262,9 @@ fn measure(
         stopped_early: state.stopped_early,
         best_epoch: best,
         model_sha256: None,
+        test_rmse: None,
+        train_rmse: None,
+        test_nll: None,
     })
 }
 

@@ -224,6 +224,9 @@ mod tests {
                     stopped_early: false,
                     best_epoch: None,
                     model_sha256: None,
+                    test_rmse: None,
+                    train_rmse: None,
+                    test_nll: None,
                 };
                 TrialRecord { key: t.key, settings: t.settings, config: t.config, history: History::default(), metrics }
             })
