@@ -189,8 +189,9 @@ pub struct Part {
     pub has_targets: bool,
 }
 
-/// Loads the data `input` describes, split into training and test sets.
-pub fn load_input(input: &InputConfig) -> Result<TrainTest> {
+/// The data `input` describes as the file holds it: its training part, its test part if it
+/// has one, and the record of where it came from.
+pub fn read_parts(input: &InputConfig) -> Result<(Dataset, Option<Dataset>, DataRecord)> {
     input.validate()?;
     let path = Path::new(&input.path);
     let format = input.format()?;
@@ -200,10 +201,8 @@ pub fn load_input(input: &InputConfig) -> Result<TrainTest> {
             let Some(t) = table.targets else {
                 return Err(Error::format(path.display(), "has no target column"));
             };
-            let n = table.rows;
             let d = table.features.len();
             let set = Dataset { images: table.x, sample_shape: vec![d], targets: t };
-            debug_assert_eq!(set.len(), n);
             (set, None, table.features, table.target_columns)
         }
         Format::Npy => {
@@ -229,7 +228,23 @@ pub fn load_input(input: &InputConfig) -> Result<TrainTest> {
             }
         }
     };
+    train.validate()?;
+    if let Some(t) = &test {
+        t.validate()?;
+    }
     let fingerprint = fingerprint(&[&train, test.as_ref().unwrap_or(&train)]);
+    let source = DataSource::Dir(PathBuf::from(&input.path));
+    let mut record = DataRecord::new(&source, format.name(), fingerprint);
+    record.features = features;
+    record.targets = targets;
+    record.classes = train.class_names().map(<[String]>::to_vec).unwrap_or_default();
+    Ok((train, test, record))
+}
+
+/// Loads the data `input` describes, split into training and test sets: the file's own
+/// parts, or a seeded held-out fraction of its rows.
+pub fn load_input(input: &InputConfig) -> Result<TrainTest> {
+    let (train, test, source) = read_parts(input)?;
     let (train, test, test_rows) = match test {
         Some(test) => {
             if input.test_split.is_some() {
@@ -241,19 +256,13 @@ pub fn load_input(input: &InputConfig) -> Result<TrainTest> {
             (train, test, Vec::new())
         }
         None => {
-            let rows =
-                test_rows(train.len(), input.effective_test_split(), input.split_seed.unwrap_or(DEFAULT_SPLIT_SEED))?;
+            let seed = input.split_seed.unwrap_or(DEFAULT_SPLIT_SEED);
+            let rows = test_rows(train.len(), input.effective_test_split(), seed)?;
             let (train, test) = split_rows(&train, &rows);
             (train, test, rows)
         }
     };
-    train.validate()?;
-    test.validate()?;
-    let source = DataSource::Dir(PathBuf::from(&input.path));
-    let mut record = DataRecord::new(&source, format.name(), fingerprint);
-    record.features = features;
-    record.targets = targets;
-    Ok(TrainTest { train, test, source: record, test_rows })
+    Ok(TrainTest { train, test, source, test_rows })
 }
 
 /// Reads new inputs (`predict --input`) the way a run read its training data: the same

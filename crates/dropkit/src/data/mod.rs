@@ -210,6 +210,34 @@ impl Dataset {
     }
 }
 
+/// `a` followed by `b` (samples of one shape and one kind of target).
+pub fn concat(a: &Dataset, b: &Dataset) -> Result<Dataset> {
+    let targets = match (&a.targets, &b.targets) {
+        (Targets::Values { values: x, dim }, Targets::Values { values: y, dim: d2 }) if dim == d2 => {
+            Targets::Values { values: [x.as_slice(), y.as_slice()].concat(), dim: *dim }
+        }
+        (Targets::Classes { ids: x, classes, names }, Targets::Classes { ids: y, classes: c2, .. }) => {
+            Targets::Classes {
+                ids: [x.as_slice(), y.as_slice()].concat(),
+                classes: (*classes).max(*c2),
+                names: names.clone(),
+            }
+        }
+        _ => return Err(Error::InvalidArgument("the two parts have different kinds of targets".into())),
+    };
+    if a.sample_shape != b.sample_shape {
+        return Err(Error::InvalidArgument(format!(
+            "the two parts have samples of {:?} and {:?}",
+            a.sample_shape, b.sample_shape
+        )));
+    }
+    Ok(Dataset {
+        images: [a.images.as_slice(), b.images.as_slice()].concat(),
+        sample_shape: a.sample_shape.clone(),
+        targets,
+    })
+}
+
 /// A training and a test set, and where they came from.
 #[derive(Clone, Debug)]
 pub struct TrainTest {
@@ -238,6 +266,10 @@ pub struct DataRecord {
     /// A table's target columns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// The class names of the training part, when it has named classes: new inputs' labels
+    /// map to them, and predictions name them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
 }
 
 impl DataRecord {
@@ -247,7 +279,14 @@ impl DataRecord {
             DataSource::Embedded => EMBEDDED.to_string(),
             DataSource::Dir(d) => std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()).display().to_string(),
         };
-        DataRecord { format: format.into(), location, fingerprint, features: Vec::new(), targets: Vec::new() }
+        DataRecord {
+            format: format.into(),
+            location,
+            fingerprint,
+            features: Vec::new(),
+            targets: Vec::new(),
+            classes: Vec::new(),
+        }
     }
 
     /// The source to read again.

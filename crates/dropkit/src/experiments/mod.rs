@@ -3,6 +3,7 @@
 //! prints and draws them.
 
 pub mod bench;
+pub mod gal_uci;
 pub mod reproduce;
 pub mod sweep;
 pub mod uncertainty_study;

@@ -13,6 +13,7 @@
 //! from the model's seed, the inputs and `T`.
 
 pub mod metrics;
+pub mod regression;
 pub mod shift;
 
 use crate::error::{Error, Result};
@@ -69,12 +70,21 @@ pub fn entropy(p: &[f32]) -> f32 {
     -p.iter().filter(|&&v| v > 0.0).map(|&v| v * v.ln()).sum::<f32>()
 }
 
-/// Calls `on_pass(first_row, t, probs)` for every batch of inputs and every pass `t` in
-/// `0..passes`, with the (rows, C) softmax outputs of that pass.
-fn for_each_pass(
+/// What a pass hands on: class probabilities (softmax of the logits) or the raw outputs
+/// (regression).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outputs {
+    Probabilities,
+    Values,
+}
+
+/// Calls `on_pass(first_row, t, out)` for every batch of inputs and every pass `t` in
+/// `0..passes`, with the (rows, C) outputs of that pass.
+pub(crate) fn for_each_pass(
     model: &mut Sequential,
     images: &[f32],
     inference: Inference,
+    outputs: Outputs,
     mut on_pass: impl FnMut(usize, u64, &[f32]),
 ) -> Result<usize> {
     let shape = model.input_shape().to_vec();
@@ -123,7 +133,9 @@ fn for_each_pass(
             classes = logits.cols();
             probs.clear();
             probs.extend_from_slice(logits.data());
-            probs.chunks_exact_mut(classes.max(1)).for_each(softmax_row);
+            if outputs == Outputs::Probabilities {
+                probs.chunks_exact_mut(classes.max(1)).for_each(softmax_row);
+            }
             for (j, pass) in probs.chunks_exact(rows * classes.max(1)).enumerate() {
                 on_pass(start, t0 + j as u64, pass);
             }
@@ -159,7 +171,7 @@ pub fn predict_tracking_error(
     }
     let (mut sum, mut sum_sq, mut sum_h) = (vec![0f64; n * c], vec![0f64; n * c], vec![0f64; n]);
     let mut wrong = vec![0usize; checkpoints.len()];
-    for_each_pass(model, images, inference, |start, t, probs| {
+    for_each_pass(model, images, inference, Outputs::Probabilities, |start, t, probs| {
         for (r, p) in probs.chunks_exact(c).enumerate() {
             let i = start + r;
             let (acc, acc_sq) = (&mut sum[i * c..(i + 1) * c], &mut sum_sq[i * c..(i + 1) * c]);
