@@ -101,3 +101,91 @@ fn the_checkpoint_fuzz_seed_restores_into_its_model() {
     let state = loaded.restore(&mut model, &mut optimizer, "fuzz").unwrap();
     assert_eq!((state.history.epochs.len(), optimizer.steps()), (1, 10));
 }
+
+/// Each bad file of `kind` gives an error holding the fragment its name is paired with.
+fn expect_errors(kind: &str, expected: &[(&str, &str)], read: impl Fn(&Path) -> Result<(), String>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(kind);
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let Some((_, want)) = expected.iter().find(|(n, _)| *n == name) else {
+            panic!("{}: no expected error listed for this corpus file", path.display())
+        };
+        let e = read(&path).expect_err(&format!("{} was accepted", path.display()));
+        assert!(e.contains(want), "{}: '{e}' does not say '{want}'", path.display());
+        assert!(e.contains(&name), "{}: '{e}' does not name the file", path.display());
+        seen += 1;
+    }
+    assert_eq!(seen, expected.len(), "{kind}: a listed corpus file is missing");
+}
+
+#[test]
+fn bad_csv_tables_are_refused_naming_the_line_and_column() {
+    use dropkit::data::csv_table::{read_csv, CsvOptions};
+    let expected = [
+        ("ragged-row.csv", "line 3: 2 fields where the header has 3"),
+        ("non-numeric-cell.csv", "line 3, column 'a': 'x' is not a number"),
+        ("nan-cell.csv", "line 2, column 'b': 'nan' (NaN) is not finite"),
+        ("infinite-cell.csv", "line 2, column 'b': 'inf' (inf) is not finite"),
+        ("empty-cell.csv", "line 2, column 'b': the cell is empty"),
+        ("empty.csv", "empty file"),
+        ("header-only.csv", "no rows"),
+        ("not-utf8.csv", "not UTF-8"),
+        ("no-features.csv", "no feature columns"),
+    ];
+    expect_errors("csv", &expected, |p| read_csv(p, &CsvOptions::default()).map(|_| ()).map_err(|e| e.to_string()));
+    // An unknown target column names the columns there are.
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/csv/nan-cell.csv");
+    let o = CsvOptions { target: vec!["price".into()], ..Default::default() };
+    let e = read_csv(&p, &o).unwrap_err().to_string();
+    assert!(e.contains("no column 'price' for the target; the columns are a, b, label"), "{e}");
+}
+
+#[test]
+fn bad_numpy_files_are_refused() {
+    use dropkit::data::input::{load_input, load_new_inputs, InputConfig, Known};
+    let expected = [
+        ("strings.npy", "is not numeric data"),
+        ("fortran.npy", "Fortran order"),
+        ("object.npy", "is not numeric data"),
+        ("truncated.npy", "truncated"),
+        ("nan.npy", "element 1 is NaN"),
+        ("complex.npy", "is not numeric data"),
+        ("labels-disagree.npz", "x has 4 samples but y has shape [5]"),
+        ("labels-3d.npz", "y has shape [4, 2, 2]"),
+        ("no-x.npz", "has no array 'x'; its arrays are inputs, y"),
+        ("negative-label.npz", "label -1 of sample 1 is not a class id"),
+        ("truncated.npz", "not a complete .npz archive"),
+        ("not-a-zip.npz", "not a complete .npz archive"),
+        ("no-samples.npz", "no samples"),
+    ];
+    expect_errors("numpy", &expected, |p| {
+        let r = if p.extension().is_some_and(|e| e == "npy") {
+            load_new_inputs(p, None, &Known::default(), &[2]).map(|_| ())
+        } else {
+            load_input(&InputConfig::new(p.display().to_string())).map(|_| ())
+        };
+        r.map_err(|e| e.to_string())
+    });
+}
+
+#[test]
+fn bad_image_folders_are_refused() {
+    use dropkit::data::image_folder::read_image_folder;
+    let expected = [
+        ("unreadable", "1.png: is not a readable PNG or JPEG image"),
+        ("sizes", "1.png: is 5x3 pixels but"),
+        ("empty-class", "b: class folder holds no PNG or JPEG images"),
+        ("truncated", "1.png: is not a readable PNG or JPEG image"),
+        ("no-classes", "has no class subfolders"),
+        ("zero-size", "1.png: is not a readable PNG or JPEG image"),
+    ];
+    expect_errors("images", &expected, |p| {
+        read_image_folder(p, None, None, None).map(|_| ()).map_err(|e| e.to_string())
+    });
+    // A class the run was not trained on.
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/images/sizes");
+    let e = read_image_folder(&p, Some(&["a".to_string(), "c".to_string()]), None, None).unwrap_err().to_string();
+    assert!(e.contains("class folder 'b' is not one of the run's 2 training classes"), "{e}");
+}

@@ -3,9 +3,7 @@
 use super::train::load_data;
 use crate::output::say;
 use anyhow::Result;
-use dropkit::layer::Mode;
-use dropkit::train::evaluate;
-use dropkit::train::run::{load_config, load_model};
+use dropkit::train::run::{load_config, SavedRun};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -20,10 +18,18 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let cfg = load_config(&args.run_dir)?;
     let data = load_data(args.data.as_deref(), &cfg)?;
-    let (_, mut model) = load_model(&args.run_dir, &data.train.sample_shape)?;
-    let stats = evaluate(&mut model, &data.test, Mode::Eval)?;
-    say(format!("model: {}", model.spec()))?;
-    say(format!("data: {} ({} test images)", data.source, data.test.len()))?;
-    say(format!("test_loss: {:.4} - test_accuracy: {:.4}", stats.loss(), stats.accuracy()))?;
+    let mut run = SavedRun::open(&args.run_dir, &data.train.sample_shape)?;
+    let (stats, regression) = run.evaluate(&data)?;
+    say(format!("model: {}", run.model.spec()))?;
+    say(format!("data: {} ({} test samples)", data.source, data.test.len()))?;
+    match regression {
+        Some(r) => say(format!(
+            "test_loss: {:.4} - test_rmse: {:.4} - test_nll: {:.4}",
+            stats.loss(),
+            r.test_rmse,
+            r.test_nll
+        ))?,
+        None => say(format!("test_loss: {:.4} - test_accuracy: {:.4}", stats.loss(), stats.accuracy()))?,
+    }
     Ok(())
 }

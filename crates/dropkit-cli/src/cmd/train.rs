@@ -499,9 +499,13 @@ fn report(outcome: &dropkit::train::run::RunOutcome, out: &Path) -> Result<()> {
         say(line)?;
     }
     let m = &outcome.metrics;
+    let quality = match (m.test_rmse, m.test_nll) {
+        (Some(rmse), Some(nll)) => format!("test_rmse: {rmse:.4} - test_nll: {nll:.4}"),
+        _ => format!("test_accuracy: {:.4}", m.test_accuracy),
+    };
     say(format!(
-        "test_loss: {:.4} - test_accuracy: {:.4} - {:.2} s/epoch - {} parameters",
-        m.test_loss, m.test_accuracy, m.seconds_per_epoch, m.parameters
+        "test_loss: {:.4} - {quality} - {:.2} s/epoch - {} parameters",
+        m.test_loss, m.seconds_per_epoch, m.parameters
     ))?;
     if let (true, Some(best)) = (m.stopped_early, m.best_epoch) {
         say(format!("early stopping: stopped after epoch {}; the best epoch was {best}", m.epochs))?;

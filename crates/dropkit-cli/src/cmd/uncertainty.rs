@@ -10,7 +10,7 @@ use crate::report::html;
 use crate::report::plot::{line_chart, Chart, Series, XAxis};
 use anyhow::Result;
 use dropkit::experiments::uncertainty_study::{across_runs, study, AcrossRuns, StudyOptions, StudyReport};
-use dropkit::train::run::{load_config, load_model};
+use dropkit::train::run::{load_config, SavedRun};
 use dropkit::uncertainty::metrics::Calibration;
 use std::path::{Path, PathBuf};
 
@@ -39,7 +39,17 @@ pub struct Args {
 fn evaluate_run(dir: &Path, args: &Args) -> Result<StudyReport> {
     let cfg = load_config(dir)?;
     let data = load_data(args.data.as_deref(), &cfg)?;
-    let (_, mut model) = load_model(dir, &data.train.sample_shape)?;
+    let run = SavedRun::open(dir, &data.train.sample_shape)?;
+    if run.task() == dropkit::data::labels::Task::Regression {
+        anyhow::bail!(dropkit::Error::InvalidArgument(format!(
+            "{} is a regression run; this study is for classifiers. For regression uncertainty use `dropkit predict {} --mc 1000` (mean, std and test log-likelihood)",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let mut test = data.test.clone();
+    run.prepare_inputs(&mut test)?;
+    let mut model = run.model;
     if model.first_stochastic().is_none() {
         eprintln!(
             "warning: {} has no dropout layer: its Monte Carlo passes are all alike, so MC dropout equals the deterministic prediction",
@@ -47,7 +57,7 @@ fn evaluate_run(dir: &Path, args: &Args) -> Result<StudyReport> {
         );
     }
     let options = StudyOptions { passes: args.mc, ood_inputs: args.ood_inputs, seed: cfg.seed };
-    Ok(study(&mut model, &dir.display().to_string(), &data.test, options)?)
+    Ok(study(&mut model, &dir.display().to_string(), &test, options)?)
 }
 
 pub fn run(args: Args) -> Result<()> {

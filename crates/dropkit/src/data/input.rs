@@ -238,6 +238,11 @@ pub fn read_parts(input: &InputConfig) -> Result<(Dataset, Option<Dataset>, Data
     record.features = features;
     record.targets = targets;
     record.classes = train.class_names().map(<[String]>::to_vec).unwrap_or_default();
+    record.sample_shape = train.sample_shape.clone();
+    record.task = Some(match train.targets {
+        Targets::Classes { .. } => Task::Classification,
+        Targets::Values { .. } => Task::Regression,
+    });
     Ok((train, test, record))
 }
 

@@ -270,6 +270,12 @@ pub struct DataRecord {
     /// map to them, and predictions name them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<String>,
+    /// The shape of one sample, e.g. [30] for a table of 30 features.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sample_shape: Vec<usize>,
+    /// Classification or regression (absent: classification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<labels::Task>,
 }
 
 impl DataRecord {
@@ -286,6 +292,8 @@ impl DataRecord {
             features: Vec::new(),
             targets: Vec::new(),
             classes: Vec::new(),
+            sample_shape: Vec::new(),
+            task: None,
         }
     }
 

@@ -2,10 +2,12 @@
 //! `metrics.json` and `model.safetensors` (each atomically); evaluate a saved run.
 
 use super::checkpoint::{self, Checkpoint};
-use super::regression::regression_fit;
+use super::regression::{regression_fit, RegressionFit};
 use super::tensorboard::EventWriter;
 use super::{check_classes, evaluate, fit_from, weights, FitOptions, FitState, History, Progress, RunConfig};
 use crate::data::fetch::sha256_hex;
+use crate::data::input::Known;
+use crate::data::labels::Task;
 use crate::data::standardize::Standardizer;
 use crate::data::{DataRecord, Dataset, TrainTest};
 use crate::error::{Error, Result};
@@ -383,4 +385,71 @@ pub fn load_model(dir: &Path, sample_shape: &[usize]) -> Result<(RunConfig, Sequ
     }
     weights::load_bytes(&mut model, &bytes, &path.display().to_string())?;
     Ok((config, model))
+}
+
+/// A trained run, ready to evaluate and predict: its config, model with weights, and the
+/// standardization training fitted (applied to inputs, undone on regression outputs).
+pub struct SavedRun {
+    pub config: RunConfig,
+    pub model: Sequential,
+    pub scaler: Option<Standardizer>,
+}
+
+impl SavedRun {
+    /// Opens the run in `dir` for samples of `sample_shape`.
+    pub fn open(dir: &Path, sample_shape: &[usize]) -> Result<Self> {
+        let (config, model) = load_model(dir, sample_shape)?;
+        let scaler = Standardizer::load(dir)?;
+        Ok(SavedRun { config, model, scaler })
+    }
+
+    /// The task the run was trained for.
+    pub fn task(&self) -> Task {
+        self.config.data.as_ref().and_then(|d| d.task).unwrap_or(Task::Classification)
+    }
+
+    /// What new inputs must match: the run's feature columns, classes and task.
+    pub fn known(&self) -> Known<'_> {
+        let data = self.config.data.as_ref();
+        let nonempty = |v: &'_ Vec<String>| (!v.is_empty()).then_some(());
+        Known {
+            features: data.and_then(|d| nonempty(&d.features).map(|_| d.features.as_slice())),
+            classes: data.and_then(|d| nonempty(&d.classes).map(|_| d.classes.as_slice())),
+            class_count: (self.task() == Task::Classification).then(|| self.model.output_shape().iter().product()),
+            task: Some(self.task()),
+        }
+    }
+
+    /// Loss and accuracy on the test set (standardised as in training), and for regression
+    /// RMSE and NLL in the target's units, as training measured them.
+    pub fn evaluate(&mut self, data: &TrainTest) -> Result<(crate::loss::BatchStats, Option<RegressionFit>)> {
+        let mut test = data.test.clone();
+        let (mut fit_set, _) = data.train.split_last(self.config.validation_split)?;
+        if let Some(s) = &self.scaler {
+            s.apply(&mut test)?;
+            s.apply(&mut fit_set)?;
+        }
+        let stats = evaluate(&mut self.model, &test, Mode::Eval)?;
+        let fit = regression_fit(&mut self.model, &fit_set, &test, self.scaler.as_ref())?;
+        Ok((stats, fit))
+    }
+
+    /// Standardises `set`'s inputs as training did; targets stay in their own units.
+    pub fn prepare_inputs(&self, set: &mut Dataset) -> Result<()> {
+        match &self.scaler {
+            Some(s) => s.inputs(&mut set.images),
+            None => Ok(()),
+        }
+    }
+
+    /// The model precision of a regression run: `1 / train_rmse^2` from its metrics (the
+    /// noise the training residuals show), or 1 when the run recorded none.
+    pub fn default_tau(dir: &Path) -> f64 {
+        let text = std::fs::read_to_string(dir.join("metrics.json")).unwrap_or_default();
+        let rmse = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("train_rmse").and_then(|r| r.as_f64()))
+            .filter(|r| r.is_finite() && *r > 0.0);
+        rmse.map_or(1.0, |r| 1.0 / (r * r))
+    }
 }
