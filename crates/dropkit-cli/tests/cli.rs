@@ -954,3 +954,186 @@ fn a_config_may_leave_out_defaults_and_flags_and_its_errors_are_one_line_usage_e
     std::fs::write(&*config, "epochs = 1\n").unwrap();
     assert_clean_error(&dropkit(&["train", "--config", c, "--out", temp("y").to_str().unwrap()], &[]), 2, "model");
 }
+
+/// A CSV table of 60 rows: two features, a text label and a real value that follows them.
+fn write_table(path: &Path, rows: std::ops::Range<usize>, with_label: bool) {
+    let mut t = String::from(if with_label { "x1,x2,price,kind\n" } else { "x1,x2,price\n" });
+    for i in rows {
+        let kind = if (i * 7) % 10 < 5 { "small" } else { "large" };
+        let x2 = ((i * 7) % 10) as f64;
+        t.push_str(&format!("{i},{x2},{}", 2.0 * x2 + 0.1 * i as f64));
+        t.push_str(&if with_label { format!(",{kind}\n") } else { "\n".into() });
+    }
+    std::fs::write(path, t).unwrap();
+}
+
+#[test]
+fn own_csv_data_trains_evaluates_and_predicts_new_rows_with_class_names() {
+    let dir = temp("own-csv");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (table, new) = (dir.join("t.csv"), dir.join("new.csv"));
+    write_table(&table, 0..60, true);
+    write_table(&new, 100..104, false);
+    let run = dir.join("run");
+    let out = dropkit(
+        &[
+            "train",
+            "--data",
+            table.to_str().unwrap(),
+            "--model",
+            "dense(16, relu) dropout(0.2) dense(2)",
+            "--epochs",
+            "5",
+            "--test-split",
+            "0.25",
+            "--out",
+            run.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("45 training samples") && stdout.contains("15 test samples held out"), "{stdout}");
+    for f in ["standardization.json", "split.json", "model.safetensors"] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let eval = dropkit(&["eval", run.to_str().unwrap()], &[]);
+    assert!(text(&eval.stdout).contains("test_accuracy"), "{}", text(&eval.stderr));
+
+    // New rows the run never saw, without their label column: a class name per row.
+    let out = dropkit(&["predict", run.to_str().unwrap(), "--input", new.to_str().unwrap(), "--mc", "20"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("index,predicted,class,p_0,p_1,std_0"), "{csv}");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r.contains(",small,") || r.contains(",large,")), "{csv}");
+
+    // A label the run was not trained on, and a missing feature column: one-line errors.
+    std::fs::write(&new, "x1,x2,price,kind\n1,2,3,medium\n").unwrap();
+    let e = dropkit(&["predict", run.to_str().unwrap(), "--input", new.to_str().unwrap()], &[]);
+    assert_clean_error(&e, 2, "label 'medium' is not one of the run's 2 training classes (large, small)");
+    std::fs::write(&new, "x1,price\n1,2\n").unwrap();
+    let e = dropkit(&["predict", run.to_str().unwrap(), "--input", new.to_str().unwrap()], &[]);
+    assert_clean_error(&e, 1, "no column 'x2', which the run was trained on");
+    let e = dropkit(&["train", "--model", "dense(2)", "--target", "kind"], &[]);
+    assert_clean_error(&e, 2, "give it with --data FILE.csv");
+}
+
+#[test]
+fn a_regression_run_predicts_mean_and_std_and_gal_uci_resumes() {
+    let dir = temp("own-regression");
+    std::fs::create_dir_all(&dir).unwrap();
+    let table = dir.join("t.csv");
+    write_table(&table, 0..60, false);
+    let run = dir.join("run");
+    let out = dropkit(
+        &[
+            "train",
+            "--data",
+            table.to_str().unwrap(),
+            "--model",
+            "dense(16, relu) dropout(0.1) dense(1)",
+            "--epochs",
+            "5",
+            "--out",
+            run.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("test_rmse"), "{}", text(&out.stdout));
+    let out = dropkit(&["predict", run.to_str().unwrap(), "--mc", "30"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("index,target_0,mean_0,std_0,total_std_0\n"));
+    assert!(
+        text(&out.stderr).contains("RMSE") && text(&out.stderr).contains("log-likelihood"),
+        "{}",
+        text(&out.stderr)
+    );
+    let e = dropkit(&["uncertainty", run.to_str().unwrap(), "--out", dir.join("u").to_str().unwrap()], &[]);
+    assert_clean_error(&e, 2, "is a regression run");
+
+    let gal = dir.join("gal");
+    let args = |splits: &str| {
+        vec![
+            "reproduce",
+            "gal-uci",
+            "--data",
+            table.to_str().unwrap(),
+            "--target",
+            "price",
+            "--splits",
+            splits,
+            "--passes",
+            "50",
+            "--epochs",
+            "3",
+            "--rates",
+            "0.01,0.1",
+            "--out",
+            gal.to_str().unwrap(),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>()
+    };
+    let run_gal = |splits: &str| {
+        let a = args(splits);
+        dropkit(&a.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+    };
+    let first = run_gal("2");
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let stdout = text(&first.stdout);
+    assert!(
+        stdout.contains("0 splits already")
+            && stdout.contains("RMSE (MC dropout, T=50)")
+            && stdout.contains("test log-likelihood"),
+        "{stdout}"
+    );
+    let splits: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(gal.join("splits.json")).unwrap()).unwrap();
+    assert_eq!(splits["splits"][0]["test_rows"].as_array().unwrap().len(), 6);
+    // Two more splits: the first two are kept, not run again.
+    let lines_before = std::fs::read_to_string(gal.join("results.jsonl")).unwrap();
+    let second = run_gal("4");
+    assert!(text(&second.stdout).contains("2 splits already in"), "{}", text(&second.stdout));
+    // Other settings in the same directory are refused.
+    let mut other = args("4");
+    let at = other.iter().position(|a| a == "0.01,0.1").unwrap();
+    other[at] = "0.2".into();
+    let e = dropkit(&other.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    assert_clean_error(&e, 2, "holds results of other settings");
+    assert!(std::fs::read_to_string(gal.join("results.jsonl")).unwrap().starts_with(&lines_before));
+}
+
+#[test]
+fn predict_reads_a_png_folder_the_run_never_saw() {
+    let run = temp("png-run");
+    assert!(train(&run, "2").status.success());
+    // Two digit-like images per class folder, drawn here: never part of MNIST.
+    let folder = temp("png-new");
+    for (class, stroke) in [("3", 6u32), ("7", 20)] {
+        std::fs::create_dir_all(folder.join(class)).unwrap();
+        for k in 0..2u32 {
+            let img = image::GrayImage::from_fn(28, 28, |x, y| {
+                image::Luma([if x.abs_diff(stroke + k) < 2 && y > 4 && y < 24 { 255 } else { 0 }])
+            });
+            img.save(folder.join(class).join(format!("{k}.png"))).unwrap();
+        }
+    }
+    let out =
+        dropkit(&["predict", run.to_str().unwrap(), "--input", folder.to_str().unwrap(), "--format", "jsonl"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["probs"].as_array().unwrap().len(), 10);
+    // Folder "3" holds class 3 of a digit run; rows go by file name, then class.
+    let labels: Vec<u64> = lines.iter().map(|l| l["label"].as_u64().unwrap()).collect();
+    assert_eq!(labels, vec![3, 7, 3, 7]);
+    // An image of another size is resized to the run's.
+    image::GrayImage::new(20, 20).save(folder.join("3").join("9.png")).unwrap();
+    let e = dropkit(&["predict", run.to_str().unwrap(), "--input", folder.to_str().unwrap()], &[]);
+    assert!(e.status.success(), "resized to the run's 28x28: {}", text(&e.stderr));
+}

@@ -305,7 +305,10 @@ pub fn load_new_inputs(
                 [_, h, w] => Some([*h, *w]),
                 _ => cfg.resize,
             };
-            let set = read_image_folder(path, known.classes, resize, channels)?;
+            // A run on unnamed classes (digits) reads folder "3" as class 3.
+            let numbered: Option<Vec<String>> =
+                known.class_count.filter(|_| known.classes.is_none()).map(|k| (0..k).map(|i| i.to_string()).collect());
+            let set = read_image_folder(path, known.classes.or(numbered.as_deref()), resize, channels)?;
             Ok(Part { set: images_set(set), has_targets: true })
         }
     }

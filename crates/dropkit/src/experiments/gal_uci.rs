@@ -258,17 +258,19 @@ pub fn run(
         let before: Protocol = serde_json::from_str(&text).map_err(|e| {
             Error::format(protocol_path.display(), format!("not a protocol record ({e}); use another --out"))
         })?;
-        if before != protocol {
+        // More (or fewer) splits of the same protocol extend (or read part of) the results.
+        let same_splits =
+            |p: &Protocol| Protocol { options: GalUciOptions { splits: 0, ..p.options.clone() }, ..p.clone() };
+        if same_splits(&before) != same_splits(&protocol) {
             return Err(Error::InvalidArgument(format!(
                 "{} holds results of other settings or data ({}); pass another --out, or the same settings to resume",
                 out.display(),
                 before.data
             )));
         }
-    } else {
-        let text = serde_json::to_string_pretty(&protocol).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        crate::fsio::write_atomic(&protocol_path, text.as_bytes())?;
     }
+    let text = serde_json::to_string_pretty(&protocol).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    crate::fsio::write_atomic(&protocol_path, text.as_bytes())?;
     let mut splits = Vec::new();
     for k in 0..o.splits {
         let (train, test) = split(all.len(), k, o.test_fraction)?;
