@@ -23,7 +23,7 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Train one network with and without dropout on the embedded data and compare them.
     Demo(cmd::demo::Args),
-    /// Data sets: fetch MNIST.
+    /// Data sets: fetch MNIST, Fashion-MNIST or CIFAR-10.
     Data(cmd::data::Args),
     /// List the presets.
     Presets,

@@ -1,7 +1,7 @@
 //! Data: the embedded subset, validation splits, IDX failures, and fetching from a local
 //! HTTP server with a bad mirror first.
 
-use dropkit::data::fetch::{fetch, sha256_hex, FetchEvent, RemoteFile};
+use dropkit::data::fetch::{fetch, fetch_set, md5_hex, sha256_hex, Checksum, FetchEvent, RemoteFile, RemoteSet};
 use dropkit::data::idx::encode_idx;
 use dropkit::data::{load_mnist, resolve_source, DataSource};
 use std::io::{Read, Write};
@@ -95,7 +95,7 @@ fn serve(files: Vec<(String, Vec<u8>)>) -> String {
 fn fetch_verifies_decompressed_checksums_and_falls_back_to_the_next_mirror() {
     let raw = encode_idx(&[4], &[1, 2, 3, 4]);
     let sha: &'static str = Box::leak(sha256_hex(&raw).into_boxed_str());
-    let files = [RemoteFile { name: "lbl-idx1-ubyte", sha256: sha }];
+    let files = [RemoteFile { name: "lbl-idx1-ubyte.gz", checksum: Checksum::ContentSha256(sha) }];
     let base = serve(vec![("lbl-idx1-ubyte.gz".into(), gzip(&raw))]);
     let dir = temp_dir("fetch");
     let mirrors = vec![format!("{base}/bad/"), format!("{base}/missing/"), format!("{base}/good/")];
@@ -119,4 +119,78 @@ fn fetch_verifies_decompressed_checksums_and_falls_back_to_the_next_mirror() {
     let e = fetch(&dir2, &files, &mirrors[..2], &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("every mirror failed") && e.contains("/bad/") && e.contains("/missing/"), "{e}");
     assert_eq!(std::fs::read_dir(&dir2).unwrap().count(), 0);
+}
+
+/// A CIFAR-10 binary archive of `per_file` records per batch file, as its authors pack it.
+fn cifar_archive(per_file: usize) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let files = [
+        "data_batch_1.bin",
+        "data_batch_2.bin",
+        "data_batch_3.bin",
+        "data_batch_4.bin",
+        "data_batch_5.bin",
+        "test_batch.bin",
+    ];
+    for (k, f) in files.iter().enumerate() {
+        let mut bytes = Vec::new();
+        for i in 0..per_file {
+            bytes.push(((k + i) % 10) as u8);
+            bytes.extend((0..3072).map(|p| ((p + i * 7 + k) % 256) as u8));
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        tar.append_data(&mut header, format!("cifar-10-batches-bin/{f}"), bytes.as_slice()).unwrap();
+    }
+    let meta = b"airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(meta.len() as u64);
+    header.set_mode(0o644);
+    tar.append_data(&mut header, "cifar-10-batches-bin/batches.meta.txt", &meta[..]).unwrap();
+    gzip(&tar.into_inner().unwrap())
+}
+
+#[test]
+fn cifar10_and_fashion_mnist_fetch_with_published_md5s_and_load() {
+    let archive = cifar_archive(3);
+    let sum: &'static str = Box::leak(md5_hex(&archive).into_boxed_str());
+    let files: &'static [RemoteFile] =
+        Box::leak(vec![RemoteFile { name: "cifar-10-binary.tar.gz", checksum: Checksum::Md5(sum) }].into_boxed_slice());
+    let base = serve(vec![("cifar-10-binary.tar.gz".into(), archive.clone())]);
+    let set = RemoteSet { name: "cifar-10", files, mirrors: &[], archive: true, credit: "test" };
+    let root = temp_dir("cifar");
+    let mut events = Vec::new();
+    fetch_set(&root.join("cifar-10"), &set, &[format!("{base}/bad/"), format!("{base}/good/")], &mut |e| {
+        events.push(e)
+    })
+    .unwrap();
+    assert!(matches!(&events[0], FetchEvent::MirrorFailed { reason, .. } if reason.contains("MD5")), "{events:?}");
+    // Unpacked by file name; the archive itself is not kept.
+    let mut names: Vec<String> = std::fs::read_dir(root.join("cifar-10"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 7, "{names:?}");
+    assert!(!names.iter().any(|n| n.ends_with(".gz")));
+    let (data, note) = dropkit::data::load_for_run(Some(&root), "cifar-10", None).unwrap();
+    assert!(note.is_none());
+    assert_eq!((data.train.len(), data.test.len(), data.train.sample_shape.clone()), (15, 3, vec![3, 32, 32]));
+    assert_eq!(data.train.labels()[..4], [0, 1, 2, 1]);
+    assert_eq!(data.train.images[1], 1.0 / 255.0);
+    assert_eq!(data.source.classes[9], "truck");
+
+    // Fashion-MNIST's files are checked by the MD5 of the download, as its README gives it.
+    let raw = encode_idx(&[2], &[3, 4]);
+    let gz = gzip(&raw);
+    let sum: &'static str = Box::leak(md5_hex(&gz).into_boxed_str());
+    let base = serve(vec![("lbl-idx1-ubyte.gz".into(), gz.clone())]);
+    let files = [RemoteFile { name: "lbl-idx1-ubyte.gz", checksum: Checksum::Md5(sum) }];
+    let dir = temp_dir("fashion");
+    fetch(&dir, &files, &[format!("{base}/good/")], &mut |_| {}).unwrap();
+    assert_eq!(std::fs::read(dir.join("lbl-idx1-ubyte.gz")).unwrap(), gz);
+    let mut again = Vec::new();
+    fetch(&dir, &files, &[format!("{base}/bad/")], &mut |e| again.push(e)).unwrap();
+    assert!(matches!(&again[..], [FetchEvent::Present { .. }]));
 }

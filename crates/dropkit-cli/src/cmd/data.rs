@@ -1,9 +1,10 @@
-//! `dropkit data fetch mnist [--mirror URL]...`: download and verify MNIST.
+//! `dropkit data fetch mnist|fashion-mnist|cifar-10 [--mirror URL]...`: download and verify a
+//! data set.
 
 use crate::output::say;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use dropkit::data::data_root;
-use dropkit::data::fetch::{fetch, FetchEvent, MNIST_FILES, MNIST_MIRRORS};
+use dropkit::data::fetch::{fetch_set, remote_set, FetchEvent};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -16,7 +17,7 @@ pub struct Args {
 enum Action {
     /// Download a data set into the data directory, verifying checksums.
     Fetch {
-        /// The data set: mnist.
+        /// The data set: mnist, fashion-mnist or cifar-10.
         dataset: String,
         /// Mirror URL prefix to use instead of the canonical ones (repeatable, tried in order).
         #[arg(long)]
@@ -29,14 +30,10 @@ enum Action {
 
 pub fn run(args: Args) -> Result<()> {
     let Action::Fetch { dataset, mirror, data } = args.action;
-    if dataset != "mnist" {
-        bail!(dropkit::Error::InvalidArgument(format!("unknown data set '{dataset}'; available: mnist")));
-    }
-    let mirrors: Vec<String> =
-        if mirror.is_empty() { MNIST_MIRRORS.iter().map(|m| m.to_string()).collect() } else { mirror };
-    let dir = data_root(data.as_deref())?.join(&dataset);
+    let set = remote_set(&dataset)?;
+    let dir = data_root(data.as_deref())?.join(set.name);
     let mut lines = Vec::new();
-    fetch(&dir, &MNIST_FILES, &mirrors, &mut |e| match e {
+    fetch_set(&dir, set, &mirror, &mut |e| match e {
         FetchEvent::Present { name } => lines.push(format!("{name}: present, checksum ok")),
         FetchEvent::Downloaded { name, mirror, bytes } => {
             lines.push(format!("{name}: downloaded {bytes} bytes from {mirror}, checksum ok"))
@@ -48,6 +45,6 @@ pub fn run(args: Args) -> Result<()> {
     for l in lines {
         say(l)?;
     }
-    say(format!("{dataset} is ready in {}", dir.display()))?;
+    say(format!("{dataset} is ready in {} ({})", dir.display(), set.credit))?;
     Ok(())
 }

@@ -90,9 +90,12 @@ pub struct Args {
         "model", "preset", "config", "optimizer", "momentum", "nesterov", "momentum_ramp", "dampened", "weight_decay", "max_norm",
         "epochs", "batch_size", "validation_split", "seed", "early_stopping", "monitor",
         "min_delta", "no_restore_best", "checkpoint_every", "augment", "out", "tensorboard",
-        "target", "task", "test_split", "standardize", "no_standardize", "resize", "arrays",
+        "dataset", "target", "task", "test_split", "standardize", "no_standardize", "resize", "arrays",
     ])]
     resume: Option<PathBuf>,
+    /// A data set of the data directory: mnist, fashion-mnist or cifar-10 (default mnist).
+    #[arg(long)]
+    dataset: Option<String>,
     /// Your own data (a .csv table, a NumPy .npz, an image folder), or a data directory holding
     /// mnist/ (default: $DROPKIT_DATA, then ~/.cache/dropkit, then the embedded subset).
     #[arg(long)]
@@ -193,6 +196,9 @@ fn config(args: &Args) -> Result<RunConfig> {
     }
     if let Some(v) = args.checkpoint_every {
         c.checkpoint_every = v;
+    }
+    if let Some(d) = &args.dataset {
+        c.dataset = d.clone();
     }
     own_data(args, &mut c)?;
     if let Some(patience) = args.early_stopping {

@@ -6,6 +6,7 @@
 
 pub mod augment;
 pub mod batches;
+pub mod cifar;
 pub mod csv_table;
 pub mod fetch;
 pub mod idx;
@@ -362,7 +363,10 @@ pub fn load_for_run(
             "no {dataset} data found (--data, DROPKIT_DATA, ~/.cache/dropkit) and only MNIST is embedded; run `dropkit data fetch {dataset}` or pass --data DIR"
         )));
     }
-    let data = load_mnist(&source, dataset)?;
+    let data = match (&source, dataset) {
+        (DataSource::Dir(root), "cifar-10") => cifar::load_cifar10(root)?,
+        _ => load_mnist(&source, dataset)?,
+    };
     let note = changed_note(recorded, &data.source).or_else(|| {
         source_is_embedded(&data.source).then(|| format!(
             "note: no {dataset} data directory found (--data, DROPKIT_DATA, ~/.cache/dropkit); using the embedded MNIST subset (10,000 training, 2,000 test images)"
@@ -384,7 +388,7 @@ pub fn changed_note(recorded: Option<&DataRecord>, now: &DataRecord) -> Option<S
 }
 
 /// The data sets read by name from a data directory.
-pub const DATASETS: &[&str] = &["mnist", "fashion-mnist"];
+pub const DATASETS: &[&str] = &["mnist", "fashion-mnist", "cifar-10"];
 
 /// Whether `dir` is a data directory (holding `mnist/` or another named set), rather than a
 /// user's file or image folder.
@@ -431,7 +435,7 @@ pub fn resolve_source(flag: Option<&Path>, name: &str) -> Result<DataSource> {
         return Ok(DataSource::Dir(dir));
     }
     match cache_dir() {
-        Some(dir) if mnist::has_files(&dir.join(name)) => Ok(DataSource::Dir(dir)),
+        Some(dir) if mnist::has_files(&dir.join(name)) || cifar::has_files(&dir.join(name)) => Ok(DataSource::Dir(dir)),
         _ => Ok(DataSource::Embedded),
     }
 }
