@@ -1,7 +1,10 @@
 //! Losses. Softmax cross-entropy from logits for class targets: `L = -(1/B) sum_b log
 //! softmax(z_b)[y_b]`, gradient `dL/dz = (softmax(z) - onehot(y)) / B`. Mean squared error for
 //! real-valued targets (PyTorch's `MSELoss`): `L = (1/(B D)) sum (y - t)^2`, gradient
-//! `2 (y - t) / (B D)`. Per-sample losses are summed in f64 in a fixed order, so the reported
+//! `2 (y - t) / (B D)`. Gaussian negative log-likelihood for a model that outputs a mean `m`
+//! and a log-variance `s` per target value (heteroscedastic regression, as PyTorch's
+//! `GaussianNLLLoss` with `var = exp(s)`): `L = (1/B) sum 0.5 (ln 2 pi + s + (t - m)^2 e^-s)`,
+//! gradients `(m - t) e^-s / B` and `0.5 (1 - (t - m)^2 e^-s) / B`. Per-sample losses are summed in f64 in a fixed order, so the reported
 //! loss does not depend on the thread count.
 
 use crate::data::Targets;
@@ -158,6 +161,108 @@ impl MeanSquared {
     }
 }
 
+/// Log-variances are kept in `[-LOG_VAR_LIMIT, LOG_VAR_LIMIT]` (variances from 1e-6 to 1e6 of
+/// the standardised target), so a wild output cannot make the loss infinite; outside it the
+/// gradient of `s` is 0, as for a clamp.
+const LOG_VAR_LIMIT: f32 = 13.8;
+
+/// Gaussian negative log-likelihood with a reusable gradient buffer.
+#[derive(Default)]
+pub struct GaussianNll {
+    row_loss: Vec<f64>,
+    grad: Tensor,
+}
+
+impl GaussianNll {
+    /// Loss of `out (B, 2D)` (means, then log-variances) against `targets (B * D)`.
+    pub fn compute(&mut self, out: &Tensor, targets: &[f32], with_grad: bool) -> Result<BatchStats> {
+        let (b, two_d) = (out.rows(), out.cols());
+        let d = two_d / 2;
+        if d == 0 || two_d % 2 != 0 || targets.len() != b * d {
+            return Err(Error::Shape {
+                context: "Gaussian negative log-likelihood".into(),
+                got: out.shape().to_vec(),
+                expected: format!("a mean and a log-variance for each of the {} target values", targets.len()),
+            });
+        }
+        self.row_loss.resize(b, 0.0);
+        self.grad.resize(out.shape());
+        let inv_b = 1.0 / b as f32;
+        let half_ln_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+        self.grad
+            .data_mut()
+            .par_chunks_mut(two_d)
+            .zip(out.data().par_chunks(two_d))
+            .zip(targets.par_chunks(d))
+            .zip(self.row_loss.par_iter_mut())
+            .for_each(|(((g, y), t), loss)| {
+                let (mean, log_var) = y.split_at(d);
+                let (g_mean, g_log_var) = g.split_at_mut(d);
+                let mut sum = 0.0f64;
+                for k in 0..d {
+                    let s = log_var[k].clamp(-LOG_VAR_LIMIT, LOG_VAR_LIMIT);
+                    let precision = (-s).exp();
+                    let r = mean[k] - t[k];
+                    sum += half_ln_2pi + 0.5 * (s as f64 + (r as f64).powi(2) * precision as f64);
+                    if with_grad {
+                        g_mean[k] = r * precision * inv_b;
+                        let inside = log_var[k].abs() <= LOG_VAR_LIMIT;
+                        g_log_var[k] = if inside { 0.5 * (1.0 - r * r * precision) * inv_b } else { 0.0 };
+                    }
+                }
+                *loss = sum;
+            });
+        Ok(BatchStats { loss_sum: self.row_loss.iter().sum(), correct: 0, count: b, regression: true })
+    }
+
+    /// The gradient from the last `compute(.., with_grad = true)`.
+    pub fn grad(&self) -> &Tensor {
+        &self.grad
+    }
+}
+
+/// The loss for real-valued targets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegressionLoss {
+    /// Mean squared error: the model outputs the targets.
+    #[default]
+    Mse,
+    /// Gaussian negative log-likelihood: the model outputs a mean and a log-variance per
+    /// target value (twice as many outputs).
+    GaussianNll,
+}
+
+impl RegressionLoss {
+    /// The model outputs this loss needs for `dim` target values.
+    pub fn outputs(self, dim: usize) -> usize {
+        match self {
+            RegressionLoss::Mse => dim,
+            RegressionLoss::GaussianNll => 2 * dim,
+        }
+    }
+
+    /// The loss of a model with `outputs` outputs per `dim` targets.
+    pub fn for_outputs(outputs: usize, dim: usize) -> Self {
+        if outputs == 2 * dim && dim > 0 {
+            RegressionLoss::GaussianNll
+        } else {
+            RegressionLoss::Mse
+        }
+    }
+}
+
+impl std::str::FromStr for RegressionLoss {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "mse" => Ok(RegressionLoss::Mse),
+            "gaussian_nll" | "gaussian-nll" => Ok(RegressionLoss::GaussianNll),
+            other => Err(Error::InvalidArgument(format!("loss '{other}': use mse or gaussian_nll"))),
+        }
+    }
+}
+
 /// One batch's targets, as the loss reads them.
 #[derive(Clone, Copy, Debug)]
 pub enum TargetRows<'a> {
@@ -166,18 +271,23 @@ pub enum TargetRows<'a> {
     Values(&'a [f32]),
 }
 
-/// The loss a data set's targets call for: cross-entropy for classes, mean squared error for
-/// real values.
+/// The loss a data set's targets call for: cross-entropy for classes; for real values mean
+/// squared error, or the Gaussian NLL when the model outputs a mean and a log-variance each.
 pub enum Objective {
     CrossEntropy(CrossEntropy),
     MeanSquared(MeanSquared),
+    GaussianNll(GaussianNll),
 }
 
 impl Objective {
-    pub fn for_targets(targets: &Targets) -> Self {
+    /// The loss for `targets` and a model of `outputs` outputs per sample.
+    pub fn for_targets(targets: &Targets, outputs: usize) -> Self {
         match targets {
             Targets::Classes { .. } => Objective::CrossEntropy(CrossEntropy::new()),
-            Targets::Values { .. } => Objective::MeanSquared(MeanSquared::default()),
+            Targets::Values { dim, .. } => match RegressionLoss::for_outputs(outputs, *dim) {
+                RegressionLoss::Mse => Objective::MeanSquared(MeanSquared::default()),
+                RegressionLoss::GaussianNll => Objective::GaussianNll(GaussianNll::default()),
+            },
         }
     }
 
@@ -186,6 +296,7 @@ impl Objective {
         match (self, targets) {
             (Objective::CrossEntropy(l), TargetRows::Classes(ids)) => l.compute(out, ids, with_grad),
             (Objective::MeanSquared(l), TargetRows::Values(v)) => l.compute(out, v, with_grad),
+            (Objective::GaussianNll(l), TargetRows::Values(v)) => l.compute(out, v, with_grad),
             _ => Err(Error::InvalidArgument("the targets changed kind between batches".into())),
         }
     }
@@ -195,6 +306,7 @@ impl Objective {
         match self {
             Objective::CrossEntropy(l) => l.grad(),
             Objective::MeanSquared(l) => l.grad(),
+            Objective::GaussianNll(l) => l.grad(),
         }
     }
 }
@@ -227,5 +339,35 @@ pub fn target_rows(targets: &Targets, start: usize, end: usize) -> TargetRows<'_
     match targets {
         Targets::Classes { ids, .. } => TargetRows::Classes(ids.get(start..end).unwrap_or_default()),
         Targets::Values { values, dim } => TargetRows::Values(values.get(start * dim..end * dim).unwrap_or_default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaussian_nll_gradient_matches_finite_differences() {
+        // Two samples, two targets each: means then log-variances per row.
+        let out = vec![0.3f32, -1.2, 0.5, -0.4, 1.1, 0.2, -0.7, 0.9];
+        let targets = [0.1f32, -0.5, 2.0, 0.3];
+        let mut l = GaussianNll::default();
+        let loss_at = |v: &[f32], l: &mut GaussianNll| {
+            l.compute(&Tensor::from_vec(v.to_vec(), &[2, 4]).unwrap(), &targets, false).unwrap().loss()
+        };
+        l.compute(&Tensor::from_vec(out.clone(), &[2, 4]).unwrap(), &targets, true).unwrap();
+        let grad = l.grad().data().to_vec();
+        for i in 0..out.len() {
+            let h = 1e-3f32;
+            let (mut up, mut down) = (out.clone(), out.clone());
+            up[i] += h;
+            down[i] -= h;
+            // The reported loss is the batch mean; the gradient is of the batch mean.
+            let numeric = (loss_at(&up, &mut l) - loss_at(&down, &mut l)) / (2.0 * h as f64);
+            assert!((numeric - grad[i] as f64).abs() < 1e-3, "{i}: {numeric} vs {}", grad[i]);
+        }
+        // The loss is the NLL: mean 0, log-variance 0, target 0 gives 0.5 ln(2 pi).
+        let zero = l.compute(&Tensor::from_vec(vec![0.0, 0.0], &[1, 2]).unwrap(), &[0.0], false).unwrap();
+        assert!((zero.loss() - 0.5 * (2.0 * std::f64::consts::PI).ln()).abs() < 1e-9);
     }
 }

@@ -226,10 +226,19 @@ pub fn run(args: Args) -> Result<()> {
                 (Targets::Values { values, .. }, true) => Some(values.as_slice()),
                 _ => None,
             };
-            let p = predict_regression(&mut run.model, &set.images, inference, tau, run.scaler.as_ref(), targets)?;
+            let p = predict_regression(
+                &mut run.model,
+                &set.images,
+                inference,
+                tau,
+                cfg.loss,
+                run.scaler.as_ref(),
+                targets,
+            )?;
             let figures = targets.map(|t| {
                 let ll = p.mean_log_likelihood();
-                format!("; RMSE {:.4}, mean log-likelihood {ll:.4} (tau {tau:.4e})", p.rmse(t))
+                let noise = if p.tau.is_nan() { "the model's own variances".into() } else { format!("tau {tau:.4e}") };
+                format!("; RMSE {:.4}, mean log-likelihood {ll:.4} ({noise})", p.rmse(t))
             });
             let text = if jsonl { regression_jsonl(&p, targets) } else { regression_csv(&p, targets) };
             (text, (format!("{} predictions ({})", p.len(), describe(inference)), figures.unwrap_or_default()))

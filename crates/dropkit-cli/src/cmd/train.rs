@@ -90,7 +90,7 @@ pub struct Args {
         "model", "preset", "config", "optimizer", "momentum", "nesterov", "momentum_ramp", "dampened", "weight_decay", "max_norm",
         "epochs", "batch_size", "validation_split", "seed", "early_stopping", "monitor",
         "min_delta", "no_restore_best", "checkpoint_every", "augment", "out", "tensorboard",
-        "dataset", "target", "task", "test_split", "standardize", "no_standardize", "resize", "arrays",
+        "dataset", "loss", "target", "task", "test_split", "standardize", "no_standardize", "resize", "arrays",
     ])]
     resume: Option<PathBuf>,
     /// A data set of the data directory: mnist, fashion-mnist or cifar-10 (default mnist).
@@ -106,6 +106,10 @@ pub struct Args {
     /// classification or regression (default: from the targets).
     #[arg(long)]
     task: Option<String>,
+    /// Regression loss: mse, or gaussian_nll (the model ends with dense(2 x targets): a mean
+    /// and a log-variance per target).
+    #[arg(long)]
+    loss: Option<String>,
     /// Hold out this fraction of a data set without a test part as its test set (seeded; default 0.2).
     #[arg(long)]
     test_split: Option<f64>,
@@ -199,6 +203,9 @@ fn config(args: &Args) -> Result<RunConfig> {
     }
     if let Some(d) = &args.dataset {
         c.dataset = d.clone();
+    }
+    if let Some(l) = &args.loss {
+        c.loss = l.parse()?;
     }
     own_data(args, &mut c)?;
     if let Some(patience) = args.early_stopping {

@@ -17,6 +17,7 @@ use crate::data::input::test_rows;
 use crate::data::standardize::Standardizer;
 use crate::data::{Dataset, Targets};
 use crate::error::{Error, Result};
+use crate::loss::RegressionLoss;
 use crate::model::Sequential;
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::train::regression::{predict_values, rmse};
@@ -159,6 +160,7 @@ fn train_and_score(
         &te.images,
         Inference::MonteCarlo { samples: passes },
         tau,
+        RegressionLoss::Mse,
         Some(&scaler),
         Some(targets),
     )?;

@@ -5,6 +5,7 @@
 use crate::data::augment::Augment;
 use crate::data::input::InputConfig;
 use crate::error::{Error, Result};
+use crate::loss::RegressionLoss;
 use crate::optim::OptimizerConfig;
 use crate::train::EarlyStopping;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,10 @@ pub struct RunConfig {
     /// The user's own data: a CSV table, a NumPy file or an image folder (`[input]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputConfig>,
+    /// Regression: `mse`, or `gaussian_nll` for a model that outputs a mean and a
+    /// log-variance per target value.
+    #[serde(default, skip_serializing_if = "is_mse")]
+    pub loss: RegressionLoss,
     #[serde(default = "default_epochs")]
     pub epochs: usize,
     #[serde(default = "default_batch_size")]
@@ -64,6 +69,10 @@ fn default_dataset() -> String {
     "mnist".into()
 }
 
+fn is_mse(l: &RegressionLoss) -> bool {
+    *l == RegressionLoss::Mse
+}
+
 fn one() -> usize {
     1
 }
@@ -89,6 +98,7 @@ impl RunConfig {
             model: model.into(),
             dataset: default_dataset(),
             input: None,
+            loss: RegressionLoss::Mse,
             epochs: default_epochs(),
             batch_size: default_batch_size(),
             validation_split: 0.1,

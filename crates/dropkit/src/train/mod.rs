@@ -138,7 +138,7 @@ pub fn fit_from(
     let done = state.history.epochs.len();
     let names = model.param_names();
     let (mut order, mut x, mut labels, mut values) = (Vec::with_capacity(n), Tensor::default(), Vec::new(), Vec::new());
-    let mut loss = Objective::for_targets(&train.targets);
+    let mut loss = Objective::for_targets(&train.targets, model.output_shape().iter().product());
     for epoch in done..options.epochs {
         if state.stopped_early {
             break;
@@ -235,7 +235,7 @@ pub(crate) const EVAL_BATCH: usize = 1000;
 pub fn evaluate(model: &mut Sequential, data: &Dataset, mode: Mode) -> Result<BatchStats> {
     check_classes(model, data)?;
     let d = data.sample_len();
-    let mut loss = Objective::for_targets(&data.targets);
+    let mut loss = Objective::for_targets(&data.targets, model.output_shape().iter().product());
     let mut total = BatchStats::default();
     let mut x = Tensor::default();
     let ctx = Ctx::new(mode, model.seed(), 0);
@@ -262,6 +262,8 @@ pub(crate) fn check_classes(model: &Sequential, data: &Dataset) -> Result<()> {
     }
     let (want, what) = match &data.targets {
         Targets::Classes { classes, .. } => (*classes, "classes"),
+        // A mean and a log-variance per value (Gaussian NLL) is the other regression model.
+        Targets::Values { dim, .. } if out == 2 * dim => (out, "target values per sample"),
         Targets::Values { dim, .. } => (*dim, "target values per sample"),
     };
     if out != want {

@@ -1,7 +1,8 @@
 //! Regression figures in the target's own units: RMSE, and the Gaussian negative
 //! log-likelihood `0.5 ln(2 pi s^2) + (y - f(x))^2 / (2 s^2)` per target value, summed over a
 //! sample's values, with `s^2` the mean squared training residual of each target (the maximum
-//! likelihood noise of a homoscedastic model).
+//! likelihood noise of a homoscedastic model), or the variance the model predicts for that
+//! input (a Gaussian-NLL model, which outputs a mean and a log-variance per value).
 
 use super::EVAL_BATCH;
 use crate::data::standardize::Standardizer;
@@ -34,18 +35,45 @@ pub fn predict_values(model: &mut Sequential, set: &Dataset) -> Result<Vec<f32>>
     Ok(out)
 }
 
-/// Predictions and targets of `set` in target units.
-fn in_units(model: &mut Sequential, set: &Dataset, scaler: Option<&Standardizer>) -> Result<(Vec<f32>, Vec<f32>)> {
-    let mut pred = predict_values(model, set)?;
-    let mut target = match &set.targets {
-        Targets::Values { values, .. } => values.clone(),
-        Targets::Classes { .. } => Vec::new(),
+/// Predicted means, predicted variances (Gaussian-NLL models; else empty) and targets of
+/// `set`, in target units.
+fn in_units(
+    model: &mut Sequential,
+    set: &Dataset,
+    scaler: Option<&Standardizer>,
+) -> Result<(Vec<f32>, Vec<f64>, Vec<f32>)> {
+    let out = predict_values(model, set)?;
+    let (mut target, dim) = match &set.targets {
+        Targets::Values { values, dim } => (values.clone(), *dim),
+        Targets::Classes { .. } => (Vec::new(), 1),
     };
+    let (mut pred, var) = split_mean_variance(&out, set.len(), dim, scaler);
     if let Some(s) = scaler {
         s.undo_targets(&mut pred);
         s.undo_targets(&mut target);
     }
-    Ok((pred, target))
+    Ok((pred, var, target))
+}
+
+/// Splits the outputs for `rows` samples into means (still standardised) and, for a model with
+/// two outputs per target value, the variances `exp(log_var)` in target units.
+pub fn split_mean_variance(
+    out: &[f32],
+    rows: usize,
+    dim: usize,
+    scaler: Option<&Standardizer>,
+) -> (Vec<f32>, Vec<f64>) {
+    if dim == 0 || out.len() != rows * dim * 2 {
+        return (out.to_vec(), Vec::new());
+    }
+    let scale = scaler.map_or(vec![1.0; dim], |s| s.target_scale(dim));
+    let (mut mean, mut var) = (Vec::with_capacity(rows * dim), Vec::with_capacity(rows * dim));
+    for row in out.chunks_exact(2 * dim) {
+        let (m, s) = row.split_at(dim);
+        mean.extend_from_slice(m);
+        var.extend(s.iter().zip(&scale).map(|(&s, &c)| (s.clamp(-13.8, 13.8) as f64).exp() * (c as f64).powi(2)));
+    }
+    (mean, var)
 }
 
 /// Mean squared residual of each of the `dim` target values.
@@ -64,12 +92,14 @@ pub fn rmse(pred: &[f32], target: &[f32]) -> f64 {
     (sq / target.len().max(1) as f64).sqrt()
 }
 
-/// Mean Gaussian NLL per sample with per-target variances `var`.
-pub fn gaussian_nll(pred: &[f32], target: &[f32], var: &[f64]) -> f64 {
-    let dim = var.len().max(1);
+/// Mean Gaussian NLL per sample of `dim` values, with variances `var`: one per target value
+/// (`dim` of them, shared by all samples), or one per predicted value.
+pub fn gaussian_nll(pred: &[f32], target: &[f32], var: &[f64], dim: usize) -> f64 {
+    let dim = dim.max(1);
     let mut total = 0.0;
-    for (p, t) in pred.chunks_exact(dim).zip(target.chunks_exact(dim)) {
-        for ((&p, &t), &v) in p.iter().zip(t).zip(var) {
+    for (i, (p, t)) in pred.chunks_exact(dim).zip(target.chunks_exact(dim)).enumerate() {
+        let v = if var.len() == pred.len() { &var[i * dim..(i + 1) * dim] } else { var };
+        for ((&p, &t), &v) in p.iter().zip(t).zip(v) {
             let v = v.max(1e-12);
             total += 0.5 * (2.0 * std::f64::consts::PI * v).ln() + ((p - t) as f64).powi(2) / (2.0 * v);
         }
@@ -86,12 +116,12 @@ pub fn regression_fit(
     scaler: Option<&Standardizer>,
 ) -> Result<Option<RegressionFit>> {
     let Targets::Values { dim, .. } = fit_set.targets else { return Ok(None) };
-    let (train_pred, train_target) = in_units(model, fit_set, scaler)?;
-    let (test_pred, test_target) = in_units(model, test, scaler)?;
-    let var = residual_variance(&train_pred, &train_target, dim);
+    let (train_pred, _, train_target) = in_units(model, fit_set, scaler)?;
+    let (test_pred, test_var, test_target) = in_units(model, test, scaler)?;
+    let var = if test_var.is_empty() { residual_variance(&train_pred, &train_target, dim) } else { test_var };
     Ok(Some(RegressionFit {
         train_rmse: rmse(&train_pred, &train_target),
         test_rmse: rmse(&test_pred, &test_target),
-        test_nll: gaussian_nll(&test_pred, &test_target, &var),
+        test_nll: gaussian_nll(&test_pred, &test_target, &var, dim),
     }))
 }

@@ -13,6 +13,7 @@ use crate::data::{DataRecord, Dataset, TrainTest};
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic;
 use crate::layer::Mode;
+use crate::loss::RegressionLoss;
 use crate::model::Sequential;
 use crate::optim::Optimizer;
 use serde::{Deserialize, Serialize};
@@ -138,6 +139,7 @@ fn run(
     };
     let mut model = build_model(config, &data.train.sample_shape)?;
     check_classes(&model, &fit_set)?;
+    check_loss(config, &model, &fit_set)?;
     check_memory(&mut model, config.batch_size)?;
     let mut optimizer = Optimizer::new(config.optimizer.clone())?;
     let data_id = checkpoint::fingerprint(&fit_set);
@@ -328,6 +330,31 @@ pub fn write_run(dir: &Path, model: &mut Sequential, history: &History, metrics:
 fn recorded_sha256(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join("metrics.json")).ok()?;
     serde_json::from_str::<serde_json::Value>(&text).ok()?.get("model_sha256")?.as_str().map(str::to_string)
+}
+
+/// The model's outputs must be what the configured loss reads: a value per target (MSE) or a
+/// mean and a log-variance per target (Gaussian NLL).
+fn check_loss(config: &RunConfig, model: &Sequential, data: &Dataset) -> Result<()> {
+    let out: usize = model.output_shape().iter().product();
+    match (&data.targets, config.loss) {
+        (crate::data::Targets::Values { dim, .. }, loss) if loss.outputs(*dim) != out => {
+            Err(Error::InvalidArgument(format!(
+                "loss {} reads {} outputs per sample for {dim} target values, but the model ends with {out}; end the spec with dense({}){}",
+                if loss == RegressionLoss::Mse { "mse" } else { "gaussian_nll" },
+                loss.outputs(*dim),
+                loss.outputs(*dim),
+                if loss == RegressionLoss::Mse && out == 2 * dim {
+                    ", or pass --loss gaussian_nll for a mean and a log-variance per target"
+                } else {
+                    ""
+                }
+            )))
+        }
+        (crate::data::Targets::Classes { .. }, RegressionLoss::GaussianNll) => Err(Error::InvalidArgument(
+            "loss gaussian_nll is for regression targets; these are classes (cross-entropy)".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Refuses a model whose buffers would not fit in the memory the machine has available,
