@@ -43,7 +43,8 @@ enum Command {
     Sweep(Box<cmd::sweep::Args>),
     /// Merge sweep directories (shards) and redraw their plots and report.html.
     Report(cmd::sweep::ReportArgs),
-    /// Reproduce a paper's results: srivastava-mnist (the 2014 dropout paper's MNIST MLPs).
+    /// Reproduce a paper's results: srivastava-mnist (the 2014 dropout paper's MNIST MLPs) or
+    /// gal-uci (Gal and Ghahramani's UCI regression protocol, on any CSV table).
     Reproduce(cmd::reproduce::Args),
 }
 
