@@ -1132,6 +1132,7 @@ fn predict_reads_a_png_folder_the_run_never_saw() {
     // Folder "3" holds class 3 of a digit run; rows go by file name, then class.
     let labels: Vec<u64> = lines.iter().map(|l| l["label"].as_u64().unwrap()).collect();
     assert_eq!(labels, vec![3, 7, 3, 7]);
+    assert_eq!(lines[1]["file"], "7/0.png");
     // An image of another size is resized to the run's.
     image::GrayImage::new(20, 20).save(folder.join("3").join("9.png")).unwrap();
     let e = dropkit(&["predict", run.to_str().unwrap(), "--input", folder.to_str().unwrap()], &[]);

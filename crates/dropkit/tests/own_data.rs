@@ -168,3 +168,23 @@ fn csv_tables_classify_or_regress_and_standardise_from_the_training_part() {
     let back: dropkit::train::run::Metrics = serde_json::from_str(&text).unwrap();
     assert_eq!(back.test_rmse, m.test_rmse);
 }
+
+#[test]
+fn a_table_of_more_than_256_named_classes_trains() {
+    let dir = common::scratch("many-classes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.csv");
+    let mut text = String::from("a,b,species\n");
+    for i in 0..900 {
+        text.push_str(&format!("{},{},species-{:03}\n", i % 300, (i * 7) % 13, i % 300));
+    }
+    std::fs::write(&path, text).unwrap();
+    let data = load_input(&InputConfig::new(path.display().to_string())).unwrap();
+    assert_eq!(data.train.classes(), 300);
+    assert_eq!(data.source.classes[299], "species-299");
+    let mut cfg = RunConfig::new("dense(32, relu) dense(300)");
+    cfg.input = Some(InputConfig::new(path.display().to_string()));
+    cfg.epochs = 2;
+    let outcome = train_run(&cfg, &data, None, &mut |_| {}).unwrap();
+    assert!(outcome.metrics.test_accuracy.is_finite() && outcome.metrics.train_loss.is_finite());
+}

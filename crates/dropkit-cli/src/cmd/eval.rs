@@ -21,7 +21,8 @@ pub fn run(args: Args) -> Result<()> {
     let mut run = SavedRun::open(&args.run_dir, &data.train.sample_shape)?;
     let (stats, regression) = run.evaluate(&data)?;
     say(format!("model: {}", run.model.spec()))?;
-    say(format!("data: {} ({} test samples)", data.source, data.test.len()))?;
+    let what = if cfg.input.is_some() { "samples" } else { "images" };
+    say(format!("data: {} ({} test {what})", data.source, data.test.len()))?;
     match regression {
         Some(r) => say(format!(
             "test_loss: {:.4} - test_rmse: {:.4} - test_nll: {:.4}",

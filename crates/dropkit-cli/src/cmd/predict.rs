@@ -50,10 +50,21 @@ fn cells(values: &[f32]) -> String {
     values.iter().map(|v| format!(",{v:.6}")).collect()
 }
 
-/// The classification predictions as CSV (header + one line per input); `labels` when the
-/// inputs have them, `names` the class names.
-pub fn to_csv(p: &Predictions, labels: Option<&[u32]>, names: Option<&[String]>) -> String {
+/// What to print beside each prediction: the input's file, its label, the class names.
+#[derive(Clone, Copy, Default)]
+pub struct Columns<'a> {
+    pub files: Option<&'a [String]>,
+    pub labels: Option<&'a [u32]>,
+    pub names: Option<&'a [String]>,
+}
+
+/// The classification predictions as CSV (header + one line per input).
+pub fn to_csv(p: &Predictions, c: Columns) -> String {
+    let Columns { files, labels, names } = c;
     let mut s = String::from("index");
+    if files.is_some() {
+        s.push_str(",file");
+    }
     if labels.is_some() {
         s.push_str(",label");
     }
@@ -66,6 +77,9 @@ pub fn to_csv(p: &Predictions, labels: Option<&[u32]>, names: Option<&[String]>)
     s.push_str(",predictive_entropy,expected_entropy,mutual_information\n");
     for i in 0..p.len() {
         let _ = write!(s, "{i}");
+        if let Some(f) = files.and_then(|f| f.get(i)) {
+            let _ = write!(s, ",{}", csv_field(f));
+        }
         if let Some(l) = labels.and_then(|l| l.get(i)) {
             let _ = write!(s, ",{l}");
         }
@@ -91,7 +105,8 @@ fn csv_field(text: &str) -> String {
 }
 
 /// The classification predictions as JSON lines.
-pub fn to_jsonl(p: &Predictions, labels: Option<&[u32]>, names: Option<&[String]>) -> String {
+pub fn to_jsonl(p: &Predictions, c: Columns) -> String {
+    let Columns { files, labels, names } = c;
     let mut s = String::new();
     for i in 0..p.len() {
         let mut line = serde_json::json!({
@@ -105,6 +120,9 @@ pub fn to_jsonl(p: &Predictions, labels: Option<&[u32]>, names: Option<&[String]
         });
         if let Some(l) = labels.and_then(|l| l.get(i)) {
             line["label"] = (*l).into();
+        }
+        if let Some(f) = files.and_then(|f| f.get(i)) {
+            line["file"] = f.clone().into();
         }
         if let Some(n) = names.and_then(|n| n.get(p.predicted[i] as usize)) {
             line["class"] = n.clone().into();
@@ -163,8 +181,8 @@ pub fn regression_jsonl(p: &RegressionPredictions, targets: Option<&[f32]>) -> S
     s
 }
 
-/// The inputs to predict, with whether they carry targets.
-fn inputs(args: &Args, cfg: &dropkit::train::RunConfig) -> Result<(SavedRun, Dataset, bool)> {
+/// The inputs to predict, whether they carry targets, and their files (image folders).
+fn inputs(args: &Args, cfg: &dropkit::train::RunConfig) -> Result<(SavedRun, Dataset, bool, Vec<String>)> {
     let recorded_shape = cfg.data.as_ref().map(|d| d.sample_shape.clone()).filter(|s| !s.is_empty());
     match &args.input {
         Some(path) => {
@@ -182,12 +200,12 @@ fn inputs(args: &Args, cfg: &dropkit::train::RunConfig) -> Result<(SavedRun, Dat
                     shape
                 )));
             }
-            Ok((run, part.set, part.has_targets))
+            Ok((run, part.set, part.has_targets, part.files))
         }
         None => {
             let data = load_data(args.data.as_deref(), cfg)?;
             let run = SavedRun::open(&args.run_dir, &data.train.sample_shape)?;
-            Ok((run, data.test, true))
+            Ok((run, data.test, true, Vec::new()))
         }
     }
 }
@@ -205,7 +223,7 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(dir) = &args.out {
         refuse_overwrite(&dir.join(format!("predictions.{}", args.format)), args.overwrite)?;
     }
-    let (mut run, mut set, has_targets) = inputs(&args, &cfg)?;
+    let (mut run, mut set, has_targets, files) = inputs(&args, &cfg)?;
     run.prepare_inputs(&mut set)?;
     let jsonl = args.format == "jsonl";
     let (text, (head, figures)) = match run.task() {
@@ -217,7 +235,8 @@ pub fn run(args: Args) -> Result<()> {
                 let right = p.predicted.iter().zip(l).filter(|(a, b)| a == b).count();
                 format!("; accuracy {:.4}", right as f64 / p.len().max(1) as f64)
             });
-            let text = if jsonl { to_jsonl(&p, labels, names) } else { to_csv(&p, labels, names) };
+            let columns = Columns { files: (!files.is_empty()).then_some(files.as_slice()), labels, names };
+            let text = if jsonl { to_jsonl(&p, columns) } else { to_csv(&p, columns) };
             (text, (format!("{} predictions ({})", p.len(), describe(inference)), accuracy.unwrap_or_default()))
         }
         Task::Regression => {

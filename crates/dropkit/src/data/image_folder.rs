@@ -26,6 +26,8 @@ pub struct ImageSet {
     pub sample_shape: Vec<usize>,
     pub labels: Vec<u32>,
     pub class_names: Vec<String>,
+    /// Each sample's file, as `<class>/<file name>`.
+    pub files: Vec<String>,
 }
 
 /// Whether `name` is an image file this reader decodes.
@@ -125,11 +127,13 @@ pub fn read_image_folder(
     let per = c * h * w;
     let mut pixels = Vec::with_capacity(files.len() * per);
     let mut labels = Vec::with_capacity(files.len());
-    for (_, id, path) in &files {
+    let mut names = Vec::with_capacity(files.len());
+    for (name, id, path) in &files {
         pixels.extend(decode(path, c, resize)?);
         labels.push(*id);
+        names.push(format!("{}/{name}", class_names.get(*id as usize).map_or("", String::as_str)));
     }
-    Ok(ImageSet { pixels, sample_shape: vec![c, h, w], labels, class_names })
+    Ok(ImageSet { pixels, sample_shape: vec![c, h, w], labels, class_names, files: names })
 }
 
 fn reader<'a>(bytes: &'a [u8], path: &Path) -> Result<ImageReader<Cursor<&'a [u8]>>> {

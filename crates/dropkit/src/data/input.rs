@@ -187,6 +187,8 @@ pub struct Known<'a> {
 pub struct Part {
     pub set: Dataset,
     pub has_targets: bool,
+    /// Each sample's file (image folders), for predictions to name.
+    pub files: Vec<String>,
 }
 
 /// The data `input` describes as the file holds it: its training part, its test part if it
@@ -286,13 +288,13 @@ pub fn load_new_inputs(
             let has = table.targets.is_some();
             let targets = table.targets.unwrap_or(Targets::Values { values: Vec::new(), dim: 1 });
             let set = Dataset { images: table.x, sample_shape: vec![table.features.len()], targets };
-            Ok(Part { set: unlabelled(set, table.rows, has), has_targets: has })
+            Ok(Part { set: unlabelled(set, table.rows, has), has_targets: has, files: Vec::new() })
         }
         Format::Npy => {
             let x = parse_npy(&crate::fsio::read(path)?, &path.display().to_string())?;
             let (images, shape, n) = inputs_of(x, &path.display().to_string())?;
             let set = Dataset { images, sample_shape: shape, targets: Targets::Values { values: Vec::new(), dim: 1 } };
-            Ok(Part { set: unlabelled(set, n, false), has_targets: false })
+            Ok(Part { set: unlabelled(set, n, false), has_targets: false, files: Vec::new() })
         }
         Format::Npz => {
             cfg.arrays.truncate(2);
@@ -309,7 +311,8 @@ pub fn load_new_inputs(
             let numbered: Option<Vec<String>> =
                 known.class_count.filter(|_| known.classes.is_none()).map(|k| (0..k).map(|i| i.to_string()).collect());
             let set = read_image_folder(path, known.classes.or(numbered.as_deref()), resize, channels)?;
-            Ok(Part { set: images_set(set), has_targets: true })
+            let files = set.files.clone();
+            Ok(Part { set: images_set(set), has_targets: true, files })
         }
     }
 }
@@ -428,7 +431,7 @@ fn read_npz_optional(path: &Path, input: &InputConfig, known: &Known) -> Result<
             Some(ya) => targets_of(ya, n, input.task, known, &format!("{origin}: {y}"))?,
             None => Targets::Values { values: vec![0.0; n], dim: 1 },
         };
-        Ok(Some(Part { set: Dataset { images, sample_shape: shape, targets }, has_targets: has }))
+        Ok(Some(Part { set: Dataset { images, sample_shape: shape, targets }, has_targets: has, files: Vec::new() }))
     };
     let [x, y] = [0, 1].map(|i| wanted.get(i).cloned().unwrap_or_default());
     let train = part(&x, &y, true)?.ok_or_else(|| Error::format(&origin, format!("has no array '{x}'")))?;
