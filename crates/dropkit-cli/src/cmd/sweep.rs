@@ -182,7 +182,12 @@ fn plan(args: &Args) -> Result<(RunConfig, Grid, usize)> {
 pub fn run(args: Args) -> Result<()> {
     let (mut base, grid, jobs) = plan(&args)?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
-    let data = load_data(args.data.as_deref(), &base)?;
+    // A table, NumPy file or image folder given as --data is the sweep's own data.
+    if let Some(path) = args.data.as_deref().filter(|p| base.input.is_none() && dropkit::data::input::is_own_data(p)) {
+        let absolute = std::fs::canonicalize(path).map_err(|e| dropkit::Error::io(path, e))?;
+        base.input = Some(dropkit::data::input::InputConfig::new(absolute.display().to_string()));
+    }
+    let data = load_data(if base.input.is_some() { None } else { args.data.as_deref() }, &base)?;
     // Every trial records its data, so the command that reproduces it reads the same.
     base.data = Some(data.source.clone());
     let trials = grid.trials(&base)?;
