@@ -192,6 +192,37 @@ fn batchnorm_gradients_with_batch_and_running_statistics() {
 }
 
 #[test]
+fn layernorm_and_gelu_gradients() {
+    let ln = || Box::new(dropkit::nn::LayerNorm::new(1e-5));
+    check_layer(ln(), "layernorm");
+    // A sequence of 3 positions of width 4: each position normalized on its own.
+    check_layer_in(ln(), "layernorm (T, D)", &[3, 4], Ctx::new(Mode::Eval, 77, 3));
+    check_layer(Box::new(dropkit::nn::Gelu::default()), "gelu");
+    model_gradient("dense(6) layernorm gelu dropout(0.2) dense(6) layernorm dense(3)", 1e-2);
+}
+
+#[test]
+fn layernorm_normalizes_each_row_and_matches_its_formula() {
+    let mut ln = dropkit::nn::LayerNorm::new(1e-5);
+    ln.build(&[2, 4], 1, &mut Stream::new(5, 1, 0)).unwrap();
+    let x = Tensor::from_vec(
+        vec![1.0, 2.0, 3.0, 4.0, -1.0, 0.0, 0.0, 5.0, 2.0, 2.0, 2.0, 2.0, 0.5, 0.25, 0.0, -0.75],
+        &[2, 2, 4],
+    )
+    .unwrap();
+    let y = ln.forward(&x, &ctx()).unwrap();
+    for row in y.data().chunks(4).take(3) {
+        let mean = row.iter().sum::<f32>() / 4.0;
+        assert!(mean.abs() < 1e-6, "{row:?}");
+    }
+    // [1, 2, 3, 4]: mean 2.5, variance 1.25.
+    let want = (1.0 - 2.5) / (1.25f32 + 1e-5).sqrt();
+    assert!((y.data()[0] - want).abs() < 1e-6);
+    // A constant row maps to the bias (0), not NaN.
+    assert!(y.data()[8..12].iter().all(|v| v.abs() < 1e-6));
+}
+
+#[test]
 fn residual_block_gradient() {
     model_gradient("dense(6) residual(dense(6, tanh) dense(6) droppath(0.3)) tanh dense(3)", 1e-2);
     let branch = dropkit::model::spec::parse("dense(6, tanh) dropout(0.2) dense(6)").unwrap().build_layers().unwrap();

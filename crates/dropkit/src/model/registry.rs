@@ -11,11 +11,13 @@ pub use crate::kind::*;
 pub const KINDS: &[&LayerKind] = &[
     &crate::nn::linear::KIND,
     &crate::nn::activation::KIND,
+    &crate::nn::gelu::KIND,
     &crate::nn::softmax::KIND,
     &crate::nn::conv::KIND,
     &crate::nn::pool::KIND,
     &crate::nn::flatten::KIND,
     &crate::nn::batchnorm::KIND,
+    &crate::nn::layernorm::KIND,
     &crate::nn::residual::KIND,
     &crate::dropout::standard::INVERTED,
     &crate::dropout::standard::CLASSIC,
