@@ -51,7 +51,7 @@ impl LayerNorm {
     }
 
     fn check(&self, t: &Tensor, what: &str) -> Result<()> {
-        if self.dim == 0 || t.len() % self.dim != 0 || t.is_empty() {
+        if self.dim == 0 || !t.len().is_multiple_of(self.dim) || t.is_empty() {
             return Err(Error::Shape {
                 context: format!("layernorm {what}"),
                 got: t.shape().to_vec(),
