@@ -420,3 +420,95 @@ fn model_gradient(spec: &str, eps: f32) {
         }
     }
 }
+
+fn attention(spec: &str) -> Box<dyn Layer> {
+    dropkit::model::spec::parse(spec).unwrap().build_layers().unwrap().into_iter().next().unwrap()
+}
+
+#[test]
+fn attention_gradients_with_and_without_probability_dropout() {
+    check_layer_in(attention("attention(heads=2, causal)"), "attention causal", &[3, 4], ctx());
+    check_layer_in(attention("attention(heads=1)"), "attention", &[3, 4], ctx());
+    // Train mode with dropout: the mask is a function of (seed, step), fixed across the
+    // finite differences.
+    check_layer_in(attention("attention(heads=2, causal, attn_drop=0.3)"), "attention dropout", &[4, 4], ctx());
+}
+
+/// Reference multi-head attention in f64 from the layer's own parameters.
+fn reference_attention(layer: &mut dyn Layer, x: &[f32], t: usize, d: usize, heads: usize, causal: bool) -> Vec<f64> {
+    let mut params = Vec::new();
+    layer.visit_params(&mut |_, p| params.push(p.value.data().iter().map(|&v| v as f64).collect::<Vec<_>>()));
+    let (w_in, b_in, w_out, b_out) = (&params[0], &params[1], &params[2], &params[3]);
+    let hd = d / heads;
+    let x: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let qkv: Vec<Vec<f64>> = (0..t)
+        .map(|i| (0..3 * d).map(|o| b_in[o] + (0..d).map(|k| w_in[o * d + k] * x[i * d + k]).sum::<f64>()).collect())
+        .collect();
+    let mut merged = vec![0.0; t * d];
+    for h in 0..heads {
+        for i in 0..t {
+            let visible = if causal { i + 1 } else { t };
+            let s: Vec<f64> = (0..visible)
+                .map(|j| (0..hd).map(|k| qkv[i][h * hd + k] * qkv[j][d + h * hd + k]).sum::<f64>() / (hd as f64).sqrt())
+                .collect();
+            let max = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = s.iter().map(|v| (v - max).exp()).collect();
+            let z: f64 = e.iter().sum();
+            for k in 0..hd {
+                merged[i * d + h * hd + k] = (0..visible).map(|j| e[j] / z * qkv[j][2 * d + h * hd + k]).sum();
+            }
+        }
+    }
+    (0..t * d)
+        .map(|o| b_out[o % d] + (0..d).map(|k| w_out[(o % d) * d + k] * merged[(o / d) * d + k]).sum::<f64>())
+        .collect()
+}
+
+#[test]
+fn attention_matches_a_direct_computation_and_drops_only_in_train_and_mc() {
+    let (t, d) = (5, 6);
+    for (spec, heads, causal) in [("attention(heads=3, causal)", 3, true), ("attention(heads=2)", 2, false)] {
+        let mut layer = attention(spec);
+        layer.build(&[t, d], 1, &mut Stream::new(5, 1, 0)).unwrap();
+        let x = random(&[1, t, d], 9);
+        let y = layer.forward(&x, &Ctx::new(Mode::Eval, 1, 0)).unwrap().clone();
+        let want = reference_attention(layer.as_mut(), x.data(), t, d, heads, causal);
+        for (a, b) in y.data().iter().zip(&want) {
+            assert!((*a as f64 - b).abs() < 1e-5, "{spec}: {a} vs {b}");
+        }
+    }
+    // Eval ignores attn_drop (it equals p = 0); Monte Carlo passes draw their own masks.
+    let mut dropping = attention("attention(heads=2, causal, attn_drop=0.5)");
+    let mut plain = attention("attention(heads=2, causal)");
+    for l in [&mut dropping, &mut plain] {
+        l.build(&[t, d], 1, &mut Stream::new(5, 1, 0)).unwrap();
+    }
+    let x = random(&[2, t, d], 4);
+    let eval = Ctx::new(Mode::Eval, 1, 0);
+    let a = dropping.forward(&x, &eval).unwrap().clone();
+    assert_eq!(a.data(), plain.forward(&x, &eval).unwrap().data());
+    assert_eq!(a.data(), dropping.forward(&x, &eval).unwrap().data());
+    let mut mc = |s| dropping.forward(&x, &Ctx::new(Mode::MonteCarlo { sample: s }, 1, 0)).unwrap().clone();
+    let (m0, m1, m0_again) = (mc(0), mc(1), mc(0));
+    assert_ne!(m0.data(), m1.data());
+    assert_ne!(m0.data(), a.data());
+    assert_eq!(m0.data(), m0_again.data());
+}
+
+#[test]
+fn attention_bits_do_not_depend_on_the_thread_count() {
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut l = attention("attention(heads=4, causal, attn_drop=0.2)");
+            l.build(&[16, 32], 1, &mut Stream::new(5, 1, 0)).unwrap();
+            let x = random(&[8, 16, 32], 3);
+            let y = l.forward(&x, &ctx()).unwrap().clone();
+            let dx = l.backward(&x, &random(&[8, 16 * 32], 6), &ctx()).unwrap().clone();
+            let mut grads = Vec::new();
+            l.visit_params(&mut |_, p| grads.extend_from_slice(p.grad.data()));
+            (y.data().to_vec(), dx.data().to_vec(), grads)
+        })
+    };
+    assert_eq!(run(1), run(2));
+}

@@ -18,6 +18,7 @@ pub const KINDS: &[&LayerKind] = &[
     &crate::nn::flatten::KIND,
     &crate::nn::batchnorm::KIND,
     &crate::nn::layernorm::KIND,
+    &crate::nn::attention::KIND,
     &crate::nn::residual::KIND,
     &crate::dropout::standard::INVERTED,
     &crate::dropout::standard::CLASSIC,

@@ -2,6 +2,7 @@
 //! side, with the shape of every buffer.
 
 pub mod activation;
+pub mod attention;
 pub mod batchnorm;
 pub mod conv;
 pub mod flatten;
@@ -13,6 +14,7 @@ pub mod residual;
 pub mod softmax;
 
 pub use activation::{Activation, ActivationKind};
+pub use attention::Attention;
 pub use batchnorm::BatchNorm;
 pub use conv::Conv;
 pub use flatten::Flatten;

@@ -1,0 +1,423 @@
+//! Multi-head self-attention (Vaswani et al., "Attention Is All You Need", NeurIPS 2017), with
+//! fused QKV and output projections (PyTorch's `nn.MultiheadAttention` parameters) and dropout
+//! on the attention probabilities:
+//!
+//! `[Q K V] = x W_in^T + b_in` (one product); per head h, `S = Q_h K_h^T / sqrt(d)` (causal:
+//! `S_ij = -inf` for j > i), `P = softmax(S)`, `P' = P * m / (1 - p)` (m ~ Bernoulli(1 - p) per
+//! probability; identity in Eval; a fresh keyed mask per pass in MonteCarlo, unlike PyTorch's
+//! `scaled_dot_product_attention`, which drops in eval too, pytorch#124464), `O_h = P' V_h`;
+//! `y = [O_1 ... O_H] W_out^T + b_out`.
+//!
+//! Backward: `dP' = dO V^T`, `dV = P'^T dO`, `dP = dP' * m / (1 - p)` (the mask regenerated
+//! from its key, never stored), `dS = P * (dP - rowsum(dP * P)) / sqrt(d)`, `dQ = dS K`,
+//! `dK = dS^T Q`, then the projections' products.
+//!
+//! Shapes: x (B, T, D) -> y (B, T, D), H heads of d = D / H. Kept for backward: the QKV
+//! projection (B, T, 3D), the probabilities before and after dropout (B, H, T, T), and the
+//! heads' outputs. Every product has a fixed shape and every (batch, head) pair is its own
+//! task, so the bits do not depend on the thread count.
+
+use crate::dropout::{drop_mask, inverted_scale};
+use crate::error::{Error, Result};
+use crate::init::glorot_uniform;
+use crate::kernels::gemm::{matmul, MatRef};
+use crate::kernels::{column_sums, mask};
+use crate::kind::{one, LayerConfig, LayerKind};
+use crate::layer::{Ctx, Layer, Param, ParamKind};
+use crate::rng::Stream;
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+use std::fmt;
+
+/// The attention layer.
+pub struct Attention {
+    config: AttentionConfig,
+    id: u32,
+    /// Sequence length and width.
+    t: usize,
+    d: usize,
+    in_w: Param,
+    in_b: Param,
+    out_w: Param,
+    out_b: Param,
+    /// (B*T, 3D): Q, K, V side by side.
+    qkv: Tensor,
+    /// (B, H, T, T) before and after dropout.
+    probs: Tensor,
+    dropped: Tensor,
+    /// (B, H, T, d) per head, and merged (B*T, D).
+    heads: Tensor,
+    merged: Tensor,
+    y: Tensor,
+    d_merged: Tensor,
+    d_heads: Tensor,
+    d_probs: Tensor,
+    /// (3, B, H, T, d): dQ, dK, dV per head.
+    d_qkv_heads: Tensor,
+    d_qkv: Tensor,
+    dx: Tensor,
+}
+
+impl Attention {
+    pub fn new(config: AttentionConfig) -> Result<Self> {
+        config.validate()?;
+        let empty = || Param::zeros(&[0], ParamKind::Bias);
+        Ok(Attention {
+            config,
+            id: 0,
+            t: 0,
+            d: 0,
+            in_w: empty(),
+            in_b: empty(),
+            out_w: empty(),
+            out_b: empty(),
+            qkv: Tensor::default(),
+            probs: Tensor::default(),
+            dropped: Tensor::default(),
+            heads: Tensor::default(),
+            merged: Tensor::default(),
+            y: Tensor::default(),
+            d_merged: Tensor::default(),
+            d_heads: Tensor::default(),
+            d_probs: Tensor::default(),
+            d_qkv_heads: Tensor::default(),
+            d_qkv: Tensor::default(),
+            dx: Tensor::default(),
+        })
+    }
+
+    fn check(&self, x: &Tensor, what: &str) -> Result<usize> {
+        let per = self.t * self.d;
+        if per == 0 || x.is_empty() || x.len() % per != 0 {
+            return Err(Error::Shape {
+                context: format!("{} {what}", self.config),
+                got: x.shape().to_vec(),
+                expected: format!("(batch, {}, {})", self.t, self.d),
+            });
+        }
+        Ok(x.len() / per)
+    }
+}
+
+/// Head `h` of sample `b` of Q (part 0), K (1) or V (2), as a (T, hd) view of the QKV rows of
+/// width 3D.
+fn head(qkv: &[f32], (t, d, hd): (usize, usize, usize), b: usize, h: usize, part: usize) -> MatRef<'_> {
+    let start = b * t * 3 * d + part * d + h * hd;
+    MatRef { data: &qkv[start..], rows: t, cols: hd, rs: 3 * d, cs: 1 }
+}
+
+/// Softmax of each row of `s` (T, T) scaled by `scale`, the future masked when `causal`.
+fn softmax_rows(s: &mut [f32], t: usize, scale: f32, causal: bool) {
+    for (i, row) in s.chunks_exact_mut(t).enumerate() {
+        let visible = if causal { i + 1 } else { t };
+        let (seen, future) = row.split_at_mut(visible);
+        let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) * scale;
+        let mut sum = 0.0;
+        for v in seen.iter_mut() {
+            *v = (*v * scale - max).exp();
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        seen.iter_mut().for_each(|v| *v *= inv);
+        future.fill(0.0);
+    }
+}
+
+impl Layer for Attention {
+    fn spec(&self) -> String {
+        self.config.to_string()
+    }
+
+    crate::layer::buffers!();
+
+    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+        let &[t, d] = input else {
+            return Err(Error::Spec(format!(
+                "{}: takes sequences (T, D), got samples of {input:?}; put it after an embedding",
+                self.config
+            )));
+        };
+        let heads = self.config.heads;
+        if d % heads != 0 {
+            return Err(Error::Spec(format!("{}: width {d} is not a multiple of {heads} heads", self.config)));
+        }
+        (self.id, self.t, self.d) = (id, t, d);
+        let spec = self.config.to_string();
+        self.in_w = Param::checked(&[3 * d, d], ParamKind::Weight, &spec)?;
+        glorot_uniform(self.in_w.value.data_mut(), d, 3 * d, init);
+        self.in_b = Param::checked(&[3 * d], ParamKind::Bias, &spec)?;
+        self.out_w = Param::checked(&[d, d], ParamKind::Weight, &spec)?;
+        glorot_uniform(self.out_w.value.data_mut(), d, d, init);
+        self.out_b = Param::checked(&[d], ParamKind::Bias, &spec)?;
+        Ok(vec![t, d])
+    }
+
+    // x: (B, T, D) -> y: (B, T, D)
+    fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        let b = self.check(x, "forward")?;
+        let (t, d, heads) = (self.t, self.d, self.config.heads);
+        let hd = d / heads;
+        // [Q K V] = x W_in^T + b_in: (B*T, D) x (D, 3D).
+        self.qkv.resize(&[b * t, 3 * d]);
+        matmul(
+            self.qkv.data_mut(),
+            MatRef::new(x.data(), b * t, d),
+            MatRef::new(self.in_w.value.data(), 3 * d, d).t(),
+            false,
+        );
+        let bias = self.in_b.value.data();
+        self.qkv.data_mut().par_chunks_mut(3 * d).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
+        // S = Q K^T per (sample, head), softmax in the same task.
+        self.probs.resize(&[b, heads, t, t]);
+        let scale = 1.0 / (hd as f32).sqrt();
+        let causal = self.config.causal;
+        let dims = (t, d, hd);
+        let qkv = self.qkv.data();
+        self.probs.data_mut().par_chunks_mut(t * t).enumerate().for_each(|(bh, s)| {
+            let (bi, h) = (bh / heads, bh % heads);
+            matmul(s, head(qkv, dims, bi, h, 0), head(qkv, dims, bi, h, 1).t(), false);
+            softmax_rows(s, t, scale, causal);
+        });
+        // P' = P * m / (1 - p), the mask a function of its key (train and MC passes only).
+        let key = drop_mask(ctx, self.id, self.config.attn_drop as f32);
+        self.dropped.resize(self.probs.shape());
+        match &key {
+            Some(k) => {
+                mask::apply(self.dropped.data_mut(), self.probs.data(), k, inverted_scale(self.config.attn_drop as f32))
+            }
+            None => self.dropped.data_mut().copy_from_slice(self.probs.data()),
+        }
+        // O_h = P' V_h, then the heads side by side.
+        self.heads.resize(&[b, heads, t, hd]);
+        let (qkv, dropped) = (self.qkv.data(), self.dropped.data());
+        self.heads.data_mut().par_chunks_mut(t * hd).enumerate().for_each(|(bh, o)| {
+            let (bi, h) = (bh / heads, bh % heads);
+            matmul(o, MatRef::new(&dropped[bh * t * t..(bh + 1) * t * t], t, t), head(qkv, dims, bi, h, 2), false);
+        });
+        self.merged.resize(&[b * t, d]);
+        let heads_data = self.heads.data();
+        self.merged.data_mut().par_chunks_mut(t * d).enumerate().for_each(|(bi, m)| {
+            for (ti, row) in m.chunks_exact_mut(d).enumerate() {
+                for h in 0..heads {
+                    let src = ((bi * heads + h) * t + ti) * hd;
+                    row[h * hd..(h + 1) * hd].copy_from_slice(&heads_data[src..src + hd]);
+                }
+            }
+        });
+        // y = merged W_out^T + b_out.
+        self.y.resize(&[b, t, d]);
+        matmul(
+            self.y.data_mut(),
+            MatRef::new(self.merged.data(), b * t, d),
+            MatRef::new(self.out_w.value.data(), d, d).t(),
+            false,
+        );
+        let bias = self.out_b.value.data();
+        self.y.data_mut().par_chunks_mut(d).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
+        Ok(&self.y)
+    }
+
+    fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
+        let b = self.check(dy, "backward")?;
+        if x.len() != dy.len() || self.qkv.len() != b * self.t * 3 * self.d {
+            return Err(Error::Shape {
+                context: format!("{} backward", self.config),
+                got: dy.shape().to_vec(),
+                expected: format!("{:?}, the shape of the forward input", x.shape()),
+            });
+        }
+        let (t, d, heads) = (self.t, self.d, self.config.heads);
+        let hd = d / heads;
+        let rows = b * t;
+        // Output projection: db_out = sum dy, dW_out = dy^T merged, d_merged = dy W_out.
+        column_sums(dy.data(), rows, d, self.out_b.grad.data_mut());
+        matmul(
+            self.out_w.grad.data_mut(),
+            MatRef::new(dy.data(), rows, d).t(),
+            MatRef::new(self.merged.data(), rows, d),
+            false,
+        );
+        self.d_merged.resize(&[rows, d]);
+        matmul(
+            self.d_merged.data_mut(),
+            MatRef::new(dy.data(), rows, d),
+            MatRef::new(self.out_w.value.data(), d, d),
+            false,
+        );
+        // Split into heads: (B, H, T, d).
+        self.d_heads.resize(&[b, heads, t, hd]);
+        let dm = self.d_merged.data();
+        self.d_heads.data_mut().par_chunks_mut(t * hd).enumerate().for_each(|(bh, o)| {
+            let (bi, h) = (bh / heads, bh % heads);
+            for (ti, row) in o.chunks_exact_mut(hd).enumerate() {
+                let src = (bi * t + ti) * d + h * hd;
+                row.copy_from_slice(&dm[src..src + hd]);
+            }
+        });
+        // dP' = dO V^T and dV = P'^T dO, per (sample, head).
+        self.d_probs.resize(&[b, heads, t, t]);
+        self.d_qkv_heads.resize(&[3, b, heads, t, hd]);
+        let part_len = b * heads * t * hd;
+        let dims = (t, d, hd);
+        let (qkv, dropped, d_heads) = (self.qkv.data(), self.dropped.data(), self.d_heads.data());
+        let (_, dv_all) = self.d_qkv_heads.data_mut().split_at_mut(2 * part_len);
+        self.d_probs.data_mut().par_chunks_mut(t * t).zip(dv_all.par_chunks_mut(t * hd)).enumerate().for_each(
+            |(bh, (dp, dv))| {
+                let (bi, h) = (bh / heads, bh % heads);
+                let d_o = MatRef::new(&d_heads[bh * t * hd..(bh + 1) * t * hd], t, hd);
+                matmul(dp, d_o, head(qkv, dims, bi, h, 2).t(), false);
+                matmul(dv, MatRef::new(&dropped[bh * t * t..(bh + 1) * t * t], t, t).t(), d_o, false);
+            },
+        );
+        // dP = dP' * m / (1 - p): the forward's mask, regenerated. P' has served (dV), so its
+        // buffer takes dP.
+        if let Some(k) = drop_mask(ctx, self.id, self.config.attn_drop as f32) {
+            mask::apply(self.dropped.data_mut(), self.d_probs.data(), &k, inverted_scale(self.config.attn_drop as f32));
+            std::mem::swap(&mut self.d_probs, &mut self.dropped);
+        }
+        // dS = P * (dP - rowsum(dP * P)) / sqrt(d); dQ = dS K, dK = dS^T Q.
+        let scale = 1.0 / (hd as f32).sqrt();
+        {
+            let (qkv, probs) = (self.qkv.data(), self.probs.data());
+            let (dq_all, rest) = self.d_qkv_heads.data_mut().split_at_mut(part_len);
+            let (dk_all, _) = rest.split_at_mut(part_len);
+            self.d_probs
+                .data_mut()
+                .par_chunks_mut(t * t)
+                .zip(dq_all.par_chunks_mut(t * hd).zip(dk_all.par_chunks_mut(t * hd)))
+                .enumerate()
+                .for_each(|(bh, (ds, (dq, dk)))| {
+                    let (bi, h) = (bh / heads, bh % heads);
+                    let p = &probs[bh * t * t..(bh + 1) * t * t];
+                    for (drow, prow) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
+                        let dot: f32 = drow.iter().zip(prow).map(|(a, b)| a * b).sum();
+                        drow.iter_mut().zip(prow).for_each(|(g, &pv)| *g = pv * (*g - dot) * scale);
+                    }
+                    let ds = MatRef::new(ds, t, t);
+                    matmul(dq, ds, head(qkv, dims, bi, h, 1), false);
+                    matmul(dk, ds.t(), head(qkv, dims, bi, h, 0), false);
+                });
+        }
+        // Heads back into QKV rows: (B*T, 3D).
+        self.d_qkv.resize(&[rows, 3 * d]);
+        let dh = self.d_qkv_heads.data();
+        self.d_qkv.data_mut().par_chunks_mut(3 * d).enumerate().for_each(|(r, row)| {
+            let (bi, ti) = (r / t, r % t);
+            for part in 0..3 {
+                for h in 0..heads {
+                    let src = part * part_len + ((bi * heads + h) * t + ti) * hd;
+                    row[part * d + h * hd..part * d + (h + 1) * hd].copy_from_slice(&dh[src..src + hd]);
+                }
+            }
+        });
+        // Input projection: db_in = sum dqkv, dW_in = dqkv^T x, dx = dqkv W_in.
+        column_sums(self.d_qkv.data(), rows, 3 * d, self.in_b.grad.data_mut());
+        matmul(
+            self.in_w.grad.data_mut(),
+            MatRef::new(self.d_qkv.data(), rows, 3 * d).t(),
+            MatRef::new(x.data(), rows, d),
+            false,
+        );
+        if !ctx.input_grad {
+            return Ok(&self.dx);
+        }
+        self.dx.resize(x.shape());
+        matmul(
+            self.dx.data_mut(),
+            MatRef::new(self.d_qkv.data(), rows, 3 * d),
+            MatRef::new(self.in_w.value.data(), 3 * d, d),
+            false,
+        );
+        Ok(&self.dx)
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(&str, &mut Param)) {
+        f("in_proj_weight", &mut self.in_w);
+        f("in_proj_bias", &mut self.in_b);
+        f("out_proj.weight", &mut self.out_w);
+        f("out_proj.bias", &mut self.out_b);
+    }
+
+    fn is_stochastic(&self) -> bool {
+        self.config.attn_drop > 0.0
+    }
+}
+
+/// `attention(heads=H, causal, attn_drop=p)`: multi-head self-attention.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttentionConfig {
+    pub heads: usize,
+    /// Each position attends to itself and the positions before it only.
+    pub causal: bool,
+    /// Dropout on the attention probabilities.
+    pub attn_drop: f64,
+}
+
+impl AttentionConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.heads == 0 {
+            return Err(Error::Spec("attention: heads must be at least 1, e.g. heads=4".into()));
+        }
+        if !(0.0..=1.0).contains(&self.attn_drop) {
+            return Err(Error::Spec(format!("attention: attn_drop {} must be in [0, 1], e.g. 0.1", self.attn_drop)));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for AttentionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "attention(heads={}", self.heads)?;
+        if self.causal {
+            f.write_str(", causal")?;
+        }
+        if self.attn_drop > 0.0 {
+            write!(f, ", attn_drop={}", self.attn_drop)?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl LayerConfig for AttentionConfig {
+    fn kind(&self) -> &'static LayerKind {
+        &KIND
+    }
+    fn build(&self) -> Result<Box<dyn Layer>> {
+        Ok(Box::new(Attention::new(self.clone())?))
+    }
+    fn rates_mut(&mut self) -> Vec<&mut f64> {
+        vec![&mut self.attn_drop]
+    }
+    fn depends_on_mode(&self) -> bool {
+        true
+    }
+}
+
+pub const KIND: LayerKind = LayerKind {
+    names: &["attention", "mha", "self_attention"],
+    usage: "attention(heads=H)`, `attention(heads=H, causal, attn_drop=p)",
+    example: "attention(heads=2, causal, attn_drop=0.1)",
+    summary: "multi-head self-attention over (T, D) sequences, fused QKV, dropout on the attention probabilities (off in eval)",
+    paper: "Vaswani et al. 2017, NeurIPS",
+    dropout: None,
+    parse: |call| {
+        let mut config = AttentionConfig { heads: 1, causal: false, attn_drop: 0.0 };
+        let usage = "attention(heads=4, causal, attn_drop=0.1)";
+        for (i, arg) in call.args.iter().enumerate() {
+            match arg.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+                Some(("heads", v)) => {
+                    config.heads = v.parse().map_err(|_| call.error(format!("heads={v} is not a whole number; {usage}")))?
+                }
+                Some(("attn_drop", v)) => {
+                    config.attn_drop =
+                        v.parse().map_err(|_| call.error(format!("attn_drop={v} is not a number; {usage}")))?
+                }
+                None if *arg == "causal" => config.causal = true,
+                None if i == 0 => config.heads = call.positive(0, "heads")?,
+                _ => return Err(call.error(format!("unknown argument '{arg}'; {usage}"))),
+            }
+        }
+        config.validate().map_err(|e| call.error(e.to_string().trim_start_matches("model spec: ")))?;
+        one(config)
+    },
+};
