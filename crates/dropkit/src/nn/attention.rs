@@ -88,7 +88,7 @@ impl Attention {
 
     fn check(&self, x: &Tensor, what: &str) -> Result<usize> {
         let per = self.t * self.d;
-        if per == 0 || x.is_empty() || x.len() % per != 0 {
+        if per == 0 || x.is_empty() || !x.len().is_multiple_of(per) {
             return Err(Error::Shape {
                 context: format!("{} {what}", self.config),
                 got: x.shape().to_vec(),
@@ -138,7 +138,7 @@ impl Layer for Attention {
             )));
         };
         let heads = self.config.heads;
-        if d % heads != 0 {
+        if !d.is_multiple_of(heads) {
             return Err(Error::Spec(format!("{}: width {d} is not a multiple of {heads} heads", self.config)));
         }
         (self.id, self.t, self.d) = (id, t, d);
