@@ -90,7 +90,7 @@ pub trait Layer: Send {
 
     /// Fixes the per-sample input shape, allocates and initialises parameters from `init`,
     /// and returns the per-sample output shape. `id` keys the layer's random streams.
-    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>>;
+    fn build(&mut self, input: &[usize], id: u64, init: &mut Stream) -> Result<Vec<usize>>;
 
     /// `x: (B, input...) -> y: (B, output...)`.
     fn forward(&mut self, x: &Tensor, ctx: &Ctx) -> Result<&Tensor>;

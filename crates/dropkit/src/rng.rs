@@ -35,53 +35,54 @@ const W1: u32 = 0xBB67_AE85;
 ///   spec positions, below [`MAX_LAYER_ID`](streams::MAX_LAYER_ID)).
 pub mod streams {
     /// Per-epoch shuffling of the training set ("SHUF").
-    pub const SHUFFLE: u32 = 0x5348_5546;
+    pub const SHUFFLE: u64 = 0x5348_5546;
     /// Parameter initialisation ("INIT").
-    pub const INIT: u32 = 0x494E_4954;
+    pub const INIT: u64 = 0x494E_4954;
     /// Data augmentation ("AUGM").
-    pub const AUGMENT: u32 = 0x4155_474D;
+    pub const AUGMENT: u64 = 0x4155_474D;
     /// The uncertainty study's shifted and noisy inputs ("SHIF").
-    pub const SHIFT: u32 = 0x5348_4946;
+    pub const SHIFT: u64 = 0x5348_4946;
     /// The bench's synthetic data set ("BENC").
-    pub const BENCH_DATA: u32 = 0x4245_4E43;
+    pub const BENCH_DATA: u64 = 0x4245_4E43;
     /// Holding out a test set from data that has none ("SPLT").
-    pub const SPLIT: u32 = 0x5350_4C54;
+    pub const SPLIT: u64 = 0x5350_4C54;
 
     /// Top-level layer ids are spec positions below this; the named purposes lie above it.
-    pub const MAX_LAYER_ID: u32 = 1 << 16;
+    pub const MAX_LAYER_ID: u64 = 1 << 16;
     /// The bit that marks a layer inside a residual branch.
-    const BRANCH: u32 = 0x8000_0000;
+    const BRANCH: u64 = 0x8000_0000;
     /// The bit that marks a recurrent-state mask.
-    const RECURRENT: u32 = 0x4000_0000;
+    const RECURRENT: u64 = 0x4000_0000;
+    /// The bit that marks a layer nested two or more residual blocks deep.
+    const DEEP: u64 = 1 << 63;
 
     /// The mask stream of the layer at spec position `id`.
-    pub fn layer(id: u32) -> u32 {
+    pub fn layer(id: u64) -> u64 {
         id
     }
 
     /// Layer `k` of the residual branch of the block with stream `block`: `BRANCH | block << 12
-    /// | k` for a top-level block and a branch of fewer than 4096 layers; deeper nesting mixes
-    /// both into the branch half of the id space.
-    pub fn residual_branch(block: u32, k: usize) -> u32 {
+    /// | k` for a top-level block and a branch of fewer than 4096 layers (below 2^32, like every
+    /// top-level id). Deeper nesting mixes both into 63 bits above 2^63, where two of the
+    /// thousands of layers a model may nest collide with odds of about n^2 / 2^64.
+    pub fn residual_branch(block: u64, k: usize) -> u64 {
         if block < MAX_LAYER_ID && k < 1 << 12 {
-            BRANCH | (block << 12) | k as u32
+            BRANCH | (block << 12) | k as u64
         } else {
-            let mixed = super::mix64(((block as u64) << 32) | k as u64) as u32;
-            // Above every top-level block's branch ids (block < 2^16 gives ids below 2^28).
-            BRANCH | (1 << 28) | (mixed & ((1 << 28) - 1))
+            DEEP | super::mix64(block ^ super::mix64(k as u64 + 1))
         }
     }
 
     /// The recurrent-state mask of the recurrent layer with stream `id`.
-    pub fn recurrent_state(id: u32) -> u32 {
+    pub fn recurrent_state(id: u64) -> u64 {
         id ^ RECURRENT
     }
 
     /// The (seed, stream) of example `b`'s DropConnect mask for the layer with stream `id` in a
     /// run seeded `seed`: both are mixed with the example, so no example shares a key with
     /// another example or with any layer of the run.
-    pub fn per_example(seed: u64, id: u32, b: usize) -> (u64, u32) {
-        let stream = id ^ (b as u32).wrapping_mul(0x9E37_79B9).rotate_left(13);
+    pub fn per_example(seed: u64, id: u64, b: usize) -> (u64, u64) {
+        let stream = id ^ (b as u32).wrapping_mul(0x9E37_79B9).rotate_left(13) as u64;
         (seed ^ (b as u64 + 1).wrapping_mul(0xD605_BBB5_8C8A_BBB1), stream)
     }
 }
@@ -143,8 +144,8 @@ fn mix64(mut z: u64) -> u64 {
 }
 
 /// The Philox key of one stream (a layer, or a purpose from [`streams`]) of a run.
-pub fn key_for(seed: u64, stream: u32) -> [u32; 2] {
-    let k = mix64(seed ^ mix64(stream as u64 ^ 0xD1B5_4A32_D192_ED03));
+pub fn key_for(seed: u64, stream: u64) -> [u32; 2] {
+    let k = mix64(seed ^ mix64(stream ^ 0xD1B5_4A32_D192_ED03));
     [k as u32, (k >> 32) as u32]
 }
 
@@ -167,7 +168,7 @@ pub struct Stream {
 
 impl Stream {
     /// The stream `stream` of run `seed` at step `step`.
-    pub fn new(seed: u64, stream: u32, step: u64) -> Self {
+    pub fn new(seed: u64, stream: u64, step: u64) -> Self {
         Stream { key: key_for(seed, stream), step, block: 0, buf: [0; 4], used: 4 }
     }
 

@@ -95,7 +95,7 @@ fn gradient_is_the_same_mask_times_the_upstream_gradient() {
 #[test]
 fn masks_change_per_step_layer_and_seed_and_repeat_for_the_same_key() {
     let x = input();
-    let mask = |seed: u64, step: u64, id: u32| {
+    let mask = |seed: u64, step: u64, id: u64| {
         let mut d = Dropout::new(0.5, Scaling::Inverted).unwrap();
         d.build(&[N], id, &mut Stream::new(0, 0, 0)).unwrap();
         d.forward(&x, &Ctx::new(Mode::Train, seed, step)).unwrap().data().iter().map(|&v| v != 0.0).collect::<Vec<_>>()

@@ -388,8 +388,13 @@ fn fused_dense_relu_dropout_gradient() {
 }
 
 fn model_gradient(spec: &str, eps: f32) {
-    let mut model = Sequential::from_spec(spec, &[D], 11).unwrap();
-    let x = random(&[B, D], 4);
+    model_gradient_in(spec, &[D], eps)
+}
+
+/// [`model_gradient`] for samples of `shape`.
+fn model_gradient_in(spec: &str, shape: &[usize], eps: f32) {
+    let mut model = Sequential::from_spec(spec, shape, 11).unwrap();
+    let x = random(&[&[B], shape].concat(), 4);
     let labels = [0u32, 2, 1, 2];
     let loss = |m: &mut Sequential| {
         let logits = m.forward_logits(&x, &ctx()).unwrap().clone();
@@ -511,4 +516,15 @@ fn attention_bits_do_not_depend_on_the_thread_count() {
         })
     };
     assert_eq!(run(1), run(2));
+}
+
+#[test]
+fn a_pre_layernorm_transformer_block_is_written_with_residuals_and_its_gradient_checks() {
+    // Sequences of 3 positions of width 4 -> width 8, a position embedding, then the block:
+    // x + dropout(attention(layernorm(x))), then h + dropout(mlp(layernorm(h))).
+    let block = "residual(layernorm attention(heads=2, causal, attn_drop=0.2) dropout(0.1)) \
+                 residual(layernorm pdense(16) gelu pdense(8) dropout(0.1))";
+    model_gradient_in(&format!("pdense(8) posembed {block} layernorm flatten dense(3)"), &[3, 4], 1e-2);
+    check_layer_in(attention("pdense(5)"), "pdense", &[3, 4], ctx());
+    check_layer_in(attention("posembed"), "posembed", &[3, 4], ctx());
 }

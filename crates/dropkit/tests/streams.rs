@@ -18,7 +18,7 @@ fn record(keys: &mut HashMap<[u32; 2], String>, key: [u32; 2], purpose: String) 
 /// The keys the layers of `layers` use, as the layers derive them (streams of `ids`).
 fn layer_keys(
     layers: &[Box<dyn LayerConfig>],
-    ids: &dyn Fn(usize) -> u32,
+    ids: &dyn Fn(usize) -> u64,
     seed: u64,
     keys: &mut HashMap<[u32; 2], String>,
 ) {
@@ -65,7 +65,7 @@ fn no_two_purposes_share_a_stream_in_a_large_model_of_every_kind() {
         ] {
             record(&mut keys, key_for(seed, id), purpose.to_string());
         }
-        layer_keys(&model.layers, &|i| streams::layer(i as u32), seed, &mut keys);
+        layer_keys(&model.layers, &|i| streams::layer(i as u64), seed, &mut keys);
         assert!(keys.len() > 10_000, "{}", keys.len());
     }
 }

@@ -33,7 +33,7 @@ pub enum AlphaKind {
 pub struct AlphaDropout {
     p: f32,
     feature: bool,
-    id: u32,
+    id: u64,
     /// 1 (kept) or 0 per mask element, from the last stochastic forward pass.
     mask: Vec<f32>,
     /// Elements per mask element: 1, or the spatial size for feature alpha dropout.
@@ -83,7 +83,7 @@ impl Layer for AlphaDropout {
         format!("{name}({})", self.p)
     }
     crate::layer::buffers!();
-    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         if self.feature && input.len() < 2 {
             return Err(Error::Shape {

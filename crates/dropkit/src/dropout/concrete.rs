@@ -25,7 +25,7 @@ pub const TEMPERATURE: f32 = 0.1;
 pub struct ConcreteDropout {
     rho: Param,
     features: usize,
-    id: u32,
+    id: u64,
     /// The relaxed drop indicators z of the last stochastic pass.
     z: Vec<f32>,
     stochastic_pass: bool,
@@ -87,7 +87,7 @@ impl Layer for ConcreteDropout {
         2.0 / ctx.data_size as f64 * k * (p * p.ln() + (1.0 - p) * (1.0 - p).ln())
     }
     crate::layer::buffers!();
-    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         self.features = input.iter().product();
         Ok(input.to_vec())

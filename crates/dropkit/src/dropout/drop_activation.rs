@@ -27,7 +27,7 @@ use crate::tensor::Tensor;
 /// Shape: any; the output has the input's shape.
 pub struct DropActivation {
     p: f32,
-    id: u32,
+    id: u64,
     /// Scratch: `min(x, 0)` (forward) or `dy` where `x <= 0` (backward), and the same masked.
     below: Vec<f32>,
     masked: Vec<f32>,
@@ -56,7 +56,7 @@ impl Layer for DropActivation {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         Ok(input.to_vec())
     }

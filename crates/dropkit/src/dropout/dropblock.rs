@@ -22,7 +22,7 @@ pub struct DropBlock {
     p: f32,
     block: usize,
     ramp: u64,
-    id: u32,
+    id: u64,
     /// The mask times its scale, from the last stochastic forward pass.
     mask: Vec<f32>,
     seeds: Vec<f32>,
@@ -69,7 +69,7 @@ impl Layer for DropBlock {
         format!("dropblock({}, {}, {})", self.p, self.block, self.ramp)
     }
     crate::layer::buffers!();
-    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         match input {
             &[_, h, w] if h >= self.block && w >= self.block => Ok(input.to_vec()),

@@ -58,7 +58,7 @@ pub struct DropConnect {
     in_features: usize,
     weight: Param,
     bias: Param,
-    id: u32,
+    id: u64,
     /// `W * M / (1 - p)` of the current mask (units, in).
     masked: Vec<f32>,
     /// Scratch: the outer product for per-example gradients, squares for sampling, the
@@ -106,7 +106,7 @@ impl DropConnect {
     }
 
     /// The key of example `b`'s mask (per-example masks), or of the minibatch's.
-    fn example_key(per_example: bool, id: u32, base: &MaskKey, seed: u64, b: usize) -> MaskKey {
+    fn example_key(per_example: bool, id: u64, base: &MaskKey, seed: u64, b: usize) -> MaskKey {
         if !per_example {
             return *base;
         }
@@ -182,7 +182,7 @@ impl Layer for DropConnect {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         self.in_features = input.iter().product();
         self.weight = Param::checked(&[self.units, self.in_features], ParamKind::Weight, &self.spec())?;

@@ -25,7 +25,7 @@ pub struct Embedding {
     p: f32,
     tokens: usize,
     weight: Param,
-    id: u32,
+    id: u64,
     /// Per word: `m_v / (1 - p)` in a stochastic pass.
     word_scale: Vec<f32>,
     stochastic_pass: bool,
@@ -87,7 +87,7 @@ impl Layer for Embedding {
         format!("embedding({}, {}, {})", self.vocab, self.dim, self.p)
     }
     crate::layer::buffers!();
-    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         self.tokens = input.iter().product();
         self.weight = Param::checked(&[self.vocab, self.dim], ParamKind::Weight, &self.spec())?;

@@ -18,7 +18,7 @@ use crate::tensor::Tensor;
 /// Multiplicative N(1, p / (1 - p)) noise.
 pub struct GaussianDropout {
     p: f32,
-    id: u32,
+    id: u64,
     y: Tensor,
     dx: Tensor,
 }
@@ -59,7 +59,7 @@ impl Layer for GaussianDropout {
         format!("gaussian_dropout({})", self.p)
     }
     crate::layer::buffers!();
-    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         Ok(input.to_vec())
     }
@@ -73,7 +73,7 @@ impl Layer for GaussianDropout {
 /// Additive N(0, stddev^2) noise.
 pub struct GaussianNoise {
     stddev: f32,
-    id: u32,
+    id: u64,
     y: Tensor,
     dx: Tensor,
 }
@@ -94,7 +94,7 @@ impl Layer for GaussianNoise {
         format!("gaussian_noise({})", self.stddev)
     }
     crate::layer::buffers!();
-    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         Ok(input.to_vec())
     }

@@ -99,12 +99,12 @@ pub fn validate_p(layer: &str, p: f64) -> Result<f32> {
 
 /// This pass's mask for a layer with stream `id` and drop rate `p`: None when nothing drops
 /// (eval mode, or p = 0).
-pub fn drop_mask(ctx: &Ctx, id: u32, p: f32) -> Option<MaskKey> {
+pub fn drop_mask(ctx: &Ctx, id: u64, p: f32) -> Option<MaskKey> {
     mask_key(ctx, id, 1.0 - p as f64).filter(|_| p > 0.0)
 }
 
 /// The mask key for layer `id` keeping with probability `keep` in this pass (None in Eval).
-pub fn mask_key(ctx: &Ctx, id: u32, keep: f64) -> Option<MaskKey> {
+pub fn mask_key(ctx: &Ctx, id: u64, keep: f64) -> Option<MaskKey> {
     let step = match ctx.mode {
         Mode::Train => counters::train(ctx.step),
         Mode::MonteCarlo { sample } => counters::monte_carlo(sample),

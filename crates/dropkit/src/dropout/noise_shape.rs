@@ -32,7 +32,7 @@ pub struct NoiseShapeDropout {
     spatial: Option<usize>,
     /// DropPath: broadcast over every per-sample axis (set at build time).
     per_sample: bool,
-    id: u32,
+    id: u64,
     /// `m / (1 - p)` per noise element, from the last stochastic forward pass.
     noise: Vec<f32>,
     noise_shape: Vec<usize>,
@@ -162,7 +162,7 @@ impl Layer for NoiseShapeDropout {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         if self.per_sample {
             self.broadcast = (1..=input.len()).collect();

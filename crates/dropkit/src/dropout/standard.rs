@@ -38,7 +38,7 @@ pub enum Scaling {
 pub struct Dropout {
     p: f32,
     scaling: Scaling,
-    id: u32,
+    id: u64,
     y: Tensor,
     dx: Tensor,
 }
@@ -114,7 +114,7 @@ impl Layer for Dropout {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         Ok(input.to_vec())
     }

@@ -41,7 +41,7 @@ pub struct VariationalDense {
     theta: Param,
     log_sigma2: Param,
     bias: Param,
-    id: u32,
+    id: u64,
     /// Scratch: sigma^2 or pruned theta (units, in); x*x (B, in); output std and noise (B, units).
     w2: Vec<f32>,
     x2: Vec<f32>,
@@ -136,7 +136,7 @@ impl Layer for VariationalDense {
         self.kl_weight(ctx).map_or(0.0, |w| w * self.kl())
     }
     crate::layer::buffers!();
-    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         self.in_features = input.iter().product();
         let shape = [self.units, self.in_features];

@@ -79,7 +79,7 @@ pub struct Recurrent {
     w_hh: Param,
     b_ih: Param,
     b_hh: Param,
-    id: u32,
+    id: u64,
     /// Masks times their scale (B, F) and (B, H), or empty when not dropping.
     mx: Vec<f32>,
     mh: Vec<f32>,
@@ -149,7 +149,7 @@ impl Recurrent {
 
     /// Draws the time-locked masks for this pass (empty when a mask would keep everything).
     fn draw_masks(&mut self, ctx: &Ctx, batch: usize) {
-        let draw = |p: f32, id: u32, n: usize, out: &mut Vec<f32>| {
+        let draw = |p: f32, id: u64, n: usize, out: &mut Vec<f32>| {
             out.clear();
             if let Some(key) = drop_mask(ctx, id, p) {
                 out.resize(n, 0.0);
@@ -181,7 +181,7 @@ impl Layer for Recurrent {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, init: &mut Stream) -> Result<Vec<usize>> {
         self.id = id;
         let (t, f) = match input {
             &[t, f] | &[1, t, f] => (t, f),

@@ -104,7 +104,7 @@ impl Layer for DenseBlock {
         self.linear.input_grad()
     }
 
-    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, init: &mut Stream) -> Result<Vec<usize>> {
         let out = self.linear.build(input, id, init)?;
         if let Some(d) = &mut self.dropout {
             // The dropout's spec position is two after the dense layer's: it keys the same

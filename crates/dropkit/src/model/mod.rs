@@ -98,7 +98,7 @@ impl Sequential {
             )));
         }
         for fuse::Planned { mut layer, index, len } in planned {
-            shape = layer.build(&shape, index as u32, &mut init)?;
+            shape = layer.build(&shape, index as u64, &mut init)?;
             nodes.push(Node { index, len, first_param: params, mode: None, out_len: shape.iter().product() });
             layer.visit_params(&mut |_, _| params += 1);
             layers.push(layer);

@@ -19,6 +19,8 @@ pub const KINDS: &[&LayerKind] = &[
     &crate::nn::batchnorm::KIND,
     &crate::nn::layernorm::KIND,
     &crate::nn::attention::KIND,
+    &crate::nn::positionwise::KIND,
+    &crate::nn::position::KIND,
     &crate::nn::residual::KIND,
     &crate::dropout::standard::INVERTED,
     &crate::dropout::standard::CLASSIC,

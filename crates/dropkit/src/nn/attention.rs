@@ -32,7 +32,7 @@ use std::fmt;
 /// The attention layer.
 pub struct Attention {
     config: AttentionConfig,
-    id: u32,
+    id: u64,
     /// Sequence length and width.
     t: usize,
     d: usize,
@@ -130,7 +130,7 @@ impl Layer for Attention {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, init: &mut Stream) -> Result<Vec<usize>> {
         let &[t, d] = input else {
             return Err(Error::Spec(format!(
                 "{}: takes sequences (T, D), got samples of {input:?}; put it after an embedding",

@@ -89,7 +89,7 @@ impl Layer for BatchNorm {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], _id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         let Some((&channels, rest)) = input.split_first() else {
             return Err(Error::Spec("batchnorm needs an input with at least one axis".into()));
         };

@@ -152,7 +152,7 @@ impl Layer for Conv {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], _id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], _id: u64, init: &mut Stream) -> Result<Vec<usize>> {
         let Sliding { c, h, w, ho, wo } = sliding_shape(&self.spec(), input, self.dims, self.rows, self.cols_axis)?;
         (self.c, self.h, self.w, self.ho, self.wo) = (c, h, w, ho, wo);
         let (kh, kw) = (self.rows.kernel, self.cols_axis.kernel);

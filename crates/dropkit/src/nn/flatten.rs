@@ -21,7 +21,7 @@ impl Layer for Flatten {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], _id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         Ok(vec![input.iter().product()])
     }
 

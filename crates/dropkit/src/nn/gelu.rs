@@ -45,7 +45,7 @@ impl Layer for Gelu {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], _id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         Ok(input.to_vec())
     }
 

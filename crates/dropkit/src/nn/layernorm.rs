@@ -69,7 +69,7 @@ impl Layer for LayerNorm {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], _id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         let Some(&dim) = input.last().filter(|&&d| d > 0) else {
             return Err(Error::Spec(format!("layernorm needs inputs with a last axis to normalize, got {input:?}")));
         };

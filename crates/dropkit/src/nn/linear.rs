@@ -128,7 +128,7 @@ impl Layer for Linear {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], _id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], _id: u64, init: &mut Stream) -> Result<Vec<usize>> {
         self.in_features = input.iter().product();
         self.weight = Param::checked(&[self.units, self.in_features], ParamKind::Weight, &self.spec())?;
         self.bias = Param::checked(&[self.units], ParamKind::Bias, &self.spec())?;

@@ -10,6 +10,8 @@ pub mod gelu;
 pub mod layernorm;
 pub mod linear;
 pub mod pool;
+pub mod position;
+pub mod positionwise;
 pub mod residual;
 pub mod softmax;
 

@@ -70,7 +70,7 @@ impl Layer for Pool {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], _id: u32, _init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], _id: u64, _init: &mut Stream) -> Result<Vec<usize>> {
         let Sliding { c, h, w, ho, wo } = sliding_shape(&self.spec(), input, self.dims, self.rows, self.cols)?;
         (self.c, self.h, self.w, self.ho, self.wo) = (c, h, w, ho, wo);
         Ok(if self.dims == 1 { vec![c, wo] } else { vec![c, ho, wo] })

@@ -43,7 +43,7 @@ impl Layer for Residual {
 
     crate::layer::buffers!();
 
-    fn build(&mut self, input: &[usize], id: u32, init: &mut Stream) -> Result<Vec<usize>> {
+    fn build(&mut self, input: &[usize], id: u64, init: &mut Stream) -> Result<Vec<usize>> {
         let mut shape = input.to_vec();
         for (k, layer) in self.branch.iter_mut().enumerate() {
             // Branch layers get their own mask streams, apart from the model's layer ids.
