@@ -12,6 +12,52 @@ use std::io::{Cursor, Read};
 /// Largest array accepted (4 GiB of data).
 const MAX_BYTES: u64 = 1 << 32;
 
+/// Largest header accepted, as NumPy's own `max_header_size` (its literal parser, like the
+/// one `npyz` uses, can be slow on crafted input).
+const MAX_HEADER: usize = 10_000;
+
+/// Checks that the header is the dictionary `np.save` writes, and nothing more: a magic, a
+/// version, a length, then `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }` of
+/// quoted words, booleans, whole numbers, parentheses and punctuation. Only such a header
+/// reaches `npyz`'s parser: a crafted one (measured: 3 kB of string escapes) kept that
+/// parser busy for minutes.
+fn check_header(bytes: &[u8]) -> std::result::Result<(), String> {
+    let magic = b"\x93NUMPY";
+    if bytes.len() < 10 || !bytes.starts_with(magic) {
+        return Err("it does not start with the NumPy magic \\x93NUMPY".into());
+    }
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let (len, start) = match at(6) {
+        1 => (u16::from_le_bytes([at(8), at(9)]) as usize, 10),
+        2 | 3 => (u32::from_le_bytes([at(8), at(9), at(10), at(11)]) as usize, 12),
+        v => return Err(format!("format version {v} is not one NumPy writes (1, 2 or 3)")),
+    };
+    if len > MAX_HEADER {
+        return Err(format!("its header is {len} bytes, more than NumPy's limit of {MAX_HEADER}"));
+    }
+    let Some(text) = bytes.get(start..start + len) else {
+        return Err("the header is cut short".into());
+    };
+    let mut in_quote = false;
+    for &c in text {
+        let ok = if in_quote {
+            c.is_ascii_alphanumeric() || b"<>|=_ ".contains(&c) || c == b'\''
+        } else {
+            c.is_ascii_alphanumeric() || b"{}():, \n\r\t'".contains(&c)
+        };
+        if !ok {
+            return Err(format!("its header holds {:?}, which np.save does not write", c as char));
+        }
+        if c == b'\'' {
+            in_quote = !in_quote;
+        }
+    }
+    if in_quote {
+        return Err("its header has an unclosed quote".into());
+    }
+    Ok(())
+}
+
 /// One array, its values as f32 (exact for the integers that labels are).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Array {
@@ -28,6 +74,7 @@ pub struct Array {
 /// Parses one `.npy` file's bytes; `origin` names it in errors.
 pub fn parse_npy(bytes: &[u8], origin: &str) -> Result<Array> {
     let fail = |msg: String| Error::format(origin, msg);
+    check_header(bytes).map_err(|why| fail(format!("not a NumPy .npy file: {why}; write it with np.save")))?;
     let mut cursor = Cursor::new(bytes);
     let header = NpyHeader::from_reader(&mut cursor)
         .map_err(|e| fail(format!("not a NumPy .npy file ({e}); write it with np.save")))?;
@@ -145,6 +192,13 @@ mod tests {
         assert!(e.contains("a.npy: truncated"), "{e}");
         let e = parse_npy(b"garbage", "a.npy").unwrap_err().to_string();
         assert!(e.contains("not a NumPy .npy file"), "{e}");
+        // A header of string escapes, which np.save never writes, is refused before parsing.
+        let mut crafted = npy("<f4", &[1], &[0; 4]);
+        crafted.splice(20..20, std::iter::repeat_n(b'\\', 3000));
+        let started = std::time::Instant::now();
+        let e = parse_npy(&crafted, "a.npy").unwrap_err().to_string();
+        assert!(e.contains("not a NumPy .npy file"), "{e}");
+        assert!(started.elapsed().as_secs() < 1);
         let nan: Vec<u8> = f32::NAN.to_le_bytes().to_vec();
         let e = parse_npy(&npy("<f4", &[1], &nan), "a.npy").unwrap_err().to_string();
         assert!(e.contains("element 0 is NaN"), "{e}");
