@@ -159,6 +159,8 @@ fn bad_numpy_files_are_refused() {
         ("truncated.npz", "not a complete .npz archive"),
         ("not-a-zip.npz", "not a complete .npz archive"),
         ("no-samples.npz", "no samples"),
+        // Found by the fuzzer: nested braces kept the header's literal parser busy for seconds.
+        ("fuzz-timeout-nested-braces.npy", "nests brackets"),
     ];
     expect_errors("numpy", &expected, |p| {
         let r = if p.extension().is_some_and(|e| e == "npy") {
