@@ -92,6 +92,9 @@ fn npz_archives_load_with_their_own_test_part_or_a_seeded_split() {
     assert_eq!((data.train.len(), data.test.len(), data.train.classes()), (7, 3, 3));
     assert_eq!(data.test_rows, test_rows(10, 0.3, 42).unwrap());
     assert_eq!(data.train.sample_shape, vec![1, 2, 2]);
+    // Images are not standardised by default; flat samples (a table) are.
+    assert!(!input.standardizes(&data.train.sample_shape).unwrap());
+    assert!(input.standardizes(&[4]).unwrap());
     let first_test = data.test_rows[0];
     assert_eq!(data.test.images[..4], x[first_test * 4..first_test * 4 + 4]);
 

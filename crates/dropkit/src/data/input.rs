@@ -163,9 +163,10 @@ impl InputConfig {
         Format::of(Path::new(&self.path))
     }
 
-    /// Whether inputs and targets are standardised.
-    pub fn standardizes(&self) -> Result<bool> {
-        Ok(self.standardize.unwrap_or(self.format()?.is_tabular()))
+    /// Whether inputs and targets are standardised: as configured, else for tables (a CSV,
+    /// or arrays whose samples are flat vectors) and not for images.
+    pub fn standardizes(&self, sample_shape: &[usize]) -> Result<bool> {
+        Ok(self.standardize.unwrap_or(self.format()?.is_tabular() && sample_shape.len() == 1))
     }
 
     /// The held-out fraction used when the data has no test part.

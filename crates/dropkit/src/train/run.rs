@@ -122,7 +122,7 @@ fn run(
     let (mut fit_set, mut val_set) = data.train.split_last(config.validation_split)?;
     // Means and deviations from the training part alone, applied to every part.
     let scaler = match &config.input {
-        Some(input) if input.standardizes()? => Some(Standardizer::fit(&fit_set)),
+        Some(input) if input.standardizes(&fit_set.sample_shape)? => Some(Standardizer::fit(&fit_set)),
         _ => None,
     };
     let scaled_test;
