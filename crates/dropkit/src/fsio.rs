@@ -44,6 +44,13 @@ pub fn temp_name(name: &str, extension: &str) -> String {
 }
 
 /// Reads a whole file, naming it in the error.
+/// Appends `line` and a newline to `path`, synced before returning (a file that grows as work
+/// finishes, and can be followed).
+pub fn append_line(path: &Path, line: &str) -> Result<()> {
+    let mut f = fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(format!("{line}\n").as_bytes()).and_then(|_| f.sync_data()).map_err(|e| Error::io(path, e))
+}
+
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| Error::io(path, e))
 }

@@ -3,6 +3,7 @@
 
 use dropkit::data::input::{load_input, load_new_inputs, test_rows, InputConfig, Known};
 use dropkit::data::labels::Task;
+use dropkit::data::numpy::encode_npy;
 use dropkit::data::{load_mnist, DataSource, Targets};
 use dropkit::train::run::train_run;
 use dropkit::train::{weights, RunConfig};
@@ -50,22 +51,7 @@ fn the_embedded_mnist_as_a_png_folder_trains_to_byte_identical_weights() {
 
 /// An `.npy` file of little-endian f32 values.
 fn npy_f32(shape: &[usize], values: &[f32]) -> Vec<u8> {
-    npy("<f4", shape, &values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())
-}
-
-fn npy(dtype: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-    let mut header = format!("{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (11 + header.len()) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(data);
-    out
+    encode_npy("<f4", shape, &values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())
 }
 
 fn npz(path: &Path, arrays: &[(&str, Vec<u8>)]) {
@@ -85,7 +71,7 @@ fn npz_archives_load_with_their_own_test_part_or_a_seeded_split() {
     let x: Vec<f32> = (0..40).map(|i| i as f32).collect();
     let y: Vec<u8> = (0..10i64).flat_map(|i| (i % 3).to_le_bytes()).collect();
     let path = dir.join("xy.npz");
-    npz(&path, &[("x", npy_f32(&[10, 2, 2], &x)), ("y", npy("<i8", &[10], &y))]);
+    npz(&path, &[("x", npy_f32(&[10, 2, 2], &x)), ("y", encode_npy("<i8", &[10], &y))]);
     let mut input = InputConfig::new(path.display().to_string());
     input.test_split = Some(0.3);
     let data = load_input(&input).unwrap();

@@ -193,16 +193,12 @@ pub fn fetch_set(dir: &Path, set: &RemoteSet, mirrors: &[String], on_event: &mut
         set.files.iter().for_each(|f| on_event(FetchEvent::Present { name: f.name.into() }));
         return Ok(());
     }
-    let created = !dir.exists();
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let result = set.files.iter().try_for_each(|f| {
-        let body = download_verified(f, mirrors, on_event)?;
-        unpack(dir, &body, f.name)
-    });
-    if result.is_err() && created && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
-        let _ = std::fs::remove_dir(dir);
-    }
-    result
+    into_folder(dir, || {
+        set.files.iter().try_for_each(|f| {
+            let body = download_verified(f, mirrors, on_event)?;
+            unpack(dir, &body, f.name)
+        })
+    })
 }
 
 /// Writes the `.bin` and `.txt` members of a tar.gz archive into `dir`, by file name only (no
@@ -235,10 +231,15 @@ pub fn fetch(dir: &Path, files: &[RemoteFile], mirrors: &[String], on_event: &mu
     if mirrors.is_empty() {
         return Err(Error::InvalidArgument("no mirrors given".into()));
     }
+    into_folder(dir, || fetch_into(dir, files, mirrors, on_event))
+}
+
+/// Runs `fill` on `dir`, created if need be. A folder this call made and `fill` left empty
+/// (every mirror failed) is removed: it would look like data.
+fn into_folder(dir: &Path, fill: impl FnOnce() -> Result<()>) -> Result<()> {
     let created = !dir.exists();
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let result = fetch_into(dir, files, mirrors, on_event);
-    // A folder this call made and left empty (every mirror failed) would look like data.
+    let result = fill();
     if result.is_err() && created && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
         let _ = std::fs::remove_dir(dir);
     }

@@ -172,37 +172,41 @@ pub fn parse_npz(bytes: &[u8], origin: &str) -> Result<Vec<(String, Array)>> {
     Ok(arrays)
 }
 
+/// An `.npy` file of raw little-endian `data` of `dtype` (e.g. `<f4`) and `shape`, as NumPy
+/// writes version 1.0 (used by tests).
+pub fn encode_npy(dtype: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = match dims.as_slice() {
+        [one] => format!("({one},)"),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// An `.npy` file of `values` with shape `shape`, written as NumPy writes version 1.0.
-    pub fn npy(dtype: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-        let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-        let mut header = format!("{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(data);
-        out
-    }
-
     #[test]
     fn reads_every_numeric_type_and_refuses_truncation() {
         let f: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let a = parse_npy(&npy("<f4", &[2], &f), "a.npy").unwrap();
+        let a = parse_npy(&encode_npy("<f4", &[2], &f), "a.npy").unwrap();
         assert_eq!((a.shape.clone(), a.values.clone(), a.integer), (vec![2], vec![1.5, -2.0], false));
         let i: Vec<u8> = [3i64, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let a = parse_npy(&npy("<i8", &[2, 1], &i), "a.npy").unwrap();
+        let a = parse_npy(&encode_npy("<i8", &[2, 1], &i), "a.npy").unwrap();
         assert_eq!((a.values.clone(), a.integer), (vec![3.0, 7.0], true));
-        let b = parse_npy(&npy("|u1", &[1, 2], &[0, 255]), "a.npy").unwrap();
+        let b = parse_npy(&encode_npy("|u1", &[1, 2], &[0, 255]), "a.npy").unwrap();
         assert!(b.bytes && b.values == vec![0.0, 255.0]);
-        let e = parse_npy(&npy("<f4", &[3], &f), "a.npy").unwrap_err().to_string();
+        let e = parse_npy(&encode_npy("<f4", &[3], &f), "a.npy").unwrap_err().to_string();
         assert!(e.contains("a.npy: truncated"), "{e}");
         let e = parse_npy(b"garbage", "a.npy").unwrap_err().to_string();
         assert!(e.contains("not a NumPy .npy file"), "{e}");
@@ -212,14 +216,14 @@ mod tests {
         let nested = b"\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{'fortran_order': False, 'shape': (3, 4), }";
         let e = parse_npy(nested, "a.npy").unwrap_err().to_string();
         assert!(e.contains("nests brackets"), "{e}");
-        let mut crafted = npy("<f4", &[1], &[0; 4]);
+        let mut crafted = encode_npy("<f4", &[1], &[0; 4]);
         crafted.splice(20..20, std::iter::repeat_n(b'\\', 3000));
         let started = std::time::Instant::now();
         let e = parse_npy(&crafted, "a.npy").unwrap_err().to_string();
         assert!(e.contains("not a NumPy .npy file"), "{e}");
         assert!(started.elapsed().as_secs() < 1);
         let nan: Vec<u8> = f32::NAN.to_le_bytes().to_vec();
-        let e = parse_npy(&npy("<f4", &[1], &nan), "a.npy").unwrap_err().to_string();
+        let e = parse_npy(&encode_npy("<f4", &[1], &nan), "a.npy").unwrap_err().to_string();
         assert!(e.contains("element 0 is NaN"), "{e}");
     }
 }

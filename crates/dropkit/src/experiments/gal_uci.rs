@@ -295,16 +295,10 @@ pub fn run(
     for k in todo {
         let result = run_split(all, k, o)?;
         let line = serde_json::to_string(&result).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        append_line(&results_path, &line)?;
+        crate::fsio::append_line(&results_path, &line)?;
         on_event(GalEvent::Finished(&result));
         done.push(result);
     }
     done.sort_by_key(|r| r.split);
     Ok(done)
-}
-
-fn append_line(path: &std::path::Path, line: &str) -> Result<()> {
-    use std::io::Write as _;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(format!("{line}\n").as_bytes()).and_then(|_| f.sync_data()).map_err(|e| Error::io(path, e))
 }

@@ -20,6 +20,7 @@
 use crate::dropout::{drop_mask, inverted_scale};
 use crate::error::{Error, Result};
 use crate::init::glorot_uniform;
+use crate::kernels::affine::affine;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::{column_sums, mask};
 use crate::kind::{one, LayerConfig, LayerKind};
@@ -56,6 +57,8 @@ pub struct Attention {
     d_qkv_heads: Tensor,
     d_qkv: Tensor,
     dx: Tensor,
+    /// The projections' transposed products (`kernels::affine`).
+    scratch: Vec<f32>,
 }
 
 impl Attention {
@@ -83,6 +86,7 @@ impl Attention {
             d_qkv_heads: Tensor::default(),
             d_qkv: Tensor::default(),
             dx: Tensor::default(),
+            scratch: Vec::new(),
         })
     }
 
@@ -159,14 +163,7 @@ impl Layer for Attention {
         let hd = d / heads;
         // [Q K V] = x W_in^T + b_in: (B*T, D) x (D, 3D).
         self.qkv.resize(&[b * t, 3 * d]);
-        matmul(
-            self.qkv.data_mut(),
-            MatRef::new(x.data(), b * t, d),
-            MatRef::new(self.in_w.value.data(), 3 * d, d).t(),
-            false,
-        );
-        let bias = self.in_b.value.data();
-        self.qkv.data_mut().par_chunks_mut(3 * d).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
+        affine(self.qkv.data_mut(), x.data(), self.in_w.value.data(), self.in_b.value.data(), b * t, &mut self.scratch);
         // S = Q K^T per (sample, head), softmax in the same task.
         self.probs.resize(&[b, heads, t, t]);
         let scale = 1.0 / (hd as f32).sqrt();
@@ -206,14 +203,8 @@ impl Layer for Attention {
         });
         // y = merged W_out^T + b_out.
         self.y.resize(&[b, t, d]);
-        matmul(
-            self.y.data_mut(),
-            MatRef::new(self.merged.data(), b * t, d),
-            MatRef::new(self.out_w.value.data(), d, d).t(),
-            false,
-        );
-        let bias = self.out_b.value.data();
-        self.y.data_mut().par_chunks_mut(d).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
+        let (w, bias) = (self.out_w.value.data(), self.out_b.value.data());
+        affine(self.y.data_mut(), self.merged.data(), w, bias, b * t, &mut self.scratch);
         Ok(&self.y)
     }
 

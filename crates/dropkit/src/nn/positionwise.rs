@@ -7,13 +7,13 @@
 
 use crate::error::{Error, Result};
 use crate::init::glorot_uniform;
+use crate::kernels::affine::affine;
 use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 use std::fmt;
 
 pub struct PositionwiseDense {
@@ -24,6 +24,8 @@ pub struct PositionwiseDense {
     bias: Param,
     y: Tensor,
     dx: Tensor,
+    /// Wide outputs' transposed products (`kernels::affine`).
+    scratch: Vec<f32>,
 }
 
 impl PositionwiseDense {
@@ -35,6 +37,7 @@ impl PositionwiseDense {
             bias: Param::zeros(&[0], ParamKind::Bias),
             y: Tensor::default(),
             dx: Tensor::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -75,7 +78,7 @@ impl Layer for PositionwiseDense {
     // x: (B, ..., D) -> y: (B, ..., units)
     fn forward(&mut self, x: &Tensor, _ctx: &Ctx) -> Result<&Tensor> {
         let rows = self.rows(x, self.in_features, "forward")?;
-        let (d, n) = (self.in_features, self.units);
+        let n = self.units;
         let mut shape = x.shape().to_vec();
         if let Some(last) = shape.last_mut() {
             *last = n;
@@ -84,14 +87,7 @@ impl Layer for PositionwiseDense {
             shape = vec![rows, n];
         }
         self.y.resize(&shape);
-        matmul(
-            self.y.data_mut(),
-            MatRef::new(x.data(), rows, d),
-            MatRef::new(self.weight.value.data(), n, d).t(),
-            false,
-        );
-        let bias = self.bias.value.data();
-        self.y.data_mut().par_chunks_mut(n).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
+        affine(self.y.data_mut(), x.data(), self.weight.value.data(), self.bias.value.data(), rows, &mut self.scratch);
         Ok(&self.y)
     }
 

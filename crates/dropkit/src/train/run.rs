@@ -11,7 +11,7 @@ use crate::data::labels::Task;
 use crate::data::standardize::Standardizer;
 use crate::data::{DataRecord, Dataset, TrainTest};
 use crate::error::{Error, Result};
-use crate::fsio::write_atomic;
+use crate::fsio::{append_line, write_atomic};
 use crate::layer::Mode;
 use crate::loss::RegressionLoss;
 use crate::model::Sequential;
@@ -294,13 +294,6 @@ fn log_event(w: &mut EventWriter, p: &Progress, batches: usize) -> Result<()> {
             w.flush()
         }
     }
-}
-
-/// Appends `line` and a newline to `path`, synced before returning (a run can be followed).
-fn append_line(path: &Path, line: &str) -> Result<()> {
-    use std::io::Write as _;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(format!("{line}\n").as_bytes()).and_then(|_| f.sync_data()).map_err(|e| Error::io(path, e))
 }
 
 fn history_lines(history: &History) -> Result<String> {
