@@ -103,6 +103,11 @@ pub trait LayerConfig: ConfigBox + fmt::Display + fmt::Debug + Send + Sync {
         self.kind().dropout.is_some()
     }
 
+    /// The sequence length this layer is made for (a position embedding's), if it fixes one.
+    fn context(&self) -> Option<usize> {
+        None
+    }
+
     /// The layers nested inside this one (a residual branch), for rewrites.
     fn branch_mut(&mut self) -> Option<&mut Vec<Box<dyn LayerConfig>>> {
         None

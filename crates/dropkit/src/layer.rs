@@ -32,12 +32,15 @@ pub struct Ctx {
     /// Training examples per epoch (0 outside training): layers with a KL or other per-dataset
     /// regularizer add `term / data_size` to the per-example loss.
     pub data_size: usize,
+    /// The fraction of training done before this step, in [0, 1) (0 outside training): for
+    /// rates scheduled over training (DropHead's).
+    pub progress: f32,
 }
 
 impl Ctx {
     /// A context for `mode` at `step` of run `seed`.
     pub fn new(mode: Mode, seed: u64, step: u64) -> Self {
-        Ctx { mode, seed, step, input_grad: true, data_size: 0 }
+        Ctx { mode, seed, step, input_grad: true, data_size: 0, progress: 0.0 }
     }
 }
 

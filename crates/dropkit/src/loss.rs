@@ -48,6 +48,8 @@ impl BatchStats {
 /// Softmax cross-entropy with reusable buffers.
 #[derive(Default)]
 pub struct CrossEntropy {
+    /// Classes per label row of the last batch.
+    classes: usize,
     row_loss: Vec<f64>,
     row_correct: Vec<bool>,
     grad: Tensor,
@@ -58,11 +60,14 @@ impl CrossEntropy {
         Self::default()
     }
 
-    /// Loss and accuracy of `logits (B, C)` against `labels (B)`; when `with_grad`, also
-    /// computes `dL/dlogits` of the batch mean, available from [`CrossEntropy::grad`].
+    /// Loss and accuracy of `logits (N, C)` against `labels (N)`; when `with_grad`, also
+    /// computes `dL/dlogits` of the mean over the N labels, available from
+    /// [`CrossEntropy::grad`]. For sequences, `logits (B, T, C)` against `labels (B * T)`: one
+    /// label per position, and the loss is the mean per position (nats per character).
     pub fn compute(&mut self, logits: &Tensor, labels: &[u32], with_grad: bool) -> Result<BatchStats> {
-        let (b, c) = (logits.rows(), logits.cols());
-        if labels.len() != b || c == 0 {
+        let b = labels.len();
+        let c = logits.len().checked_div(b).unwrap_or(0);
+        if b == 0 || c == 0 || logits.len() != b * c {
             return Err(Error::Shape {
                 context: "cross-entropy".into(),
                 got: logits.shape().to_vec(),
@@ -75,6 +80,7 @@ impl CrossEntropy {
                 bad as usize + 1
             )));
         }
+        self.classes = c;
         self.row_loss.resize(b, 0.0);
         self.row_correct.resize(b, false);
         self.grad.resize(logits.shape());
@@ -301,6 +307,17 @@ impl Objective {
         }
     }
 
+    /// R-Drop: adds `alpha` times the symmetric KL divergence between the two halves of
+    /// `logits` (the batch stacked on itself) to the gradient of the last `compute`, and
+    /// returns the term's sum over the rows' labels, for the reported loss.
+    pub fn add_rdrop(&mut self, logits: &Tensor, alpha: f32) -> Result<f64> {
+        let Objective::CrossEntropy(l) = self else {
+            return Err(Error::InvalidArgument("R-Drop needs class targets".into()));
+        };
+        let classes = l.classes;
+        Ok(crate::dropout::rdrop::add_symmetric_kl(logits.data(), l.grad.data_mut(), classes, alpha))
+    }
+
     /// The gradient from the last `compute(.., with_grad = true)`.
     pub fn grad(&self) -> &Tensor {
         match self {
@@ -319,9 +336,11 @@ pub fn gather_targets<'a>(
     values: &'a mut Vec<f32>,
 ) -> TargetRows<'a> {
     match targets {
-        Targets::Classes { ids, .. } => {
+        Targets::Classes { ids, positions, .. } => {
             labels.clear();
-            labels.extend(idx.iter().filter_map(|&i| ids.get(i)));
+            for &i in idx {
+                labels.extend_from_slice(ids.get(i * positions..(i + 1) * positions).unwrap_or_default());
+            }
             TargetRows::Classes(labels)
         }
         Targets::Values { values: all, dim } => {
@@ -337,7 +356,9 @@ pub fn gather_targets<'a>(
 /// The targets of rows `start..end`.
 pub fn target_rows(targets: &Targets, start: usize, end: usize) -> TargetRows<'_> {
     match targets {
-        Targets::Classes { ids, .. } => TargetRows::Classes(ids.get(start..end).unwrap_or_default()),
+        Targets::Classes { ids, positions, .. } => {
+            TargetRows::Classes(ids.get(start * positions..end * positions).unwrap_or_default())
+        }
         Targets::Values { values, dim } => TargetRows::Values(values.get(start * dim..end * dim).unwrap_or_default()),
     }
 }

@@ -73,6 +73,13 @@ pub mod streams {
         }
     }
 
+    /// Sub-stream `k` (from 1) of the layer with stream `id`, for a layer with more than one
+    /// kind of mask (attention: DropKey, DropHead): mixed into 63 bits above 2^63, apart from
+    /// every layer id below 2^32.
+    pub fn sub_stream(id: u64, k: u64) -> u64 {
+        DEEP | super::mix64(super::mix64(id) ^ k.wrapping_mul(0xA24B_AED4_963E_E407))
+    }
+
     /// The recurrent-state mask of the recurrent layer with stream `id`.
     pub fn recurrent_state(id: u64) -> u64 {
         id ^ RECURRENT

@@ -10,6 +10,11 @@ pub struct Tensor {
 }
 
 impl Tensor {
+    /// The empty tensor (a `static` placeholder).
+    pub const fn empty() -> Self {
+        Tensor { data: Vec::new(), shape: Vec::new() }
+    }
+
     /// A tensor of zeros.
     pub fn zeros(shape: &[usize]) -> Self {
         Tensor { data: vec![0.0; shape.iter().product()], shape: shape.to_vec() }

@@ -174,7 +174,7 @@ fn cifar10_and_fashion_mnist_fetch_with_published_md5s_and_load() {
     names.sort();
     assert_eq!(names.len(), 7, "{names:?}");
     assert!(!names.iter().any(|n| n.ends_with(".gz")));
-    let (data, note) = dropkit::data::load_for_run(Some(&root), "cifar-10", None).unwrap();
+    let (data, note) = dropkit::data::load_for_run(Some(&root), "cifar-10", None, 0).unwrap();
     assert!(note.is_none());
     assert_eq!((data.train.len(), data.test.len(), data.train.sample_shape.clone()), (15, 3, vec![3, 32, 32]));
     assert_eq!(data.train.labels()[..4], [0, 1, 2, 1]);

@@ -13,7 +13,9 @@ fn every_kind_parses_its_example_and_prints_it_back() {
         let model = spec::parse(kind.example).unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
         let again = spec::parse(&model.to_string()).unwrap();
         assert_eq!(model.to_string(), again.to_string(), "{} does not print back to itself", kind.name());
-        assert_eq!(model.layers[0].kind().name(), kind.name());
+        // `blocks(n, ...)` is written once and expands into n `block(...)` layers.
+        let first = if kind.name() == "blocks" { "block" } else { kind.name() };
+        assert_eq!(model.layers[0].kind().name(), first);
     }
 }
 
@@ -26,8 +28,25 @@ const HOSTS: &[&str] = &[
 
 #[test]
 fn every_variant_name_is_accepted_by_the_parser_and_by_variants() {
-    let names: Vec<_> = registry::catalogue().into_iter().map(|v| v.name).collect();
+    let names: Vec<_> = registry::variants().map(|k| k.name()).collect();
     assert!(names.len() >= 19, "{names:?}");
+    // The catalogue adds the variants that live inside attention and blocks, and the training
+    // options, each once.
+    let catalogue = registry::catalogue();
+    assert_eq!(catalogue.len(), names.len() + dropkit::dropout::catalogue::ENTRIES.len());
+    for entry in [
+        "attn_drop",
+        "resid_drop",
+        "embed_drop",
+        "drop_key",
+        "drop_head",
+        "layer_drop",
+        "stochastic_depth",
+        "rdrop",
+        "early_late",
+    ] {
+        assert!(catalogue.iter().any(|v| v.name == entry), "{entry} is not listed");
+    }
     for name in names {
         assert!(registry::find(name).is_some(), "{name} is not a spec name");
         let rewritten: Vec<_> = HOSTS.iter().filter_map(|h| spec::with_dropout_variant(h, name).ok()).collect();

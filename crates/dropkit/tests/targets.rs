@@ -58,7 +58,12 @@ fn bad_targets_are_refused() {
     let bad = Dataset::regression(vec![0.0; 8], vec![2], vec![1.0, f32::NAN, 0.0, 1.0], 1);
     assert!(bad.validate().unwrap_err().to_string().contains("is not finite"));
     let names = Dataset {
-        targets: dropkit::data::Targets::Classes { ids: vec![0, 1], classes: 2, names: Some(vec!["cat".into()]) },
+        targets: dropkit::data::Targets::Classes {
+            ids: vec![0, 1],
+            classes: 2,
+            names: Some(vec!["cat".into()]),
+            positions: 1,
+        },
         ..Dataset::classified(vec![0.0; 4], vec![2], vec![0, 1], 2)
     };
     assert!(names.validate().unwrap_err().to_string().contains("1 class names for 2 classes"));

@@ -88,7 +88,7 @@ pub fn run(args: Args) -> Result<()> {
     let epochs = args.epochs.unwrap_or(100);
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs/srivastava-mnist"));
     let rows = chosen(&args, epochs)?;
-    let data = load_named(args.data.as_deref(), "mnist", None)?;
+    let data = load_named(args.data.as_deref(), "mnist", None, 0)?;
     let trials: Vec<Trial> = rows
         .iter()
         .map(|r| Trial::named(r.name, RunConfig { data: Some(data.source.clone()), ..r.config.clone() }))

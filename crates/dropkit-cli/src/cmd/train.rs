@@ -47,9 +47,20 @@ pub struct Args {
     /// Max-norm constraint on each unit's incoming weights.
     #[arg(long)]
     max_norm: Option<f32>,
-    /// Learning-rate schedule: constant, step:EVERY:GAMMA or exp:GAMMA.
+    /// Learning-rate schedule: constant, step:EVERY:GAMMA, exp:GAMMA, or per step
+    /// cosine:WARMUP_STEPS[:MIN] (linear warm-up, then cosine decay to MIN times the rate).
     #[arg(long)]
     schedule: Option<String>,
+    /// R-Drop: two stochastic passes per batch and ALPHA times their symmetric KL divergence.
+    #[arg(long, value_name = "ALPHA")]
+    rdrop: Option<f32>,
+    /// Early or late dropout: early:E (dropout on for the first E epochs only) or late:E (on
+    /// from epoch E + 1).
+    #[arg(long, value_name = "early:E|late:E")]
+    dropout_schedule: Option<String>,
+    /// Text data: characters per sequence (default: the model's context, else 128).
+    #[arg(long)]
+    context: Option<usize>,
     /// Passes over the training set (default 10, or the preset's).
     #[arg(long)]
     epochs: Option<usize>,
@@ -91,12 +102,14 @@ pub struct Args {
         "epochs", "batch_size", "validation_split", "seed", "early_stopping", "monitor",
         "min_delta", "no_restore_best", "checkpoint_every", "augment", "out", "tensorboard",
         "dataset", "loss", "target", "task", "test_split", "standardize", "no_standardize", "resize", "arrays",
+        "rdrop", "dropout_schedule", "context",
     ])]
     resume: Option<PathBuf>,
-    /// A data set of the data directory: mnist, fashion-mnist or cifar-10 (default mnist).
+    /// A data set of the data directory: mnist, fashion-mnist or cifar-10 (default mnist), or
+    /// shakespeare, the embedded text corpus.
     #[arg(long)]
     dataset: Option<String>,
-    /// Your own data (a .csv table, a NumPy .npz, an image folder), or a data directory holding
+    /// Your own data (a .csv table, a NumPy .npz, an image folder, a .txt text), or a data directory holding
     /// mnist/ (default: $DROPKIT_DATA, then ~/.cache/dropkit, then the embedded subset).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -182,6 +195,15 @@ fn config(args: &Args) -> Result<RunConfig> {
     }
     if let Some(v) = args.epochs {
         c.epochs = v;
+    }
+    if args.rdrop.is_some() {
+        c.rdrop = args.rdrop;
+    }
+    if let Some(s) = &args.dropout_schedule {
+        c.dropout_schedule = Some(dropkit::dropout::schedule::DropoutSchedule::parse(s)?);
+    }
+    if args.context.is_some() {
+        c.context = args.context;
     }
     if let Some(v) = args.batch_size {
         c.batch_size = v;
@@ -293,7 +315,7 @@ pub fn parse_resize(text: &str) -> Result<[usize; 2]> {
 pub fn train_args(c: &RunConfig) -> Option<Vec<String>> {
     let o = &c.optimizer;
     let defaults = dropkit::optim::OptimizerConfig::default();
-    if c.dataset != "mnist"
+    if !matches!(c.dataset.as_str(), "mnist" | dropkit::data::text::EMBEDDED_NAME)
         || c.input.is_some()
         || (o.beta1, o.beta2, o.eps) != (defaults.beta1, defaults.beta2, defaults.eps)
     {
@@ -308,6 +330,9 @@ pub fn train_args(c: &RunConfig) -> Option<Vec<String>> {
         flag("preset", p.clone());
     }
     flag("model", c.model.clone());
+    if c.dataset != "mnist" {
+        flag("dataset", c.dataset.clone());
+    }
     flag("optimizer", format!("{:?}", o.kind).to_ascii_lowercase());
     flag("lr", o.lr.to_string());
     flag("momentum", o.momentum.to_string());
@@ -321,8 +346,18 @@ pub fn train_args(c: &RunConfig) -> Option<Vec<String>> {
             Schedule::Constant => "constant".into(),
             Schedule::Step { every, gamma } => format!("step:{every}:{gamma}"),
             Schedule::Exponential { gamma } => format!("exp:{gamma}"),
+            Schedule::Cosine { warmup, min } => format!("cosine:{warmup}:{min}"),
         },
     );
+    if let Some(alpha) = c.rdrop {
+        flag("rdrop", alpha.to_string());
+    }
+    if let Some(s) = c.dropout_schedule {
+        flag("dropout-schedule", s.to_string());
+    }
+    if let Some(t) = c.context {
+        flag("context", t.to_string());
+    }
     flag("epochs", c.epochs.to_string());
     flag("batch-size", c.batch_size.to_string());
     flag("validation-split", c.validation_split.to_string());
@@ -396,12 +431,13 @@ pub fn check_out_dir(dir: &Path) -> Result<()> {
 /// Loads a run's data: `--data` if given, else where the run recorded it, else by the
 /// data-directory rules; says when the embedded subset is used or the data changed.
 pub fn load_data(flag: Option<&Path>, cfg: &RunConfig) -> Result<dropkit::data::TrainTest> {
-    let Some(input) = &cfg.input else { return load_named(flag, &cfg.dataset, cfg.data.as_ref()) };
+    let context = cfg.text_context();
+    let Some(input) = &cfg.input else { return load_named(flag, &cfg.dataset, cfg.data.as_ref(), context) };
     let mut input = input.clone();
     if let Some(path) = flag {
         input.path = path.display().to_string();
     }
-    let data = dropkit::data::input::load_input(&input)?;
+    let data = dropkit::data::input::load_input_with(&input, context)?;
     if let Some(note) = dropkit::data::changed_note(cfg.data.as_ref(), &data.source) {
         eprintln!("{note}");
     }
@@ -414,8 +450,9 @@ pub fn load_named(
     flag: Option<&Path>,
     dataset: &str,
     recorded: Option<&DataRecord>,
+    context: usize,
 ) -> Result<dropkit::data::TrainTest> {
-    let (data, note) = load_for_run(flag, dataset, recorded)?;
+    let (data, note) = load_for_run(flag, dataset, recorded, context)?;
     if let Some(note) = note {
         eprintln!("{note}");
     }

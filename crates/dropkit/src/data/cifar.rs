@@ -58,7 +58,12 @@ fn read_batches(dir: &Path, files: &[&str], names: &[String], hash: &mut Vec<u8>
     Ok(Dataset {
         images,
         sample_shape: vec![3, SIDE, SIDE],
-        targets: super::Targets::Classes { ids: labels, classes: names.len(), names: Some(names.to_vec()) },
+        targets: super::Targets::Classes {
+            ids: labels,
+            classes: names.len(),
+            names: Some(names.to_vec()),
+            positions: 1,
+        },
     })
 }
 

@@ -176,7 +176,7 @@ mod tests {
         assert_eq!(t.x, vec![1.0, 2.0, 3.0, 4.5]);
         assert_eq!(t.features, vec!["a", "b"]);
         let names = Some(vec!["cat".to_string(), "dog".to_string()]);
-        assert_eq!(t.targets, Some(Targets::Classes { ids: vec![0, 1], classes: 2, names }));
+        assert_eq!(t.targets, Some(Targets::Classes { ids: vec![0, 1], classes: 2, names, positions: 1 }));
         let o = CsvOptions { target: vec!["a".into(), "b".into()], ..Default::default() };
         let t = parse("a,b,c\n1,2,3\n4,5,6\n", &o).unwrap();
         assert_eq!(t.targets, Some(Targets::Values { values: vec![1.0, 2.0, 4.0, 5.0], dim: 2 }));

@@ -61,6 +61,8 @@ pub enum Format {
     Npy,
     Npz,
     ImageFolder,
+    /// Plain text, read character by character.
+    Text,
 }
 
 impl Format {
@@ -83,9 +85,10 @@ impl Format {
             "csv" => Ok(Format::Csv),
             "npy" => Ok(Format::Npy),
             "npz" => Ok(Format::Npz),
+            "txt" | "text" | "md" => Ok(Format::Text),
             _ => Err(Error::format(
                 path.display(),
-                "is not a data file dropkit reads: use a .csv table, a NumPy .npz (or .npy) file, an image folder, or a data directory holding mnist/",
+                "is not a data file dropkit reads: use a .csv table, a NumPy .npz (or .npy) file, a .txt text, an image folder, or a data directory holding mnist/",
             )),
         }
     }
@@ -97,6 +100,7 @@ impl Format {
             Format::Npy => "npy",
             Format::Npz => "npz",
             Format::ImageFolder => "image-folder",
+            Format::Text => "text",
         }
     }
 
@@ -199,6 +203,11 @@ pub fn read_parts(input: &InputConfig) -> Result<(Dataset, Option<Dataset>, Data
     let path = Path::new(&input.path);
     let format = input.format()?;
     let (train, test, features, targets) = match format {
+        Format::Text => {
+            let text = super::text::read(Some(path))?;
+            let data = super::text::load(&text, &DataSource::Dir(path.to_path_buf()), super::text::DEFAULT_CONTEXT, 0.1)?;
+            return Ok((data.train, Some(data.test), data.source));
+        }
         Format::Csv => {
             let table = read_csv(path, &csv_options(input, &Known::default()))?;
             let Some(t) = table.targets else {
@@ -252,6 +261,18 @@ pub fn read_parts(input: &InputConfig) -> Result<(Dataset, Option<Dataset>, Data
 /// Loads the data `input` describes, split into training and test sets: the file's own
 /// parts, or a seeded held-out fraction of its rows.
 pub fn load_input(input: &InputConfig) -> Result<TrainTest> {
+    load_input_with(input, super::text::DEFAULT_CONTEXT)
+}
+
+/// [`load_input`], cutting text into sequences of `context` characters.
+pub fn load_input_with(input: &InputConfig, context: usize) -> Result<TrainTest> {
+    if input.format()? == Format::Text {
+        input.validate()?;
+        let path = Path::new(&input.path);
+        let text = super::text::read(Some(path))?;
+        let split = input.test_split.unwrap_or(super::text::DEFAULT_TEST_SPLIT);
+        return super::text::load(&text, &DataSource::Dir(path.to_path_buf()), context, split);
+    }
     let (train, test, source) = read_parts(input)?;
     let (train, test, test_rows) = match test {
         Some(test) => {
@@ -284,6 +305,10 @@ pub fn load_new_inputs(
     let mut cfg = input.cloned().unwrap_or_else(|| InputConfig::new(path.display().to_string()));
     cfg.path = path.display().to_string();
     match Format::of(path)? {
+        Format::Text => Err(Error::format(
+            path.display(),
+            "is text: a character model continues text with `dropkit generate RUN --prompt TEXT`",
+        )),
         Format::Csv => {
             let table = read_csv(path, &csv_options(&cfg, known))?;
             let has = table.targets.is_some();
@@ -340,7 +365,7 @@ fn images_set(s: super::image_folder::ImageSet) -> Dataset {
     Dataset {
         images: s.pixels,
         sample_shape: s.sample_shape,
-        targets: Targets::Classes { ids: s.labels, classes, names: Some(s.class_names) },
+        targets: Targets::Classes { ids: s.labels, classes, names: Some(s.class_names), positions: 1 },
     }
 }
 

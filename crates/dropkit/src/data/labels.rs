@@ -120,7 +120,7 @@ pub fn from_cells(cells: &Cells, task: Task, known: Option<&[String]>) -> Result
                 })?;
                 ids.push(id);
             }
-            Ok(Targets::Classes { ids, classes: names.len(), names: Some(names) })
+            Ok(Targets::Classes { ids, classes: names.len(), names: Some(names), positions: 1 })
         }
     }
 }
@@ -146,7 +146,7 @@ pub fn from_ids(values: &[f64], origin: &str, known: Option<usize>) -> Result<Ta
             )));
         }
     }
-    Ok(Targets::Classes { ids, classes: known.unwrap_or(classes), names: None })
+    Ok(Targets::Classes { ids, classes: known.unwrap_or(classes), names: None, positions: 1 })
 }
 
 /// Numbers before text; numbers by value, text alphabetically.
@@ -199,7 +199,10 @@ mod tests {
         let v = cells(&["10", "2", "2.0", "10"]);
         let t =
             from_cells(&Cells { cells: &v, dim: 1, origin: "t", first_line: 2 }, Task::Classification, None).unwrap();
-        assert_eq!(t, Targets::Classes { ids: vec![1, 0, 0, 1], classes: 2, names: Some(cells(&["2", "10"])) });
+        assert_eq!(
+            t,
+            Targets::Classes { ids: vec![1, 0, 0, 1], classes: 2, names: Some(cells(&["2", "10"])), positions: 1 }
+        );
         let known = cells(&["cat", "dog"]);
         let v = cells(&["dog", "bird"]);
         let e = from_cells(

@@ -16,6 +16,7 @@ pub mod labels;
 pub mod mnist;
 pub mod numpy;
 pub mod standardize;
+pub mod text;
 
 pub use mnist::load_mnist;
 
@@ -25,8 +26,9 @@ use std::path::{Path, PathBuf};
 /// What each sample of a data set is labelled with.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Targets {
-    /// A class id per sample, in `0..classes` (any number of classes), with optional names.
-    Classes { ids: Vec<u32>, classes: usize, names: Option<Vec<String>> },
+    /// `positions` class ids per sample (1, or one per position of a sequence: next-character
+    /// targets), in `0..classes` (any number of classes), with optional names.
+    Classes { ids: Vec<u32>, classes: usize, names: Option<Vec<String>>, positions: usize },
     /// A real-valued vector of `dim` values per sample, row-major (regression).
     Values { values: Vec<f32>, dim: usize },
 }
@@ -44,7 +46,7 @@ pub struct Dataset {
 impl Dataset {
     /// A classification set: `labels` in `0..classes`, no class names.
     pub fn classified(images: Vec<f32>, sample_shape: Vec<usize>, labels: Vec<u32>, classes: usize) -> Self {
-        Dataset { images, sample_shape, targets: Targets::Classes { ids: labels, classes, names: None } }
+        Dataset { images, sample_shape, targets: Targets::Classes { ids: labels, classes, names: None, positions: 1 } }
     }
 
     /// A regression set: `dim` target values per sample.
@@ -55,7 +57,7 @@ impl Dataset {
     /// Number of samples.
     pub fn len(&self) -> usize {
         match &self.targets {
-            Targets::Classes { ids, .. } => ids.len(),
+            Targets::Classes { ids, positions, .. } => ids.len() / (*positions).max(1),
             Targets::Values { values, dim } => values.len() / (*dim).max(1),
         }
     }
@@ -96,8 +98,16 @@ impl Dataset {
     /// What a model for this data outputs per sample: a logit per class, or the target vector.
     pub fn outputs(&self) -> usize {
         match &self.targets {
-            Targets::Classes { classes, .. } => *classes,
+            Targets::Classes { classes, positions, .. } => classes * positions,
             Targets::Values { dim, .. } => *dim,
+        }
+    }
+
+    /// Targets per sample: 1, or one per position of a sequence.
+    pub fn positions(&self) -> usize {
+        match &self.targets {
+            Targets::Classes { positions, .. } => *positions,
+            Targets::Values { .. } => 1,
         }
     }
 
@@ -107,10 +117,11 @@ impl Dataset {
         let end = range.end.min(self.len());
         let start = range.start.min(end);
         let targets = match &self.targets {
-            Targets::Classes { ids, classes, names } => Targets::Classes {
-                ids: ids.get(start..end).unwrap_or_default().to_vec(),
+            Targets::Classes { ids, classes, names, positions } => Targets::Classes {
+                ids: ids.get(start * positions..end * positions).unwrap_or_default().to_vec(),
                 classes: *classes,
                 names: names.clone(),
+                positions: *positions,
             },
             Targets::Values { values, dim } => {
                 Targets::Values { values: values.get(start * dim..end * dim).unwrap_or_default().to_vec(), dim: *dim }
@@ -131,10 +142,15 @@ impl Dataset {
             images.extend_from_slice(self.images.get(i * d..(i + 1) * d).unwrap_or_default());
         }
         let targets = match &self.targets {
-            Targets::Classes { ids, classes, names } => Targets::Classes {
-                ids: rows.iter().filter_map(|&i| ids.get(i).copied()).collect(),
+            Targets::Classes { ids, classes, names, positions } => Targets::Classes {
+                ids: rows
+                    .iter()
+                    .flat_map(|&i| ids.get(i * positions..(i + 1) * positions).unwrap_or_default())
+                    .copied()
+                    .collect(),
                 classes: *classes,
                 names: names.clone(),
+                positions: *positions,
             },
             Targets::Values { values, dim } => {
                 let mut v = Vec::with_capacity(rows.len() * dim);
@@ -160,7 +176,13 @@ impl Dataset {
             )));
         }
         match &self.targets {
-            Targets::Classes { ids, classes, names } => {
+            Targets::Classes { ids, classes, names, positions } => {
+                if *positions == 0 || ids.len() % positions != 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "{} class ids do not make whole sequences of {positions}",
+                        ids.len()
+                    )));
+                }
                 if let Some(&bad) = ids.iter().find(|&&l| l as usize >= *classes) {
                     return Err(Error::InvalidArgument(format!(
                         "label {bad} is not one of the data set's {classes} classes"
@@ -217,13 +239,15 @@ pub fn concat(a: &Dataset, b: &Dataset) -> Result<Dataset> {
         (Targets::Values { values: x, dim }, Targets::Values { values: y, dim: d2 }) if dim == d2 => {
             Targets::Values { values: [x.as_slice(), y.as_slice()].concat(), dim: *dim }
         }
-        (Targets::Classes { ids: x, classes, names }, Targets::Classes { ids: y, classes: c2, .. }) => {
-            Targets::Classes {
-                ids: [x.as_slice(), y.as_slice()].concat(),
-                classes: (*classes).max(*c2),
-                names: names.clone(),
-            }
-        }
+        (
+            Targets::Classes { ids: x, classes, names, positions },
+            Targets::Classes { ids: y, classes: c2, positions: p2, .. },
+        ) if positions == p2 => Targets::Classes {
+            ids: [x.as_slice(), y.as_slice()].concat(),
+            classes: (*classes).max(*c2),
+            names: names.clone(),
+            positions: *positions,
+        },
         _ => return Err(Error::InvalidArgument("the two parts have different kinds of targets".into())),
     };
     if a.sample_shape != b.sample_shape {
@@ -338,11 +362,17 @@ impl std::fmt::Display for DataSource {
 /// Data for a run: from `flag` when given, else from where the run recorded it (`recorded`),
 /// else by the data-directory rules. The note says what a user should know: that the embedded
 /// subset is used, or that the data at the recorded location changed since.
+/// `context` is the sequence length of text data.
 pub fn load_for_run(
     flag: Option<&Path>,
     dataset: &str,
     recorded: Option<&DataRecord>,
+    context: usize,
 ) -> Result<(TrainTest, Option<String>)> {
+    if dataset == text::EMBEDDED_NAME {
+        let data = text::load(text::EMBEDDED_TEXT, &DataSource::Embedded, context, text::DEFAULT_TEST_SPLIT)?;
+        return Ok((data, None));
+    }
     let source = match (flag, recorded) {
         (None, Some(rec)) => {
             let source = rec.source();
@@ -388,7 +418,7 @@ pub fn changed_note(recorded: Option<&DataRecord>, now: &DataRecord) -> Option<S
 }
 
 /// The data sets read by name from a data directory.
-pub const DATASETS: &[&str] = &["mnist", "fashion-mnist", "cifar-10"];
+pub const DATASETS: &[&str] = &["mnist", "fashion-mnist", "cifar-10", text::EMBEDDED_NAME];
 
 /// Whether `dir` is a data directory (holding `mnist/` or another named set), rather than a
 /// user's file or image folder.

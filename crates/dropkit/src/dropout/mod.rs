@@ -6,14 +6,22 @@
 //! count gives the same masks, and resuming at step k reproduces step k's masks.
 
 pub mod alpha;
+pub mod attention_dropout;
+pub mod catalogue;
 pub mod concrete;
 pub mod drop_activation;
 pub mod dropblock;
 pub mod dropconnect;
+pub mod drophead;
+pub mod dropkey;
 pub mod embedding;
 pub mod gaussian;
+pub mod layerdrop;
 pub mod noise_shape;
+pub mod rdrop;
+pub mod schedule;
 pub mod standard;
+pub mod stochastic_depth;
 pub mod variational;
 pub mod variational_rnn;
 

@@ -338,6 +338,16 @@ impl Sequential {
         Ok(())
     }
 
+    /// Sets the mode of every layer that depends on it (dropout of any kind) to `mode`, or back
+    /// to the model's (None): early and late dropout turn dropout off with `Some(Mode::Eval)`.
+    pub fn set_dropout_mode(&mut self, mode: Option<Mode>) {
+        for node in &mut self.nodes {
+            if self.mode_dependent.get(node.index..node.index + node.len).is_some_and(|m| m.iter().any(|&d| d)) {
+                node.mode = mode;
+            }
+        }
+    }
+
     /// Visits every parameter value and buffer (the model's saved state) by `state_dict` name.
     fn visit_state(&mut self, f: &mut dyn FnMut(&str, &mut Tensor)) {
         let mut name = String::new();

@@ -21,6 +21,11 @@ pub const KINDS: &[&LayerKind] = &[
     &crate::nn::attention::KIND,
     &crate::nn::positionwise::KIND,
     &crate::nn::position::KIND,
+    &crate::nn::embed::KIND,
+    &crate::nn::patches::KIND,
+    &crate::nn::seqmean::KIND,
+    &crate::nn::block::BLOCK,
+    &crate::nn::block::BLOCKS,
     &crate::nn::residual::KIND,
     &crate::dropout::standard::INVERTED,
     &crate::dropout::standard::CLASSIC,
@@ -65,9 +70,18 @@ pub struct VariantInfo {
     pub paper: &'static str,
 }
 
-/// The catalogue of dropout variants.
+/// The catalogue of dropout variants: the layer kinds, then the variants inside attention and
+/// blocks and the training options ([`crate::dropout::catalogue`]).
 pub fn catalogue() -> Vec<VariantInfo> {
-    variants().map(|k| VariantInfo { name: k.name(), spec: k.usage, description: k.summary, paper: k.paper }).collect()
+    let layers =
+        variants().map(|k| VariantInfo { name: k.name(), spec: k.usage, description: k.summary, paper: k.paper });
+    let inner = crate::dropout::catalogue::ENTRIES.iter().map(|e| VariantInfo {
+        name: e.name,
+        spec: e.spec,
+        description: e.description,
+        paper: e.paper,
+    });
+    layers.chain(inner).collect()
 }
 
 /// The README's grammar table, one row per layer kind.

@@ -28,6 +28,13 @@ pub struct ModelSpec {
     pub layers: Vec<Box<dyn LayerConfig>>,
 }
 
+impl ModelSpec {
+    /// The sequence length the model is made for: its first position embedding's, if any.
+    pub fn context(&self) -> Option<usize> {
+        self.layers.iter().find_map(|l| l.context())
+    }
+}
+
 impl fmt::Display for ModelSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_spec(f, &self.layers)

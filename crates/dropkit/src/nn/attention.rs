@@ -6,7 +6,10 @@
 //! `S_ij = -inf` for j > i), `P = softmax(S)`, `P' = P * m / (1 - p)` (m ~ Bernoulli(1 - p) per
 //! probability; identity in Eval; a fresh keyed mask per pass in MonteCarlo, unlike PyTorch's
 //! `scaled_dot_product_attention`, which drops in eval too, pytorch#124464), `O_h = P' V_h`;
-//! `y = [O_1 ... O_H] W_out^T + b_out`.
+//! `y = [O_1 ... O_H] W_out^T + b_out`. Two more dropouts act here: DropKey
+//! (`drop_key=p`, keys masked before the softmax, [`crate::dropout::dropkey`]) and DropHead
+//! (`drop_head=p`, whole heads, [`crate::dropout::drophead`]); the probability dropout is
+//! [`crate::dropout::attention_dropout`].
 //!
 //! Backward: `dP' = dO V^T`, `dV = P'^T dO`, `dP = dP' * m / (1 - p)` (the mask regenerated
 //! from its key, never stored), `dS = P * (dP - rowsum(dP * P)) / sqrt(d)`, `dQ = dS K`,
@@ -17,7 +20,7 @@
 //! heads' outputs. Every product has a fixed shape and every (batch, head) pair is its own
 //! task, so the bits do not depend on the thread count.
 
-use crate::dropout::{drop_mask, inverted_scale};
+use crate::dropout::{attention_dropout, drop_mask, drophead, dropkey};
 use crate::error::{Error, Result};
 use crate::init::glorot_uniform;
 use crate::kernels::affine::affine;
@@ -59,6 +62,8 @@ pub struct Attention {
     dx: Tensor,
     /// The projections' transposed products (`kernels::affine`).
     scratch: Vec<f32>,
+    /// DropHead's factor per (sample, head) in this pass (empty when no head drops).
+    head_scale: Vec<f32>,
 }
 
 impl Attention {
@@ -87,7 +92,20 @@ impl Attention {
             d_qkv: Tensor::default(),
             dx: Tensor::default(),
             scratch: Vec::new(),
+            head_scale: Vec::new(),
         })
+    }
+
+    /// DropHead's factors for this pass into `head_scale` (left empty when no head drops).
+    fn draw_heads(&mut self, ctx: &Ctx, batch: usize) {
+        let p = match ctx.mode {
+            crate::layer::Mode::Train => drophead::scheduled(self.config.drop_head as f32, ctx.progress),
+            _ => self.config.drop_head as f32,
+        };
+        match drop_mask(ctx, crate::rng::streams::sub_stream(self.id, DROP_HEAD), p) {
+            Some(k) => drophead::head_scales(&k, batch, self.config.heads, &mut self.head_scale),
+            None => self.head_scale.clear(),
+        }
     }
 
     fn check(&self, x: &Tensor, what: &str) -> Result<usize> {
@@ -110,21 +128,37 @@ fn head(qkv: &[f32], (t, d, hd): (usize, usize, usize), b: usize, h: usize, part
     MatRef { data: &qkv[start..], rows: t, cols: hd, rs: 3 * d, cs: 1 }
 }
 
-/// Softmax of each row of `s` (T, T) scaled by `scale`, the future masked when `causal`.
-fn softmax_rows(s: &mut [f32], t: usize, scale: f32, causal: bool) {
+/// Softmax of each row of `s` (T, T) scaled by `scale`, the future masked when `causal`, and
+/// the keys that `keep` (T, T of 0 and 1, DropKey's mask) drops.
+fn softmax_rows(s: &mut [f32], t: usize, scale: f32, causal: bool, keep: Option<&[f32]>) {
     for (i, row) in s.chunks_exact_mut(t).enumerate() {
         let visible = if causal { i + 1 } else { t };
+        if let Some(k) = keep {
+            dropkey::mask_row(row, &k[i * t..(i + 1) * t], visible);
+        }
         let (seen, future) = row.split_at_mut(visible);
         let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) * scale;
         let mut sum = 0.0;
         for v in seen.iter_mut() {
-            *v = (*v * scale - max).exp();
+            *v = (*v * scale - max).exp(); // exp(-inf) = 0 for a dropped key
             sum += *v;
         }
         let inv = 1.0 / sum;
         seen.iter_mut().for_each(|v| *v *= inv);
         future.fill(0.0);
     }
+}
+
+/// Sub-streams of an attention layer's id, apart from its probability dropout's.
+const DROP_KEY: u64 = 1;
+const DROP_HEAD: u64 = 2;
+
+/// Scales each (sample, head) block of `len` values of `heads` by its DropHead factor.
+fn scale_heads(heads: &mut [f32], scales: &[f32], len: usize) {
+    if scales.is_empty() {
+        return;
+    }
+    heads.par_chunks_mut(len).zip(scales.par_iter()).for_each(|(o, &s)| o.iter_mut().for_each(|v| *v *= s));
 }
 
 impl Layer for Attention {
@@ -169,21 +203,27 @@ impl Layer for Attention {
         let scale = 1.0 / (hd as f32).sqrt();
         let causal = self.config.causal;
         let dims = (t, d, hd);
+        // DropKey's mask of kept keys, 1 or 0 per score, drawn into the buffer that takes P' below.
+        self.dropped.resize(self.probs.shape());
+        let key_mask = drop_mask(ctx, crate::rng::streams::sub_stream(self.id, DROP_KEY), self.config.drop_key as f32);
+        if let Some(k) = &key_mask {
+            mask::fill(self.dropped.data_mut(), k, 1.0);
+        }
+        let keep = key_mask.as_ref().map(|_| self.dropped.data());
         let qkv = self.qkv.data();
         self.probs.data_mut().par_chunks_mut(t * t).enumerate().for_each(|(bh, s)| {
             let (bi, h) = (bh / heads, bh % heads);
             matmul(s, head(qkv, dims, bi, h, 0), head(qkv, dims, bi, h, 1).t(), false);
-            softmax_rows(s, t, scale, causal);
+            softmax_rows(s, t, scale, causal, keep.map(|k| &k[bh * t * t..(bh + 1) * t * t]));
         });
         // P' = P * m / (1 - p), the mask a function of its key (train and MC passes only).
-        let key = drop_mask(ctx, self.id, self.config.attn_drop as f32);
-        self.dropped.resize(self.probs.shape());
-        match &key {
-            Some(k) => {
-                mask::apply(self.dropped.data_mut(), self.probs.data(), k, inverted_scale(self.config.attn_drop as f32))
-            }
-            None => self.dropped.data_mut().copy_from_slice(self.probs.data()),
-        }
+        attention_dropout::apply(
+            self.dropped.data_mut(),
+            self.probs.data(),
+            ctx,
+            self.id,
+            self.config.attn_drop as f32,
+        );
         // O_h = P' V_h, then the heads side by side.
         self.heads.resize(&[b, heads, t, hd]);
         let (qkv, dropped) = (self.qkv.data(), self.dropped.data());
@@ -191,6 +231,9 @@ impl Layer for Attention {
             let (bi, h) = (bh / heads, bh % heads);
             matmul(o, MatRef::new(&dropped[bh * t * t..(bh + 1) * t * t], t, t), head(qkv, dims, bi, h, 2), false);
         });
+        // DropHead: O_h * m_bh * H / kept.
+        self.draw_heads(ctx, b);
+        scale_heads(self.heads.data_mut(), &self.head_scale, t * hd);
         self.merged.resize(&[b * t, d]);
         let heads_data = self.heads.data();
         self.merged.data_mut().par_chunks_mut(t * d).enumerate().for_each(|(bi, m)| {
@@ -245,6 +288,8 @@ impl Layer for Attention {
                 row.copy_from_slice(&dm[src..src + hd]);
             }
         });
+        self.draw_heads(ctx, b);
+        scale_heads(self.d_heads.data_mut(), &self.head_scale, t * hd);
         // dP' = dO V^T and dV = P'^T dO, per (sample, head).
         self.d_probs.resize(&[b, heads, t, t]);
         self.d_qkv_heads.resize(&[3, b, heads, t, hd]);
@@ -262,8 +307,13 @@ impl Layer for Attention {
         );
         // dP = dP' * m / (1 - p): the forward's mask, regenerated. P' has served (dV), so its
         // buffer takes dP.
-        if let Some(k) = drop_mask(ctx, self.id, self.config.attn_drop as f32) {
-            mask::apply(self.dropped.data_mut(), self.d_probs.data(), &k, inverted_scale(self.config.attn_drop as f32));
+        if attention_dropout::backward(
+            self.dropped.data_mut(),
+            self.d_probs.data(),
+            ctx,
+            self.id,
+            self.config.attn_drop as f32,
+        ) {
             std::mem::swap(&mut self.d_probs, &mut self.dropped);
         }
         // dS = P * (dP - rowsum(dP * P)) / sqrt(d); dQ = dS K, dK = dS^T Q.
@@ -330,7 +380,7 @@ impl Layer for Attention {
     }
 
     fn is_stochastic(&self) -> bool {
-        self.config.attn_drop > 0.0
+        self.config.attn_drop > 0.0 || self.config.drop_key > 0.0 || self.config.drop_head > 0.0
     }
 }
 
@@ -342,6 +392,10 @@ pub struct AttentionConfig {
     pub causal: bool,
     /// Dropout on the attention probabilities.
     pub attn_drop: f64,
+    /// DropKey: keys masked before the softmax.
+    pub drop_key: f64,
+    /// DropHead: whole heads dropped.
+    pub drop_head: f64,
 }
 
 impl AttentionConfig {
@@ -349,8 +403,10 @@ impl AttentionConfig {
         if self.heads == 0 {
             return Err(Error::Spec("attention: heads must be at least 1, e.g. heads=4".into()));
         }
-        if !(0.0..=1.0).contains(&self.attn_drop) {
-            return Err(Error::Spec(format!("attention: attn_drop {} must be in [0, 1], e.g. 0.1", self.attn_drop)));
+        for (name, p) in [("attn_drop", self.attn_drop), ("drop_key", self.drop_key), ("drop_head", self.drop_head)] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(Error::Spec(format!("attention: {name} {p} must be in [0, 1], e.g. 0.1")));
+            }
         }
         Ok(())
     }
@@ -362,8 +418,10 @@ impl fmt::Display for AttentionConfig {
         if self.causal {
             f.write_str(", causal")?;
         }
-        if self.attn_drop > 0.0 {
-            write!(f, ", attn_drop={}", self.attn_drop)?;
+        for (name, p) in [("attn_drop", self.attn_drop), ("drop_key", self.drop_key), ("drop_head", self.drop_head)] {
+            if p > 0.0 {
+                write!(f, ", {name}={p}")?;
+            }
         }
         f.write_str(")")
     }
@@ -376,8 +434,11 @@ impl LayerConfig for AttentionConfig {
     fn build(&self) -> Result<Box<dyn Layer>> {
         Ok(Box::new(Attention::new(self.clone())?))
     }
+    /// The probability dropout's rate, and DropKey's and DropHead's when they are used.
     fn rates_mut(&mut self) -> Vec<&mut f64> {
-        vec![&mut self.attn_drop]
+        let mut rates = vec![&mut self.attn_drop];
+        rates.extend([&mut self.drop_key, &mut self.drop_head].into_iter().filter(|p| **p > 0.0));
+        rates
     }
     fn depends_on_mode(&self) -> bool {
         true
@@ -386,23 +447,25 @@ impl LayerConfig for AttentionConfig {
 
 pub const KIND: LayerKind = LayerKind {
     names: &["attention", "mha", "self_attention"],
-    usage: "attention(heads=H)`, `attention(heads=H, causal, attn_drop=p)",
+    usage: "attention(heads=H)`, `attention(heads=H, causal, attn_drop=p, drop_key=p, drop_head=p)",
     example: "attention(heads=2, causal, attn_drop=0.1)",
     summary: "multi-head self-attention over (T, D) sequences, fused QKV, dropout on the attention probabilities (off in eval)",
     paper: "Vaswani et al. 2017, NeurIPS",
     dropout: None,
     parse: |call| {
-        let mut config = AttentionConfig { heads: 1, causal: false, attn_drop: 0.0 };
-        let usage = "attention(heads=4, causal, attn_drop=0.1)";
+        let mut config = AttentionConfig { heads: 1, causal: false, attn_drop: 0.0, drop_key: 0.0, drop_head: 0.0 };
+        let usage = "attention(heads=4, causal, attn_drop=0.1, drop_key=0.1, drop_head=0.1)";
+        let rate = |v: &str, name: &str| -> Result<f64> {
+            v.parse().map_err(|_| call.error(format!("{name}={v} is not a number; {usage}")))
+        };
         for (i, arg) in call.args.iter().enumerate() {
             match arg.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
                 Some(("heads", v)) => {
                     config.heads = v.parse().map_err(|_| call.error(format!("heads={v} is not a whole number; {usage}")))?
                 }
-                Some(("attn_drop", v)) => {
-                    config.attn_drop =
-                        v.parse().map_err(|_| call.error(format!("attn_drop={v} is not a number; {usage}")))?
-                }
+                Some(("attn_drop", v)) => config.attn_drop = rate(v, "attn_drop")?,
+                Some(("drop_key", v)) => config.drop_key = rate(v, "drop_key")?,
+                Some(("drop_head", v)) => config.drop_head = rate(v, "drop_head")?,
                 None if *arg == "causal" => config.causal = true,
                 None if i == 0 => config.heads = call.positive(0, "heads")?,
                 _ => return Err(call.error(format!("unknown argument '{arg}'; {usage}"))),

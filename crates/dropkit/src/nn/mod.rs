@@ -4,15 +4,20 @@
 pub mod activation;
 pub mod attention;
 pub mod batchnorm;
+pub mod block;
+pub mod chain;
 pub mod conv;
+pub mod embed;
 pub mod flatten;
 pub mod gelu;
 pub mod layernorm;
 pub mod linear;
+pub mod patches;
 pub mod pool;
 pub mod position;
 pub mod positionwise;
 pub mod residual;
+pub mod seqmean;
 pub mod softmax;
 
 pub use activation::{Activation, ActivationKind};

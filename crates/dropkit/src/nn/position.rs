@@ -12,6 +12,8 @@ use std::fmt;
 
 #[derive(Default)]
 pub struct PositionEmbedding {
+    /// The sequence length it must be built for (None: any).
+    context: Option<usize>,
     table: Option<Param>,
     per_sample: usize,
     y: Tensor,
@@ -20,7 +22,7 @@ pub struct PositionEmbedding {
 
 impl Layer for PositionEmbedding {
     fn spec(&self) -> String {
-        "posembed".into()
+        PositionConfig { context: self.context }.to_string()
     }
 
     crate::layer::buffers!();
@@ -31,6 +33,11 @@ impl Layer for PositionEmbedding {
                 "posembed takes sequences (T, D), got samples of {input:?}; put it after an embedding"
             )));
         };
+        if let Some(c) = self.context.filter(|&c| c != t) {
+            return Err(Error::Spec(format!(
+                "posembed({c}): the sequences are {t} long; train with --context {c}, or write posembed({t})"
+            )));
+        }
         let mut table = Param::checked(&[t, d], ParamKind::Bias, "posembed")?;
         table.value.data_mut().iter_mut().for_each(|v| *v = 0.02 * init.normal());
         (self.table, self.per_sample) = (Some(table), t * d);
@@ -92,13 +99,25 @@ impl Layer for PositionEmbedding {
     }
 }
 
-/// `posembed`.
+impl PositionEmbedding {
+    /// For sequences of `context` positions (None: whatever the input's length).
+    pub fn new(context: Option<usize>) -> Self {
+        PositionEmbedding { context, ..Default::default() }
+    }
+}
+
+/// `posembed` or `posembed(T)`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct PositionConfig;
+pub struct PositionConfig {
+    pub context: Option<usize>,
+}
 
 impl fmt::Display for PositionConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("posembed")
+        match self.context {
+            Some(t) => write!(f, "posembed({t})"),
+            None => f.write_str("posembed"),
+        }
     }
 }
 
@@ -107,19 +126,26 @@ impl LayerConfig for PositionConfig {
         &KIND
     }
     fn build(&self) -> Result<Box<dyn Layer>> {
-        Ok(Box::new(PositionEmbedding::default()))
+        Ok(Box::new(PositionEmbedding::new(self.context)))
+    }
+    fn context(&self) -> Option<usize> {
+        self.context
     }
 }
 
 pub const KIND: LayerKind = LayerKind {
     names: &["posembed", "position_embedding"],
-    usage: "posembed",
+    usage: "posembed`, `posembed(T)",
     example: "posembed",
-    summary: "a learned position embedding added to a (T, D) sequence",
+    summary: "a learned position embedding added to a (T, D) sequence (of exactly T positions when given)",
     paper: "Radford et al. 2018 (GPT)",
     dropout: None,
     parse: |call| {
-        call.expect(0, 0, "no arguments: posembed")?;
-        one(PositionConfig)
+        call.expect(0, 1, "posembed, or posembed(T) for sequences of T positions")?;
+        let context = match call.arg(0) {
+            Some(_) => Some(call.positive(0, "the context length")?),
+            None => None,
+        };
+        one(PositionConfig { context })
     },
 };

@@ -197,6 +197,11 @@ impl Optimizer {
         self.config.schedule.lr(self.config.lr, epoch)
     }
 
+    /// The learning rate of the next step, `epoch` (0-based) of a fit of `total` steps.
+    pub fn lr_for_step(&self, epoch: usize, total: u64) -> f32 {
+        self.config.schedule.lr_at_step(self.config.lr, epoch, self.steps, total)
+    }
+
     /// The SGD momentum for `epoch` (0-based), following the ramp if there is one.
     pub fn momentum_at(&self, epoch: usize) -> f32 {
         let target = self.config.momentum;

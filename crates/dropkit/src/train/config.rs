@@ -31,6 +31,9 @@ pub struct RunConfig {
     /// log-variance per target value.
     #[serde(default, skip_serializing_if = "is_mse")]
     pub loss: RegressionLoss,
+    /// Text data: characters per sequence (default: the model's `posembed` context, else 128).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<usize>,
     #[serde(default = "default_epochs")]
     pub epochs: usize,
     #[serde(default = "default_batch_size")]
@@ -57,6 +60,12 @@ pub struct RunConfig {
     /// loss of every batch).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tensorboard: bool,
+    /// R-Drop's alpha: two stochastic passes per batch and their symmetric KL term.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rdrop: Option<f32>,
+    /// Early or late dropout: `{ kind = "early", cutoff = 5 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropout_schedule: Option<crate::dropout::schedule::DropoutSchedule>,
     /// Changes made when the run was resumed (e.g. "resumed after epoch 3 with lr 0.001").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amendments: Vec<String>,
@@ -99,6 +108,7 @@ impl RunConfig {
             dataset: default_dataset(),
             input: None,
             loss: RegressionLoss::Mse,
+            context: None,
             epochs: default_epochs(),
             batch_size: default_batch_size(),
             validation_split: 0.1,
@@ -109,6 +119,8 @@ impl RunConfig {
             data: None,
             augment: None,
             tensorboard: false,
+            rdrop: None,
+            dropout_schedule: None,
             amendments: Vec::new(),
         }
     }
@@ -149,6 +161,14 @@ impl RunConfig {
             }
         }
         crate::model::spec::parse(&self.model).map(|_| ())
+    }
+
+    /// The sequence length of text data: `context`, else the model's position-embedding
+    /// length, else [`DEFAULT_CONTEXT`](crate::data::text::DEFAULT_CONTEXT).
+    pub fn text_context(&self) -> usize {
+        self.context
+            .or_else(|| crate::model::spec::parse(&self.model).ok().and_then(|m| m.context()))
+            .unwrap_or(crate::data::text::DEFAULT_CONTEXT)
     }
 
     /// TOML text of this config.

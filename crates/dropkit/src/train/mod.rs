@@ -16,6 +16,7 @@ pub use early_stopping::{EarlyStopping, Monitor};
 use crate::data::augment::Augment;
 use crate::data::batches::epoch_order;
 use crate::data::{Dataset, Targets};
+use crate::dropout::schedule::DropoutSchedule;
 use crate::error::{Error, Result};
 use crate::layer::{Ctx, Mode};
 use crate::loss::{gather_targets, target_rows, BatchStats, Objective};
@@ -37,6 +38,11 @@ pub struct FitOptions {
     pub early_stopping: Option<EarlyStopping>,
     /// Random translations and rotations of the training images, new every epoch.
     pub augment: Option<Augment>,
+    /// R-Drop's weight alpha: two stochastic passes per batch and their symmetric KL term
+    /// ([`crate::dropout::rdrop`]).
+    pub rdrop: Option<f32>,
+    /// Early or late dropout ([`crate::dropout::schedule`]).
+    pub dropout_schedule: Option<DropoutSchedule>,
 }
 
 /// Where a fit stands after some epochs: what [`fit_from`] continues from, and what a
@@ -133,30 +139,54 @@ pub fn fit_from(
         }
     }
     check_classes(model, train)?;
+    let alpha = check_rdrop(options.rdrop, train)?;
     let n = train.len();
     let batches = n.div_ceil(options.batch_size);
+    let total_steps = (batches * options.epochs) as u64;
     let done = state.history.epochs.len();
     let names = model.param_names();
     let (mut order, mut x, mut labels, mut values) = (Vec::with_capacity(n), Tensor::default(), Vec::new(), Vec::new());
+    let mut twice = Vec::new();
     let mut loss = Objective::for_targets(&train.targets, model.output_shape().iter().product());
     for epoch in done..options.epochs {
         if state.stopped_early {
             break;
         }
         let started = Instant::now();
-        let lr = optimizer.begin_epoch(epoch);
+        let mut lr = optimizer.begin_epoch(epoch);
+        if let Some(schedule) = options.dropout_schedule {
+            // Off: every dropout layer takes its eval rule for this epoch.
+            model.set_dropout_mode((!schedule.active(epoch)).then_some(Mode::Eval));
+        }
         epoch_order(options.seed, epoch as u64, n, &mut order);
         let mut stats = BatchStats::default();
         let mut regularizer_sum = 0.0;
         for (b, idx) in order.chunks(options.batch_size).enumerate() {
+            // R-Drop: the batch stacked on itself, two passes with independent masks.
+            let idx = match alpha {
+                Some(_) => {
+                    twice.clear();
+                    twice.extend_from_slice(idx);
+                    twice.extend_from_slice(idx);
+                    &twice[..]
+                }
+                None => idx,
+            };
             x.gather_rows(&train.images, &train.sample_shape, idx);
             if let Some(a) = &options.augment {
                 a.apply(&train.images, &train.sample_shape, idx, options.seed, epoch as u64, x.data_mut())?;
             }
             let targets = gather_targets(&train.targets, idx, &mut labels, &mut values);
-            let ctx = Ctx { data_size: n, ..Ctx::new(Mode::Train, options.seed, optimizer.steps()) };
+            if optimizer.config().schedule.per_step() {
+                lr = optimizer.lr_for_step(epoch, total_steps);
+            }
+            let progress = optimizer.steps() as f32 / total_steps.max(1) as f32;
+            let ctx = Ctx { data_size: n, progress, ..Ctx::new(Mode::Train, options.seed, optimizer.steps()) };
             let logits = model.forward_logits(&x, &ctx)?;
             let batch = loss.compute(logits, targets, true)?;
+            if let Some(alpha) = alpha {
+                regularizer_sum += loss.add_rdrop(logits, alpha)?;
+            }
             regularizer_sum += model.regularizer(&ctx) * batch.count as f64;
             if !batch.loss_sum.is_finite() {
                 let origin = model.first_nonfinite_output().map(|l| format!(" (first non-finite output: {l})"));
@@ -220,6 +250,9 @@ pub fn fit_from(
         state.history.epochs.push(record);
         on_epoch_end(state, model, optimizer)?;
     }
+    if options.dropout_schedule.is_some() {
+        model.set_dropout_mode(None);
+    }
     if let (Some(rule), Some(best)) = (&options.early_stopping, &state.best_weights) {
         if rule.restore_best {
             model.load_state_dict(best)?;
@@ -228,8 +261,28 @@ pub fn fit_from(
     Ok(())
 }
 
+/// R-Drop's alpha, checked: finite, at least 0, for class targets.
+fn check_rdrop(alpha: Option<f32>, train: &Dataset) -> Result<Option<f32>> {
+    let Some(a) = alpha else { return Ok(None) };
+    if !(a.is_finite() && a >= 0.0) {
+        return Err(Error::InvalidArgument(format!("R-Drop alpha {a}: must be a number >= 0, e.g. 1.0")));
+    }
+    if !matches!(train.targets, Targets::Classes { .. }) {
+        return Err(Error::InvalidArgument(
+            "R-Drop compares two predicted class distributions; it needs class targets, not regression".into(),
+        ));
+    }
+    Ok(Some(a))
+}
+
 /// Rows per evaluation batch: large for GEMM efficiency, bounded for memory.
 pub(crate) const EVAL_BATCH: usize = 1000;
+
+/// Samples per evaluation batch for `data`: [`EVAL_BATCH`], fewer for long sequences (whose
+/// attention keeps T x T probabilities per head).
+pub(crate) fn eval_batch(data: &Dataset) -> usize {
+    (EVAL_BATCH * 16 / data.positions().max(1)).clamp(1, EVAL_BATCH)
+}
 
 /// Loss and accuracy of `model` on `data` in `mode` (normally `Mode::Eval`).
 pub fn evaluate(model: &mut Sequential, data: &Dataset, mode: Mode) -> Result<BatchStats> {
@@ -239,8 +292,9 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, mode: Mode) -> Result<Ba
     let mut total = BatchStats::default();
     let mut x = Tensor::default();
     let ctx = Ctx::new(mode, model.seed(), 0);
-    for start in (0..data.len()).step_by(EVAL_BATCH) {
-        let end = (start + EVAL_BATCH).min(data.len());
+    let rows = eval_batch(data);
+    for start in (0..data.len()).step_by(rows) {
+        let end = (start + rows).min(data.len());
         x.resize_batch(end - start, &data.sample_shape);
         x.data_mut().copy_from_slice(&data.images[start * d..end * d]);
         let logits = model.forward_logits(&x, &ctx)?;
@@ -261,7 +315,8 @@ pub(crate) fn check_classes(model: &Sequential, data: &Dataset) -> Result<()> {
         )));
     }
     let (want, what) = match &data.targets {
-        Targets::Classes { classes, .. } => (*classes, "classes"),
+        Targets::Classes { classes, positions: 1, .. } => (*classes, "classes"),
+        Targets::Classes { classes, positions, .. } => (classes * positions, "positions times classes"),
         // A mean and a log-variance per value (Gaussian NLL) is the other regression model.
         Targets::Values { dim, .. } if out == 2 * dim => (out, "target values per sample"),
         Targets::Values { dim, .. } => (*dim, "target values per sample"),

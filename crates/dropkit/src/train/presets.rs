@@ -66,7 +66,50 @@ pub const PRESETS: &[Preset] = &[
             )
         },
     },
+    Preset {
+        name: "char-transformer",
+        description: "a character-level GPT on the embedded Shakespeare: 4 pre-LN blocks, 4 heads, width 128, context 128, attention, residual and embedding dropout 0.1; AdamW 1e-3 with 100 warm-up steps and cosine decay",
+        config: char_transformer,
+    },
+    Preset {
+        name: "vit-mnist",
+        description: "a small ViT on MNIST: 7x7 patches, width 64, 4 blocks of 4 heads, stochastic depth 0.1, mean-pooled; AdamW 1e-3, cosine decay",
+        config: vit_mnist,
+    },
 ];
+
+/// The embedded corpus's vocabulary (73 characters) and the preset's context.
+const CHAR_MODEL: &str = "embed(vocab=73, dim=128, context=128, drop=0.1) blocks(4, heads=4, mlp=512, causal, attn_drop=0.1, resid_drop=0.1) layernorm pdense(73)";
+
+fn char_transformer() -> RunConfig {
+    let optimizer = OptimizerConfig {
+        kind: OptimizerKind::AdamW,
+        lr: 1e-3,
+        beta2: 0.99,
+        eps: 1e-8,
+        weight_decay: 0.1,
+        schedule: Schedule::Cosine { warmup: 100, min: 0.1 },
+        ..OptimizerConfig::default()
+    };
+    RunConfig { dataset: crate::data::text::EMBEDDED_NAME.into(), ..run(CHAR_MODEL, 8, 32, 0.1, optimizer) }
+}
+
+fn vit_mnist() -> RunConfig {
+    let optimizer = OptimizerConfig {
+        kind: OptimizerKind::AdamW,
+        lr: 1e-3,
+        weight_decay: 0.05,
+        schedule: Schedule::Cosine { warmup: 200, min: 0.01 },
+        ..OptimizerConfig::default()
+    };
+    run(
+        "patches(size=7, dim=64) posembed blocks(4, heads=4, mlp=128, drop_path=0.1) layernorm seqmean dense(10)",
+        15,
+        128,
+        0.1,
+        optimizer,
+    )
+}
 
 /// The preset called `name`.
 pub fn preset(name: &str) -> Result<RunConfig> {

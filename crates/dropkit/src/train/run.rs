@@ -177,6 +177,8 @@ fn run(
         seed: config.seed,
         early_stopping: config.early_stopping.clone(),
         augment: config.augment,
+        rdrop: config.rdrop,
+        dropout_schedule: config.dropout_schedule,
     };
     let every = config.checkpoint_every;
     if let Some(dir) = out {
