@@ -528,3 +528,68 @@ fn a_pre_layernorm_transformer_block_is_written_with_residuals_and_its_gradient_
     check_layer_in(attention("pdense(5)"), "pdense", &[3, 4], ctx());
     check_layer_in(attention("posembed"), "posembed", &[3, 4], ctx());
 }
+
+#[test]
+fn dropkey_drophead_block_patches_and_seqmean_gradients() {
+    check_layer_in(attention("attention(heads=2, causal, drop_key=0.3)"), "attention drop_key", &[4, 4], ctx());
+    check_layer_in(
+        attention("attention(heads=2, drop_key=0.3, drop_head=0.5, attn_drop=0.2)"),
+        "attention all",
+        &[4, 4],
+        ctx(),
+    );
+    let block =
+        "block(heads=2, mlp=8, causal, attn_drop=0.2, resid_drop=0.1, drop_path=0.3, drop_key=0.2, drop_head=0.3)";
+    check_layer_in(attention(block), "block", &[3, 4], ctx());
+    // LayerDrop at rate 0.5 over four steps: a skipped pass checks as the identity with zero
+    // parameter gradients, a kept one as the block.
+    for step in 0..4 {
+        let c = Ctx::new(Mode::Train, 77, step);
+        check_layer_in(attention("block(heads=2, mlp=8, layer_drop=0.5)"), "block layer_drop", &[3, 4], c);
+    }
+    check_layer_in(attention("patches(size=2, dim=3)"), "patches", &[2, 4, 4], ctx());
+    check_layer_in(attention("seqmean"), "seqmean", &[3, 4], ctx());
+}
+
+#[test]
+fn a_character_model_gradient_checks_with_a_target_per_position() {
+    // Ids in [0, 5), 3 positions: embed -> block -> head, cross-entropy over every position.
+    let spec = "embed(vocab=5, dim=4, context=3, drop=0.1) block(heads=2, mlp=8, causal, attn_drop=0.2, resid_drop=0.1) layernorm pdense(5)";
+    let mut model = Sequential::from_spec(spec, &[3], 11).unwrap();
+    let ids: Vec<f32> = [0, 3, 1, 4, 2, 2, 1, 0, 4, 3, 3, 0].iter().map(|&v| v as f32).collect();
+    let x = Tensor::from_vec(ids, &[4, 3]).unwrap();
+    let labels = [3u32, 1, 4, 2, 2, 1, 0, 4, 3, 3, 0, 1];
+    let loss = |m: &mut Sequential| {
+        let logits = m.forward_logits(&x, &ctx()).unwrap().clone();
+        CrossEntropy::new().compute(&logits, &labels, false).unwrap().loss()
+    };
+    let logits = model.forward_logits(&x, &ctx()).unwrap().clone();
+    assert_eq!(logits.shape(), &[4, 3, 5]);
+    let mut ce = CrossEntropy::new();
+    let stats = ce.compute(&logits, &labels, true).unwrap();
+    assert_eq!(stats.count, 12, "one label per position");
+    model.backward(&x, ce.grad(), &ctx()).unwrap();
+    let mut grads = Vec::new();
+    model.visit_params(&mut |n, p| grads.push((n.to_string(), p.grad.data().to_vec())));
+    assert!(
+        grads.iter().any(|(n, _)| n == "layers.0.tok.weight") && grads.iter().any(|(n, _)| n == "layers.0.pos.weight")
+    );
+    let eps = 1e-2f32;
+    for (name, grad) in &grads {
+        for (j, &g) in grad.iter().enumerate() {
+            let shift = |delta: f32, m: &mut Sequential| {
+                m.visit_params(&mut |n, p| {
+                    if n == name {
+                        p.value.data_mut()[j] += delta;
+                    }
+                })
+            };
+            shift(eps, &mut model);
+            let lp = loss(&mut model);
+            shift(-2.0 * eps, &mut model);
+            let lm = loss(&mut model);
+            shift(eps, &mut model);
+            close(g, (lp - lm) / (2.0 * eps as f64), &format!("{name}[{j}]"));
+        }
+    }
+}

@@ -96,6 +96,12 @@ impl Attention {
         })
     }
 
+    /// The last forward pass's attention probabilities (B, H, T, T): after DropKey's masking
+    /// and the softmax, and after the probability dropout.
+    pub fn probabilities(&self) -> (&Tensor, &Tensor) {
+        (&self.probs, &self.dropped)
+    }
+
     /// DropHead's factors for this pass into `head_scale` (left empty when no head drops).
     fn draw_heads(&mut self, ctx: &Ctx, batch: usize) {
         let p = match ctx.mode {
