@@ -36,6 +36,9 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Predict the test set of a saved run, deterministically or with Monte Carlo dropout.
     Predict(cmd::predict::Args),
+    /// Continue a prompt with a character model (--mc T: with each character's predictive
+    /// entropy and mutual information from Monte Carlo dropout).
+    Generate(cmd::generate::Args),
     /// Calibration, rejection and out-of-distribution detection: deterministic vs MC dropout.
     Uncertainty(cmd::uncertainty::Args),
     /// Train a grid of dropout rates, variants, regularizers, batch sizes, learning rates and
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => cmd::bench::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Uncertainty(a) => cmd::uncertainty::run(a),
+        Command::Generate(a) => cmd::generate::run(a),
         Command::Sweep(a) => cmd::sweep::run(*a),
         Command::Report(a) => cmd::sweep::report(a),
         Command::Reproduce(a) => cmd::reproduce::run(a),

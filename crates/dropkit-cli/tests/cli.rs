@@ -1138,3 +1138,47 @@ fn predict_reads_a_png_folder_the_run_never_saw() {
     let e = dropkit(&["predict", run.to_str().unwrap(), "--input", folder.to_str().unwrap()], &[]);
     assert!(e.status.success(), "resized to the run's 28x28: {}", text(&e.stderr));
 }
+
+#[test]
+fn a_character_model_trains_on_a_text_file_and_generate_repeats_with_its_seed() {
+    let dir = temp("text");
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus = dir.join("tiny.txt");
+    std::fs::write(&corpus, "to be or not to be, that is the question.\n".repeat(40)).unwrap();
+    let run = dir.join("run");
+    let model = "embed(vocab=16, dim=16, context=16, drop=0.1) block(heads=2, mlp=32, causal, attn_drop=0.1, resid_drop=0.1) layernorm pdense(16)";
+    let out = dropkit(
+        &[
+            "train",
+            "--data",
+            corpus.to_str().unwrap(),
+            "--model",
+            model,
+            "--epochs",
+            "3",
+            "--out",
+            run.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", text(&out.stderr));
+    let generate = |seed: &str, mc: &str| {
+        let args =
+            ["generate", run.to_str().unwrap(), "--prompt", "to be", "--tokens", "30", "--seed", seed, "--mc", mc];
+        let out = dropkit(&args, &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let (a, b, c) = (generate("1", "0"), generate("1", "0"), generate("2", "0"));
+    assert!(a.starts_with("to be") && a.trim_end().chars().count() == 35, "{a}");
+    assert_eq!(a, b, "the same seed gives the same text");
+    assert_ne!(a, c);
+    let mc = generate("1", "8");
+    assert!(mc.contains("position,char,entropy,mutual_information") && mc.lines().count() >= 30, "{mc}");
+    // A prompt outside the vocabulary, and a run that is not a character model, are clean errors.
+    let bad = dropkit(&["generate", run.to_str().unwrap(), "--prompt", "Z!"], &[]);
+    assert_clean_error(&bad, 2, "not in the model's vocabulary");
+    let predict = dropkit(&["predict", run.to_str().unwrap()], &[]);
+    assert_clean_error(&predict, 2, "dropkit generate");
+}

@@ -40,6 +40,8 @@ pub mod streams {
     pub const INIT: u64 = 0x494E_4954;
     /// Data augmentation ("AUGM").
     pub const AUGMENT: u64 = 0x4155_474D;
+    /// Sampling the characters of generated text ("GENR").
+    pub const GENERATE: u64 = 0x4745_4E52;
     /// The uncertainty study's shifted and noisy inputs ("SHIF").
     pub const SHIFT: u64 = 0x5348_4946;
     /// The bench's synthetic data set ("BENC").

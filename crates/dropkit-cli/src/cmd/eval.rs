@@ -21,7 +21,11 @@ pub fn run(args: Args) -> Result<()> {
     let mut run = SavedRun::open(&args.run_dir, &data.train.sample_shape)?;
     let (stats, regression) = run.evaluate(&data)?;
     say(format!("model: {}", run.model.spec()))?;
-    let what = if cfg.input.is_some() { "samples" } else { "images" };
+    let what = match cfg.data.as_ref().map(|d| d.format.as_str()) {
+        Some("text") => "sequences",
+        _ if cfg.input.is_some() => "samples",
+        _ => "images",
+    };
     say(format!("data: {} ({} test {what})", data.source, data.test.len()))?;
     match regression {
         Some(r) => say(format!(

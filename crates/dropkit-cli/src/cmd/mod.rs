@@ -4,6 +4,7 @@ pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod eval;
+pub mod generate;
 pub mod predict;
 pub mod reproduce;
 pub mod sweep;

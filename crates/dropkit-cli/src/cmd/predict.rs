@@ -183,6 +183,7 @@ pub fn regression_jsonl(p: &RegressionPredictions, targets: Option<&[f32]>) -> S
 
 /// The inputs to predict, whether they carry targets, and their files (image folders).
 fn inputs(args: &Args, cfg: &dropkit::train::RunConfig) -> Result<(SavedRun, Dataset, bool, Vec<String>)> {
+    super::train::refuse_text(cfg, "predict")?;
     let recorded_shape = cfg.data.as_ref().map(|d| d.sample_shape.clone()).filter(|s| !s.is_empty());
     match &args.input {
         Some(path) => {

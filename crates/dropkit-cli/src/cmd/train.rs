@@ -444,6 +444,16 @@ pub fn load_data(flag: Option<&Path>, cfg: &RunConfig) -> Result<dropkit::data::
     Ok(data)
 }
 
+/// Refuses a character model's run for per-sample commands (predict, uncertainty).
+pub fn refuse_text(cfg: &RunConfig, command: &str) -> Result<()> {
+    if cfg.data.as_ref().is_some_and(|d| d.format == "text") {
+        bail!(dropkit::Error::InvalidArgument(format!(
+            "this run is a character model: {command} works per sample; continue text with `dropkit generate RUN --prompt TEXT --mc 30` (per-character entropy and mutual information)"
+        )));
+    }
+    Ok(())
+}
+
 /// [`load_data`] for data set `dataset`, recorded at `recorded` if it was.
 /// A run on its own data (`[input]`) reads its file again (or `flag`, when given, in its place).
 pub fn load_named(
@@ -475,7 +485,11 @@ pub fn run(args: Args) -> Result<()> {
     cfg.data = Some(data.source.clone());
     say(format!("model: {}", cfg.model))?;
     say(format!("threads: {}", rayon::current_num_threads()))?;
-    let what = if cfg.input.is_some() { "samples" } else { "images" };
+    let what = match cfg.data.as_ref().map(|d| d.format.as_str()) {
+        Some("text") => "sequences",
+        _ if cfg.input.is_some() => "samples",
+        _ => "images",
+    };
     let held_out =
         if data.test_rows.is_empty() { String::new() } else { " held out, seeded; rows in split.json".into() };
     say(format!(

@@ -38,6 +38,7 @@ pub struct Args {
 
 fn evaluate_run(dir: &Path, args: &Args) -> Result<StudyReport> {
     let cfg = load_config(dir)?;
+    super::train::refuse_text(&cfg, "uncertainty")?;
     let data = load_data(args.data.as_deref(), &cfg)?;
     let run = SavedRun::open(dir, &data.train.sample_shape)?;
     if run.task() == dropkit::data::labels::Task::Regression {

@@ -12,6 +12,7 @@
 //! so every row of every pass draws its own mask elements, and predictions reproduce exactly
 //! from the model's seed, the inputs and `T`.
 
+pub mod generate;
 pub mod metrics;
 pub mod regression;
 pub mod shift;
