@@ -21,7 +21,8 @@ pub struct Args {
     /// The PyTorch reference script.
     #[arg(long, default_value = "bench/torch_reference.py")]
     torch_script: PathBuf,
-    /// Run only these workloads (comma-separated): paper-mlp, gemm-floor, keras, dropout, mc.
+    /// Run only these workloads (comma-separated): paper-mlp, gemm-floor, keras, dropout, mc,
+    /// transformer.
     #[arg(long, value_delimiter = ',', value_parser = WORKLOADS)]
     only: Vec<String>,
 }

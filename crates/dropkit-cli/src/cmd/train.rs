@@ -506,7 +506,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     })?;
     view.finish();
-    report(&outcome, &out)
+    report(&outcome, &out, data.source.format == "text")
 }
 
 /// `--resume DIR`: continue from the last checkpoint.
@@ -555,10 +555,11 @@ fn resume(dir: &Path, args: &Args) -> Result<()> {
         }
     })?;
     view.finish();
-    report(&outcome, dir)
+    report(&outcome, dir, data.source.format == "text")
 }
 
-fn report(outcome: &dropkit::train::run::RunOutcome, out: &Path) -> Result<()> {
+/// `text`: a character model, whose losses are also printed in bits per character.
+fn report(outcome: &dropkit::train::run::RunOutcome, out: &Path, text: bool) -> Result<()> {
     for line in outcome.model.layers().iter().filter_map(|l| l.summary()) {
         say(line)?;
     }
@@ -571,6 +572,13 @@ fn report(outcome: &dropkit::train::run::RunOutcome, out: &Path) -> Result<()> {
         "test_loss: {:.4} - {quality} - {:.2} s/epoch - {} parameters",
         m.test_loss, m.seconds_per_epoch, m.parameters
     ))?;
+    if text {
+        let bits = |nats: f64| nats / std::f64::consts::LN_2;
+        let val = m
+            .val_loss
+            .map_or(String::new(), |v| format!("validation {v:.4} nats = {:.4} bits per character, ", bits(v)));
+        say(format!("{val}test {:.4} nats = {:.4} bits per character", m.test_loss, bits(m.test_loss)))?;
+    }
     if let (true, Some(best)) = (m.stopped_early, m.best_epoch) {
         say(format!("early stopping: stopped after epoch {}; the best epoch was {best}", m.epochs))?;
     }

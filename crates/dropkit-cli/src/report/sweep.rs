@@ -97,6 +97,18 @@ pub fn draw(out: &Path, records: &[TrialRecord]) -> Result<Vec<PathBuf>> {
             },
             series_over(&groups, &varying, "rate", &rate, &|g| pct(g.test_error())),
         )?;
+        if groups.iter().all(|g| g.is_text()) {
+            chart(
+                "val_bits_vs_rate",
+                Chart {
+                    title: "Validation bits per character against dropout rate (mean, min-max over seeds)",
+                    x_label: "dropout rate p",
+                    y_label: "validation bits per character",
+                    x_axis: XAxis::Linear,
+                },
+                series_over(&groups, &varying, "rate", &rate, &|g| g.val_bits()),
+            )?;
+        }
         chart(
             "gap_vs_rate",
             Chart {
@@ -154,6 +166,13 @@ pub fn write(out: &Path, records: &[TrialRecord], failures: &[FailedTrial], titl
             b.trials.len(),
             if b.trials.len() == 1 { "" } else { "s" }
         ));
+    }
+    if groups.iter().all(|g| g.is_text()) {
+        summary.push_str("\nvalidation bits per character (mean, min-max over seeds):\n");
+        for g in &groups {
+            let b = g.val_bits();
+            summary.push_str(&format!("  {:<24} {:.4} ({:.4}-{:.4})\n", g.label, b.mean, b.min, b.max));
+        }
     }
     if !failures.is_empty() {
         summary.push_str(&format!(

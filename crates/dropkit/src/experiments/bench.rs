@@ -53,9 +53,14 @@ pub struct Training {
 
 impl Training {
     pub fn new(spec: &str, data: &Dataset, batch_size: usize) -> Result<Self> {
+        Self::with_optimizer(spec, data, batch_size, OptimizerConfig::default())
+    }
+
+    /// [`Training::new`] with the optimizer `optimizer`.
+    pub fn with_optimizer(spec: &str, data: &Dataset, batch_size: usize, optimizer: OptimizerConfig) -> Result<Self> {
         let mut t = Training {
             model: Sequential::from_spec(spec, &data.sample_shape, 0)?,
-            optimizer: Optimizer::new(OptimizerConfig::default())?,
+            optimizer: Optimizer::new(optimizer)?,
             batch_size,
         };
         t.epoch(&data.slice(0..(20 * batch_size).min(data.len())))?;
@@ -169,7 +174,7 @@ pub fn gemm_floor_epochs(dims: &[usize], samples: usize, batch: usize, epochs: u
 }
 
 /// Training batches between two runs of the GEMM floor's matching steps.
-const INTERLEAVE_BATCHES: usize = 16;
+pub(crate) const INTERLEAVE_BATCHES: usize = 16;
 
 /// Seconds per epoch of training the paper MLP on `data` and of its GEMM floor. The floor's
 /// steps run between the training's batches, catching up every [`INTERLEAVE_BATCHES`], so
@@ -242,8 +247,11 @@ pub fn mc_inference(inputs: usize, samples: u64, reps: usize) -> Result<Vec<f64>
         .collect()
 }
 
+/// Training steps per timed round of the transformer workload.
+const TRANSFORMER_STEPS: usize = 16;
+
 /// The workloads `dropkit bench` can run.
-pub const WORKLOADS: [&str; 5] = ["paper-mlp", "gemm-floor", "keras", "dropout", "mc"];
+pub const WORKLOADS: [&str; 6] = ["paper-mlp", "gemm-floor", "keras", "dropout", "mc", "transformer"];
 
 /// What a bench run measures.
 #[derive(Clone, Debug, Default)]
@@ -337,7 +345,16 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
     if runs("mc") {
         r.insert("mc100_s", Summary::of(&mc_inference(10_000, 100, 3)?));
     }
+    if runs("transformer") {
+        let (train, floor) = super::bench_transformer::transformer_and_floor_steps(TRANSFORMER_STEPS, epochs)?;
+        ratios.insert("transformer_over_floor", pair_median(&train, &floor));
+        r.insert("transformer_step_s", Summary::of(&train));
+        r.insert("transformer_floor_step_s", Summary::of(&floor));
+    }
     if let Some(reference) = reference.as_mut() {
+        if runs("transformer") {
+            r.insert("torch_transformer_step_s", reference("transformer")?);
+        }
         if runs("paper-mlp") {
             r.insert("torch_train_epoch_s", reference("train")?);
         }
@@ -356,6 +373,7 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
         ("paper_mlp_over_torch", "paper_mlp_epoch_s", "torch_train_epoch_s"),
         ("mc100_over_torch", "mc100_s", "torch_mc100_s"),
         ("dropout_over_torch", "dropout_gb_s", "torch_dropout_gb_s"),
+        ("transformer_over_torch", "transformer_step_s", "torch_transformer_step_s"),
     ] {
         if let (Some(a), Some(b)) = (med(a), med(b)) {
             ratios.insert(name, a / b);
@@ -387,5 +405,7 @@ mod tests {
         let (dropout, copy) = dropout_and_copy_bandwidth(256, 2);
         assert!(dropout.iter().chain(&copy).all(|gb| gb.is_finite() && *gb > 0.0));
         assert_eq!(mc_inference(20, 3, 1).unwrap().len(), 1);
+        let (train, floor) = super::super::bench_transformer::transformer_and_floor_steps(1, 1).unwrap();
+        assert!(train.iter().chain(&floor).all(|s| s.is_finite() && *s > 0.0));
     }
 }

@@ -42,6 +42,14 @@ impl Group<'_> {
     pub fn gap(&self) -> Spread {
         spread(self.trials.iter().filter_map(|t| t.metrics.generalization_gap))
     }
+    /// Validation loss in bits (per character, for text: nats over ln 2).
+    pub fn val_bits(&self) -> Spread {
+        spread(self.trials.iter().filter_map(|t| t.metrics.val_loss).map(|v| v / std::f64::consts::LN_2))
+    }
+    /// Whether every trial trained a character model on text.
+    pub fn is_text(&self) -> bool {
+        self.trials.iter().all(|t| t.config.data.as_ref().is_some_and(|d| d.format == "text"))
+    }
     pub fn seconds_per_epoch(&self) -> Spread {
         spread(self.trials.iter().map(|t| t.metrics.seconds_per_epoch))
     }

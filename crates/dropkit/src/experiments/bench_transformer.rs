@@ -1,0 +1,159 @@
+//! The `transformer` bench workload: training steps of the `char-transformer` preset on the
+//! embedded text (batch 32, context 128), next to its product floor, the same matrix products
+//! alone: per block the QKV, output and two MLP projections (forward, weight gradient, input
+//! gradient) and per (sample, head) the four attention products and their four backward ones;
+//! then the output head. Floor steps run between training batches, as the MLP's floor does.
+
+use super::bench::{Training, INTERLEAVE_BATCHES};
+use crate::data::text;
+use crate::error::Result;
+use crate::kernels::gemm::{faster_transposed, matmul, matmul_transposed, MatRef};
+use crate::rng::Stream;
+use crate::train::presets::preset;
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// The preset's shapes.
+const BATCH: usize = 32;
+const T: usize = 128;
+const D: usize = 128;
+const HEADS: usize = 4;
+const MLP: usize = 512;
+const BLOCKS: usize = 4;
+const VOCAB: usize = 73;
+
+/// The products of one training step of the preset's model, with its buffers.
+pub struct TransformerFloor {
+    /// (out, in) of every projection, in forward order.
+    linears: Vec<(usize, usize)>,
+    weights: Vec<Vec<f32>>,
+    grads: Vec<Vec<f32>>,
+    /// Activations and output gradients (rows x widest), outputs, QKV rows, probabilities
+    /// per (sample, head).
+    x: Vec<f32>,
+    dy: Vec<f32>,
+    y: Vec<f32>,
+    qkv: Vec<f32>,
+    probs: Vec<f32>,
+    heads: Vec<f32>,
+}
+
+impl Default for TransformerFloor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TransformerFloor {
+    pub fn new() -> Self {
+        let mut s = Stream::new(3, 0, 0);
+        let mut rand = |n: usize| (0..n).map(|_| s.uniform() - 0.5).collect::<Vec<f32>>();
+        let block = [(3 * D, D), (D, D), (MLP, D), (D, MLP)];
+        let linears: Vec<(usize, usize)> = (0..BLOCKS).flat_map(|_| block).chain(std::iter::once((VOCAB, D))).collect();
+        let rows = BATCH * T;
+        let mut floor = TransformerFloor {
+            weights: linears.iter().map(|&(o, i)| rand(o * i)).collect(),
+            grads: linears.iter().map(|&(o, i)| vec![0.0; o * i]).collect(),
+            linears,
+            x: rand(rows * MLP),
+            dy: rand(rows * MLP),
+            y: vec![0.0; rows * MLP],
+            qkv: rand(rows * 3 * D),
+            probs: rand(BATCH * HEADS * T * T),
+            heads: vec![0.0; BATCH * HEADS * T * (D / HEADS)],
+        };
+        (0..3).for_each(|_| floor.step());
+        floor
+    }
+
+    /// `y = x W^T`, as `kernels::affine` computes it.
+    fn project(&mut self, l: usize, rows: usize) {
+        let (o, i) = self.linears[l];
+        let (x, wt) = (MatRef::new(&self.x[..rows * i], rows, i), MatRef::new(&self.weights[l], o, i).t());
+        let out = &mut self.y[..rows * o];
+        if faster_transposed(rows, o) {
+            matmul_transposed(out, x, wt, false);
+        } else {
+            matmul(out, x, wt, false);
+        }
+    }
+
+    /// `dW = dy^T x`, `dx = dy W`.
+    fn project_back(&mut self, l: usize, rows: usize) {
+        let (o, i) = self.linears[l];
+        let dy = MatRef::new(&self.dy[..rows * o], rows, o);
+        matmul(&mut self.grads[l], dy.t(), MatRef::new(&self.x[..rows * i], rows, i), false);
+        matmul(&mut self.y[..rows * i], dy, MatRef::new(&self.weights[l], o, i), false);
+    }
+
+    /// The attention products of one block, forward (`backward` false) or backward, one task
+    /// per (sample, head) as the layer runs them.
+    fn attention(&mut self, backward: bool) {
+        let hd = D / HEADS;
+        let qkv = &self.qkv;
+        let head = |b: usize, h: usize, part: usize| {
+            let start = b * T * 3 * D + part * D + h * hd;
+            MatRef { data: &qkv[start..], rows: T, cols: hd, rs: 3 * D, cs: 1 }
+        };
+        self.probs.par_chunks_mut(T * T).zip(self.heads.par_chunks_mut(T * hd)).enumerate().for_each(|(bh, (p, o))| {
+            let (b, h) = (bh / HEADS, bh % HEADS);
+            if backward {
+                // dP' = dO V^T, dV = P'^T dO, dQ = dS K, dK = dS^T Q (dO, dS standing in place).
+                let d_o = head(b, h, 2);
+                matmul(p, d_o, head(b, h, 2).t(), false);
+                matmul(o, MatRef::new(p, T, T).t(), d_o, false);
+                matmul(o, MatRef::new(p, T, T), head(b, h, 1), false);
+                matmul(o, MatRef::new(p, T, T).t(), head(b, h, 0), false);
+            } else {
+                matmul(p, head(b, h, 0), head(b, h, 1).t(), false);
+                matmul(o, MatRef::new(p, T, T), head(b, h, 2), false);
+            }
+        });
+    }
+
+    /// One step's products.
+    fn step(&mut self) {
+        let rows = BATCH * T;
+        for k in 0..BLOCKS {
+            self.project(4 * k, rows);
+            self.attention(false);
+            (1..4).for_each(|j| self.project(4 * k + j, rows));
+        }
+        self.project(4 * BLOCKS, rows);
+        self.project_back(4 * BLOCKS, rows);
+        for k in (0..BLOCKS).rev() {
+            (1..4).rev().for_each(|j| self.project_back(4 * k + j, rows));
+            self.attention(true);
+            self.project_back(4 * k, rows);
+        }
+    }
+
+    /// Seconds for `n` steps.
+    pub fn steps(&mut self, n: usize) -> f64 {
+        let t = Instant::now();
+        (0..n).for_each(|_| self.step());
+        t.elapsed().as_secs_f64()
+    }
+}
+
+/// Seconds per training step of the char-transformer and of its floor, one pair per timed
+/// round of `steps` steps, `rounds` rounds.
+pub fn transformer_and_floor_steps(steps: usize, rounds: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let config = preset("char-transformer")?;
+    let data = text::load(text::EMBEDDED_TEXT, &crate::data::DataSource::Embedded, T, text::DEFAULT_TEST_SPLIT)?;
+    let part = data.train.slice(0..steps * BATCH);
+    let mut training = Training::with_optimizer(&config.model, &part, BATCH, config.optimizer.clone())?;
+    let mut floor = TransformerFloor::new();
+    let mut pairs = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let (mut floor_s, mut floor_done) = (0.0, 0);
+        let total = training.epoch_with(&part, &mut |done, batches| {
+            if done % INTERLEAVE_BATCHES == 0 || done == batches {
+                floor_s += floor.steps(done - floor_done);
+                floor_done = done;
+            }
+        })?;
+        pairs.push(((total - floor_s) / steps as f64, floor_s / steps as f64));
+    }
+    Ok(pairs.into_iter().unzip())
+}
