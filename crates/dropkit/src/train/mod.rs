@@ -322,6 +322,11 @@ pub(crate) fn check_classes(model: &Sequential, data: &Dataset) -> Result<()> {
         Targets::Values { dim, .. } => (*dim, "target values per sample"),
     };
     if out != want {
+        if let Targets::Classes { classes, positions: t @ 2.., .. } = &data.targets {
+            return Err(Error::InvalidArgument(format!(
+                "the model ends with {out} outputs per sequence but the data has {t} positions of {classes} characters; end the spec with pdense({classes}) (and embed(vocab={classes}, ...))"
+            )));
+        }
         return Err(Error::InvalidArgument(format!(
             "the model ends with {out} outputs per sample but the data has {want} {what}; end the spec with dense({want})"
         )));
