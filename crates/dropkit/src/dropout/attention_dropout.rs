@@ -4,8 +4,8 @@
 //!
 //! - **attention dropout** (`attention(attn_drop=p)`, `block(attn_drop=p)`): on the attention
 //!   probabilities `P' = P * m / (1 - p)`, one mask element per (sample, head, query, key),
-//!   applied after the softmax task over the (B, H, T, T) buffer and regenerated from its key
-//!   in backward (`dP = dP' * m / (1 - p)`), never stored;
+//!   applied in the softmax's task for each (sample, head), and regenerated from its key in
+//!   backward (`dP = dP' * m / (1 - p)`, [`apply_at`] again), never stored;
 //! - **residual dropout** (`block(resid_drop=p)`): on each sublayer's output before it is added
 //!   to the residual stream, `x + dropout(f(LN(x)))`;
 //! - **embedding dropout** (`embed(drop=p)`): on the sum of token and position embeddings.
@@ -19,30 +19,19 @@ use super::{drop_mask, inverted_scale};
 use crate::kernels::mask;
 use crate::layer::Ctx;
 
-/// `P' = P * m / (1 - p)` into `dropped` for the layer with stream `id`; a copy when nothing
-/// drops in this pass (Eval, or p = 0). Returns whether a mask was applied.
-pub fn apply(dropped: &mut [f32], probs: &[f32], ctx: &Ctx, id: u64, p: f32) -> bool {
-    match drop_mask(ctx, id, p) {
-        Some(k) => {
-            mask::apply(dropped, probs, &k, inverted_scale(p));
-            true
-        }
-        None => {
-            dropped.copy_from_slice(probs);
-            false
-        }
-    }
+/// The mask of this pass for the layer with stream `id` (None in Eval or at p = 0) and its
+/// scale.
+pub fn key(ctx: &Ctx, id: u64, p: f32) -> (Option<mask::MaskKey>, f32) {
+    (drop_mask(ctx, id, p), inverted_scale(p))
 }
 
-/// `dP = dP' * m / (1 - p)` into `out`, with the forward pass's mask; false (and `out` left as
-/// it is) when the forward pass applied none.
-pub fn backward(out: &mut [f32], d_dropped: &[f32], ctx: &Ctx, id: u64, p: f32) -> bool {
-    match drop_mask(ctx, id, p) {
-        Some(k) => {
-            mask::apply(out, d_dropped, &k, inverted_scale(p));
-            true
-        }
-        None => false,
+/// `P' = P * m / (1 - p)` into `dropped` for the part of the probabilities that starts at
+/// element `first` (one (sample, head) task, right after its softmax); a copy when nothing
+/// drops in this pass.
+pub fn apply_at(dropped: &mut [f32], probs: &[f32], key: &(Option<mask::MaskKey>, f32), first: u64) {
+    match &key.0 {
+        Some(k) => mask::apply_at(dropped, probs, k, key.1, first),
+        None => dropped.copy_from_slice(probs),
     }
 }
 

@@ -62,6 +62,26 @@ pub fn apply(dst: &mut [f32], src: &[f32], mask: &MaskKey, scale: f32) {
     apply_with::<false>(best_isa(), dst, src, mask, scale)
 }
 
+/// [`apply`] on one thread for a part of a larger masked buffer: `dst[i] = src[i] * mask * scale`
+/// with element `i` of the part being element `first + i` of the whole, so that a task that owns
+/// part of a tensor (one (sample, head) of attention probabilities) masks it right after
+/// computing it, with the bits [`apply`] on the whole tensor gives.
+pub fn apply_at(dst: &mut [f32], src: &[f32], mask: &MaskKey, scale: f32, first: u64) {
+    assert_eq!(dst.len(), src.len(), "mask::apply_at: lengths differ");
+    if mask.threshold >= KEEP_ALL {
+        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s * scale);
+        return;
+    }
+    // Up to the next group boundary element by element, then whole groups.
+    let head = ((GROUP as u64 - first % GROUP as u64) % GROUP as u64).min(dst.len() as u64) as usize;
+    let (dh, dt) = dst.split_at_mut(head);
+    let (sh, st) = src.split_at(head);
+    for (i, (d, &s)) in dh.iter_mut().zip(sh).enumerate() {
+        *d = if mask.keeps(first + i as u64) { s * scale } else { 0.0 };
+    }
+    apply_chunk::<false>(best_isa(), false, dt, st, first + head as u64, mask, scale);
+}
+
 /// `dst = relu(src) * mask * scale`: a ReLU fused into the dropout pass that follows it.
 pub fn apply_relu(dst: &mut [f32], src: &[f32], mask: &MaskKey, scale: f32) {
     apply_with::<true>(best_isa(), dst, src, mask, scale)
@@ -561,6 +581,27 @@ mod simd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masking_a_part_at_its_offset_equals_masking_the_whole() {
+        let n = 9 * 1000 + 37;
+        let src: Vec<f32> = (0..n).map(|i| (i % 97) as f32 - 40.0).collect();
+        let mask = MaskKey { key: [3, 4], step: 9, threshold: keep_threshold(0.6) };
+        let mut whole = vec![0.0; n];
+        apply(&mut whole, &src, &mask, 2.5);
+        // Parts of odd lengths, most starting off a group boundary.
+        let mut parts = vec![-1.0; n];
+        let mut at = 0;
+        for len in [1usize, 127, 128, 300, 9, 1000].iter().cycle() {
+            let end = (at + len).min(n);
+            apply_at(&mut parts[at..end], &src[at..end], &mask, 2.5, at as u64);
+            at = end;
+            if at == n {
+                break;
+            }
+        }
+        assert!(whole.iter().zip(&parts).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
 
     #[test]
     fn the_transposed_pass_equals_transpose_then_mask() {

@@ -15,7 +15,8 @@
 //! from its key, never stored), `dS = P * (dP - rowsum(dP * P)) / sqrt(d)`, `dQ = dS K`,
 //! `dK = dS^T Q`, then the projections' products.
 //!
-//! Shapes: x (B, T, D) -> y (B, T, D), H heads of d = D / H. Kept for backward: the QKV
+//! Per (sample, head) one task computes S, the softmax, the dropout and P' V_h in cache (and in
+//! backward dP', dV and the mask). Shapes: x (B, T, D) -> y (B, T, D), H heads of d = D / H. Kept for backward: the QKV
 //! projection (B, T, 3D), the probabilities before and after dropout (B, H, T, T), and the
 //! heads' outputs. Every product has a fixed shape and every (batch, head) pair is its own
 //! task, so the bits do not depend on the thread count.
@@ -215,29 +216,25 @@ impl Layer for Attention {
         if let Some(k) = &key_mask {
             mask::fill(self.dropped.data_mut(), k, 1.0);
         }
-        let keep = key_mask.as_ref().map(|_| self.dropped.data());
+        // Then P = softmax(S) and P' = P * m / (1 - p) in the same task, the mask a function
+        // of its key and element index (train and MC passes only).
+        let key_mask = key_mask.is_some();
+        let drop = attention_dropout::key(ctx, self.id, self.config.attn_drop as f32);
+        // And O_h = P' V_h, while P' is in cache.
+        self.heads.resize(&[b, heads, t, hd]);
         let qkv = self.qkv.data();
-        self.probs.data_mut().par_chunks_mut(t * t).enumerate().for_each(|(bh, s)| {
+        let probs = self.probs.data_mut().par_chunks_mut(t * t);
+        let tasks =
+            probs.zip(self.dropped.data_mut().par_chunks_mut(t * t)).zip(self.heads.data_mut().par_chunks_mut(t * hd));
+        tasks.enumerate().for_each(|(bh, ((s, dropped), o))| {
             let (bi, h) = (bh / heads, bh % heads);
             matmul(s, head(qkv, dims, bi, h, 0), head(qkv, dims, bi, h, 1).t(), false);
-            softmax_rows(s, t, scale, causal, keep.map(|k| &k[bh * t * t..(bh + 1) * t * t]));
+            // `dropped` holds DropKey's keep mask until P' overwrites it.
+            softmax_rows(s, t, scale, causal, key_mask.then_some(&*dropped));
+            attention_dropout::apply_at(dropped, s, &drop, (bh * t * t) as u64);
+            matmul(o, MatRef::new(dropped, t, t), head(qkv, dims, bi, h, 2), false);
         });
-        // P' = P * m / (1 - p), the mask a function of its key (train and MC passes only).
-        attention_dropout::apply(
-            self.dropped.data_mut(),
-            self.probs.data(),
-            ctx,
-            self.id,
-            self.config.attn_drop as f32,
-        );
-        // O_h = P' V_h, then the heads side by side.
-        self.heads.resize(&[b, heads, t, hd]);
-        let (qkv, dropped) = (self.qkv.data(), self.dropped.data());
-        self.heads.data_mut().par_chunks_mut(t * hd).enumerate().for_each(|(bh, o)| {
-            let (bi, h) = (bh / heads, bh % heads);
-            matmul(o, MatRef::new(&dropped[bh * t * t..(bh + 1) * t * t], t, t), head(qkv, dims, bi, h, 2), false);
-        });
-        // DropHead: O_h * m_bh * H / kept.
+        // DropHead: O_h * m_bh * H / kept; then the heads side by side.
         self.draw_heads(ctx, b);
         scale_heads(self.heads.data_mut(), &self.head_scale, t * hd);
         self.merged.resize(&[b * t, d]);
@@ -301,25 +298,22 @@ impl Layer for Attention {
         self.d_qkv_heads.resize(&[3, b, heads, t, hd]);
         let part_len = b * heads * t * hd;
         let dims = (t, d, hd);
-        let (qkv, dropped, d_heads) = (self.qkv.data(), self.dropped.data(), self.d_heads.data());
+        // Then dP = dP' * m / (1 - p) in the same task, the forward's mask regenerated: P' has
+        // served (dV), so its buffer takes dP.
+        let drop = attention_dropout::key(ctx, self.id, self.config.attn_drop as f32);
+        let (qkv, d_heads) = (self.qkv.data(), self.d_heads.data());
         let (_, dv_all) = self.d_qkv_heads.data_mut().split_at_mut(2 * part_len);
-        self.d_probs.data_mut().par_chunks_mut(t * t).zip(dv_all.par_chunks_mut(t * hd)).enumerate().for_each(
-            |(bh, (dp, dv))| {
-                let (bi, h) = (bh / heads, bh % heads);
-                let d_o = MatRef::new(&d_heads[bh * t * hd..(bh + 1) * t * hd], t, hd);
-                matmul(dp, d_o, head(qkv, dims, bi, h, 2).t(), false);
-                matmul(dv, MatRef::new(&dropped[bh * t * t..(bh + 1) * t * t], t, t).t(), d_o, false);
-            },
-        );
-        // dP = dP' * m / (1 - p): the forward's mask, regenerated. P' has served (dV), so its
-        // buffer takes dP.
-        if attention_dropout::backward(
-            self.dropped.data_mut(),
-            self.d_probs.data(),
-            ctx,
-            self.id,
-            self.config.attn_drop as f32,
-        ) {
+        let tasks = self.d_probs.data_mut().par_chunks_mut(t * t).zip(self.dropped.data_mut().par_chunks_mut(t * t));
+        tasks.zip(dv_all.par_chunks_mut(t * hd)).enumerate().for_each(|(bh, ((dp, dropped), dv))| {
+            let (bi, h) = (bh / heads, bh % heads);
+            let d_o = MatRef::new(&d_heads[bh * t * hd..(bh + 1) * t * hd], t, hd);
+            matmul(dp, d_o, head(qkv, dims, bi, h, 2).t(), false);
+            matmul(dv, MatRef::new(dropped, t, t).t(), d_o, false);
+            if drop.0.is_some() {
+                attention_dropout::apply_at(dropped, dp, &drop, (bh * t * t) as u64);
+            }
+        });
+        if drop.0.is_some() {
             std::mem::swap(&mut self.d_probs, &mut self.dropped);
         }
         // dS = P * (dP - rowsum(dP * P)) / sqrt(d); dQ = dS K, dK = dS^T Q.
