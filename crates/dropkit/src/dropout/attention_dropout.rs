@@ -1,14 +1,10 @@
-//! The three dropouts of the Transformer (Vaswani et al., "Attention Is All You Need", NeurIPS
-//! 2017, <https://arxiv.org/abs/1706.03762>, section 5.4), all inverted dropout
-//! `y = x * m / (1 - p)`, m ~ Bernoulli(1 - p), keyed by (seed, layer, step):
-//!
-//! - **attention dropout** (`attention(attn_drop=p)`, `block(attn_drop=p)`): on the attention
-//!   probabilities `P' = P * m / (1 - p)`, one mask element per (sample, head, query, key),
-//!   applied in the softmax's task for each (sample, head), and regenerated from its key in
-//!   backward (`dP = dP' * m / (1 - p)`, [`apply_at`] again), never stored;
-//! - **residual dropout** (`block(resid_drop=p)`): on each sublayer's output before it is added
-//!   to the residual stream, `x + dropout(f(LN(x)))`;
-//! - **embedding dropout** (`embed(drop=p)`): on the sum of token and position embeddings.
+//! Attention dropout (Vaswani et al., "Attention Is All You Need", NeurIPS 2017,
+//! <https://arxiv.org/abs/1706.03762>, section 5.4; `attention(attn_drop=p)`,
+//! `block(attn_drop=p)`): inverted dropout on the attention probabilities,
+//! `P' = P * m / (1 - p)`, m ~ Bernoulli(1 - p) per (sample, head, query, key), keyed by (seed,
+//! layer, step). It is applied in the softmax's task for each (sample, head), and regenerated
+//! from its key in backward (`dP = dP' * m / (1 - p)`, [`apply_at`] again), never stored. A
+//! dropped probability leaves its row summing to less than 1; the expected sum stays 1.
 //!
 //! Eval: identity, whatever p (unlike PyTorch's `F.scaled_dot_product_attention`, which drops
 //! whenever `dropout_p > 0`, in eval too: pytorch#124464). Monte Carlo: a fresh keyed mask per
@@ -39,19 +35,5 @@ pub const INFO: Entry = Entry {
     name: "attn_drop",
     spec: "attention(heads=H, attn_drop=p)`, `block(..., attn_drop=p)",
     description: "attention dropout: inverted dropout on the attention probabilities, mask regenerated in backward; off in eval, keyed per MC sample",
-    paper: "Vaswani et al. 2017, NeurIPS",
-};
-
-pub const RESIDUAL: Entry = Entry {
-    name: "resid_drop",
-    spec: "block(..., resid_drop=p)",
-    description: "residual dropout: inverted dropout on each sublayer's output before the residual add",
-    paper: "Vaswani et al. 2017, NeurIPS",
-};
-
-pub const EMBEDDING: Entry = Entry {
-    name: "embed_drop",
-    spec: "embed(vocab=V, dim=D, context=T, drop=p)",
-    description: "embedding dropout: inverted dropout on the sum of token and position embeddings",
     paper: "Vaswani et al. 2017, NeurIPS",
 };

@@ -14,8 +14,8 @@ pub struct Entry {
 /// Every such variant, in the order `dropkit variants` lists them.
 pub const ENTRIES: &[&Entry] = &[
     &super::attention_dropout::INFO,
-    &super::attention_dropout::RESIDUAL,
-    &super::attention_dropout::EMBEDDING,
+    &super::residual_dropout::INFO,
+    &super::embed_dropout::INFO,
     &super::dropkey::INFO,
     &super::drophead::INFO,
     &super::layerdrop::INFO,

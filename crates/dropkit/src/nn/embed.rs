@@ -4,7 +4,7 @@
 //!
 //! Shapes: ids (B, T) as f32 whole numbers in [0, V) -> (B, T, D); E (V, D), P (T, D).
 //! Parameters: `tok.weight` (E), `pos.weight` (P). The dropout is
-//! [`crate::dropout::attention_dropout`]'s embedding dropout: off in eval, keyed per MC sample.
+//! [`crate::dropout::embed_dropout`]: off in eval, keyed per MC sample.
 
 use super::chain::{Chain, Skip};
 use super::position::PositionEmbedding;
