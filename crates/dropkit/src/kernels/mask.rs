@@ -79,7 +79,9 @@ pub fn apply_at(dst: &mut [f32], src: &[f32], mask: &MaskKey, scale: f32, first:
     for (i, (d, &s)) in dh.iter_mut().zip(sh).enumerate() {
         *d = if mask.keeps(first + i as u64) { s * scale } else { 0.0 };
     }
-    apply_chunk::<false>(best_isa(), false, dt, st, first + head as u64, mask, scale);
+    if !dt.is_empty() {
+        apply_chunk::<false>(best_isa(), false, dt, st, first + head as u64, mask, scale);
+    }
 }
 
 /// `dst = relu(src) * mask * scale`: a ReLU fused into the dropout pass that follows it.
