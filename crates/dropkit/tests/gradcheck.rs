@@ -395,15 +395,20 @@ fn model_gradient(spec: &str, eps: f32) {
 fn model_gradient_in(spec: &str, shape: &[usize], eps: f32) {
     let mut model = Sequential::from_spec(spec, shape, 11).unwrap();
     let x = random(&[&[B], shape].concat(), 4);
-    let labels = [0u32, 2, 1, 2];
+    check_model(&mut model, &x, &[0, 2, 1, 2], eps);
+}
+
+/// Checks every parameter gradient of `model` for the cross-entropy of `x` against `labels`
+/// (one per sample, or one per position of a sequence).
+fn check_model(model: &mut Sequential, x: &Tensor, labels: &[u32], eps: f32) -> Vec<String> {
     let loss = |m: &mut Sequential| {
-        let logits = m.forward_logits(&x, &ctx()).unwrap().clone();
-        CrossEntropy::new().compute(&logits, &labels, false).unwrap().loss()
+        let logits = m.forward_logits(x, &ctx()).unwrap().clone();
+        CrossEntropy::new().compute(&logits, labels, false).unwrap().loss()
     };
-    let logits = model.forward_logits(&x, &ctx()).unwrap().clone();
+    let logits = model.forward_logits(x, &ctx()).unwrap().clone();
     let mut ce = CrossEntropy::new();
-    ce.compute(&logits, &labels, true).unwrap();
-    model.backward(&x, ce.grad(), &ctx()).unwrap();
+    ce.compute(&logits, labels, true).unwrap();
+    model.backward(x, ce.grad(), &ctx()).unwrap();
     let mut grads = Vec::new();
     model.visit_params(&mut |n, p| grads.push((n.to_string(), p.grad.data().to_vec())));
 
@@ -416,14 +421,15 @@ fn model_gradient_in(spec: &str, shape: &[usize], eps: f32) {
                     }
                 })
             };
-            shift(eps, &mut model);
-            let lp = loss(&mut model);
-            shift(-2.0 * eps, &mut model);
-            let lm = loss(&mut model);
-            shift(eps, &mut model);
+            shift(eps, model);
+            let lp = loss(model);
+            shift(-2.0 * eps, model);
+            let lm = loss(model);
+            shift(eps, model);
             close(g, (lp - lm) / (2.0 * eps as f64), &format!("{name}[{j}]"));
         }
     }
+    grads.into_iter().map(|(n, _)| n).collect()
 }
 
 fn attention(spec: &str) -> Box<dyn Layer> {
@@ -559,37 +565,10 @@ fn a_character_model_gradient_checks_with_a_target_per_position() {
     let ids: Vec<f32> = [0, 3, 1, 4, 2, 2, 1, 0, 4, 3, 3, 0].iter().map(|&v| v as f32).collect();
     let x = Tensor::from_vec(ids, &[4, 3]).unwrap();
     let labels = [3u32, 1, 4, 2, 2, 1, 0, 4, 3, 3, 0, 1];
-    let loss = |m: &mut Sequential| {
-        let logits = m.forward_logits(&x, &ctx()).unwrap().clone();
-        CrossEntropy::new().compute(&logits, &labels, false).unwrap().loss()
-    };
     let logits = model.forward_logits(&x, &ctx()).unwrap().clone();
     assert_eq!(logits.shape(), &[4, 3, 5]);
-    let mut ce = CrossEntropy::new();
-    let stats = ce.compute(&logits, &labels, true).unwrap();
+    let stats = CrossEntropy::new().compute(&logits, &labels, false).unwrap();
     assert_eq!(stats.count, 12, "one label per position");
-    model.backward(&x, ce.grad(), &ctx()).unwrap();
-    let mut grads = Vec::new();
-    model.visit_params(&mut |n, p| grads.push((n.to_string(), p.grad.data().to_vec())));
-    assert!(
-        grads.iter().any(|(n, _)| n == "layers.0.tok.weight") && grads.iter().any(|(n, _)| n == "layers.0.pos.weight")
-    );
-    let eps = 1e-2f32;
-    for (name, grad) in &grads {
-        for (j, &g) in grad.iter().enumerate() {
-            let shift = |delta: f32, m: &mut Sequential| {
-                m.visit_params(&mut |n, p| {
-                    if n == name {
-                        p.value.data_mut()[j] += delta;
-                    }
-                })
-            };
-            shift(eps, &mut model);
-            let lp = loss(&mut model);
-            shift(-2.0 * eps, &mut model);
-            let lm = loss(&mut model);
-            shift(eps, &mut model);
-            close(g, (lp - lm) / (2.0 * eps as f64), &format!("{name}[{j}]"));
-        }
-    }
+    let names = check_model(&mut model, &x, &labels, 1e-2);
+    assert!(names.iter().any(|n| n == "layers.0.tok.weight") && names.iter().any(|n| n == "layers.0.pos.weight"));
 }
