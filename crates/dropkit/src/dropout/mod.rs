@@ -21,6 +21,7 @@ pub mod layerdrop;
 pub mod noise_shape;
 pub mod rdrop;
 pub mod residual_dropout;
+pub mod rnn_gates;
 pub mod schedule;
 pub mod standard;
 pub mod stochastic_depth;

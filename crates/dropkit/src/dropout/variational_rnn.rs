@@ -12,7 +12,7 @@
 //! e.g. image rows as time steps); output the last h (B, H), or every h (B, T, H) with
 //! `sequences`. The LSTM's forget-gate bias starts at 1 (Keras' `unit_forget_bias`).
 
-use super::{drop_mask, inverted_scale, validate_p};
+use super::{drop_mask, inverted_scale, rnn_gates, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::affine::broadcast_rows;
 use crate::kernels::column_sums;
@@ -60,10 +60,6 @@ impl Default for RnnOptions {
     fn default() -> Self {
         RnnOptions { dropout: 0.0, recurrent_dropout: 0.0, sequences: false }
     }
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 /// A recurrent layer (LSTM or GRU) with variational dropout.
@@ -255,38 +251,15 @@ impl Layer for Recurrent {
             matmul(&mut self.zh, MatRef::new(&self.hm, b, h), w_hh.t(), true);
             let gates = &mut self.gates[t * b * g * h..(t + 1) * b * g * h];
             let h_new = &mut h_next[..b * h];
-            for s in 0..b {
-                let zx = &self.zx[(s * t_n + t) * g * h..(s * t_n + t + 1) * g * h];
-                let zh = &self.zh[s * g * h..(s + 1) * g * h];
-                let gt = &mut gates[s * g * h..(s + 1) * g * h];
-                let hp = &h_prev[s * h..(s + 1) * h];
-                let hn_out = &mut h_new[s * h..(s + 1) * h];
-                match self.cell {
-                    Cell::Lstm => {
-                        let (c_prev, c_next) = self.c.split_at_mut((t + 1) * b * h);
-                        let cp = &c_prev[(t * b + s) * h..(t * b + s + 1) * h];
-                        let cn = &mut c_next[s * h..(s + 1) * h];
-                        for k in 0..h {
-                            let i = sigmoid(zx[k] + zh[k]);
-                            let fg = sigmoid(zx[h + k] + zh[h + k]);
-                            let gg = (zx[2 * h + k] + zh[2 * h + k]).tanh();
-                            let o = sigmoid(zx[3 * h + k] + zh[3 * h + k]);
-                            cn[k] = fg * cp[k] + i * gg;
-                            hn_out[k] = o * cn[k].tanh();
-                            (gt[k], gt[h + k], gt[2 * h + k], gt[3 * h + k]) = (i, fg, gg, o);
-                        }
-                    }
-                    Cell::Gru => {
-                        let hn = &mut self.hn[(t * b + s) * h..(t * b + s + 1) * h];
-                        for k in 0..h {
-                            let r = sigmoid(zx[k] + zh[k]);
-                            let z = sigmoid(zx[h + k] + zh[h + k]);
-                            hn[k] = zh[2 * h + k];
-                            let n = (zx[2 * h + k] + r * hn[k]).tanh();
-                            hn_out[k] = (1.0 - z) * n + z * hp[k];
-                            (gt[k], gt[h + k], gt[2 * h + k]) = (r, z, n);
-                        }
-                    }
+            let step = rnn_gates::Step { zx: &self.zx, zh: &self.zh, t, steps: t_n, hidden: h };
+            match self.cell {
+                Cell::Lstm => {
+                    let (c_prev, c_next) = self.c.split_at_mut((t + 1) * b * h);
+                    rnn_gates::lstm_forward(&step, &c_prev[t * b * h..], &mut c_next[..b * h], h_new, gates);
+                }
+                Cell::Gru => {
+                    let hn = &mut self.hn[t * b * h..(t + 1) * b * h];
+                    rnn_gates::gru_forward(&step, h_prev, h_new, hn, gates);
                 }
             }
         }
@@ -346,43 +319,21 @@ impl Layer for Recurrent {
             }
             let gates = &self.gates[t * b * g * h..(t + 1) * b * g * h];
             let h_prev = &self.h[t * b * h..(t + 1) * b * h];
-            for s in 0..b {
-                let gt = &gates[s * g * h..(s + 1) * g * h];
-                let dzx = &mut self.dz[(s * t_n + t) * g * h..(s * t_n + t + 1) * g * h];
-                let dzh = &mut self.dzh[s * g * h..(s + 1) * g * h];
-                let dhs = &dh[s * h..(s + 1) * h];
-                let dh_direct = &mut dh_next[s * h..(s + 1) * h];
-                match self.cell {
-                    Cell::Lstm => {
-                        let cp = &self.c[(t * b + s) * h..(t * b + s + 1) * h];
-                        let cn = &self.c[((t + 1) * b + s) * h..((t + 1) * b + s + 1) * h];
-                        let dcn = &mut dc_next[s * h..(s + 1) * h];
-                        for k in 0..h {
-                            let (i, fg, gg, o) = (gt[k], gt[h + k], gt[2 * h + k], gt[3 * h + k]);
-                            let tc = cn[k].tanh();
-                            let dc = dcn[k] + dhs[k] * o * (1.0 - tc * tc);
-                            dzx[k] = dc * gg * i * (1.0 - i);
-                            dzx[h + k] = dc * cp[k] * fg * (1.0 - fg);
-                            dzx[2 * h + k] = dc * i * (1.0 - gg * gg);
-                            dzx[3 * h + k] = dhs[k] * tc * o * (1.0 - o);
-                            dcn[k] = dc * fg;
-                            dh_direct[k] = 0.0;
-                        }
-                        dzh.copy_from_slice(dzx);
+            let step = rnn_gates::Step { zx: &[], zh: &[], t, steps: t_n, hidden: h };
+            match self.cell {
+                Cell::Lstm => {
+                    let c = (&self.c[t * b * h..(t + 1) * b * h], &self.c[(t + 1) * b * h..(t + 2) * b * h]);
+                    rnn_gates::lstm_backward(&step, gates, c, &dh, &mut dc_next, &mut self.dz);
+                    // The recurrent side's gradient is the input side's; h gets nothing directly.
+                    let gh = g * h;
+                    for (s, row) in self.dzh.chunks_exact_mut(gh).enumerate() {
+                        row.copy_from_slice(&self.dz[(s * t_n + t) * gh..(s * t_n + t + 1) * gh]);
                     }
-                    Cell::Gru => {
-                        let hn = &self.hn[(t * b + s) * h..(t * b + s + 1) * h];
-                        let hp = &h_prev[s * h..(s + 1) * h];
-                        for k in 0..h {
-                            let (r, z, n) = (gt[k], gt[h + k], gt[2 * h + k]);
-                            let dn = dhs[k] * (1.0 - z) * (1.0 - n * n);
-                            let dr = dn * hn[k] * r * (1.0 - r);
-                            let dzg = dhs[k] * (hp[k] - n) * z * (1.0 - z);
-                            (dzx[k], dzx[h + k], dzx[2 * h + k]) = (dr, dzg, dn);
-                            (dzh[k], dzh[h + k], dzh[2 * h + k]) = (dr, dzg, dn * r);
-                            dh_direct[k] = dhs[k] * z;
-                        }
-                    }
+                    dh_next.fill(0.0);
+                }
+                Cell::Gru => {
+                    let saved = (gates, &self.hn[t * b * h..(t + 1) * b * h], h_prev);
+                    rnn_gates::gru_backward(&step, saved, &dh, (&mut self.dz, &mut self.dzh, &mut dh_next));
                 }
             }
             // dW_hh += dzh^T h~; db_hh += sum dzh; dh_prev = direct + (dzh W_hh) * m_h.

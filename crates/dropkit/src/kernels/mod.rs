@@ -7,6 +7,7 @@
 pub mod activation;
 pub mod affine;
 pub mod denormals;
+pub mod fastmath;
 pub mod gemm;
 pub mod isa;
 pub mod mask;

@@ -8,7 +8,8 @@
 //! Its derivative needs the input, which backward receives, so nothing is cached.
 
 use crate::error::Result;
-use crate::kernels::{par_each, par_zip};
+use crate::kernels::fastmath::{tanh, vectorized};
+use crate::kernels::par_zip;
 use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer};
 use crate::rng::Stream;
@@ -21,13 +22,13 @@ const CUBIC: f32 = 0.044_715;
 /// `gelu(x)`.
 #[inline]
 pub fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + CUBIC * x * x * x)).tanh())
+    0.5 * x * (1.0 + tanh(SQRT_2_OVER_PI * (x + CUBIC * x * x * x)))
 }
 
 /// `d gelu / dx` at `x`.
 #[inline]
 pub fn gelu_grad(x: f32) -> f32 {
-    let t = (SQRT_2_OVER_PI * (x + CUBIC * x * x * x)).tanh();
+    let t = tanh(SQRT_2_OVER_PI * (x + CUBIC * x * x * x));
     0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * CUBIC * x * x)
 }
 
@@ -52,7 +53,9 @@ impl Layer for Gelu {
     // x: (B, ...) -> y: (B, ...)
     fn forward(&mut self, x: &Tensor, _ctx: &Ctx) -> Result<&Tensor> {
         self.y.resize(x.shape());
-        par_zip(self.y.data_mut(), x.data(), |y, x, _| y.iter_mut().zip(x).for_each(|(y, &x)| *y = gelu(x)));
+        par_zip(self.y.data_mut(), x.data(), |y, x, _| {
+            vectorized(|| y.iter_mut().zip(x).for_each(|(y, &x)| *y = gelu(x)))
+        });
         Ok(&self.y)
     }
 
@@ -62,12 +65,18 @@ impl Layer for Gelu {
             return Ok(&self.dx);
         }
         crate::layer::check_input(dy, x.len() / x.rows().max(1), || "gelu backward".into())?;
+        if dy.len() != x.len() {
+            return Err(crate::Error::Shape {
+                context: "gelu backward".into(),
+                got: dy.shape().to_vec(),
+                expected: format!("{:?}, the shape of the forward input", x.shape()),
+            });
+        }
         self.dx.resize(x.shape());
-        self.dx.data_mut().copy_from_slice(dy.data());
         let x = x.data();
-        par_each(self.dx.data_mut(), |dx, first| {
+        par_zip(self.dx.data_mut(), dy.data(), |dx, dy, first| {
             let x = &x[first..first + dx.len()];
-            dx.iter_mut().zip(x).for_each(|(d, &x)| *d *= gelu_grad(x))
+            vectorized(|| dx.iter_mut().zip(dy).zip(x).for_each(|((d, &g), &x)| *d = g * gelu_grad(x)))
         });
         Ok(&self.dx)
     }
