@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long, default_value = "bench/torch_reference.py")]
     torch_script: PathBuf,
     /// Run only these workloads (comma-separated): paper-mlp, gemm-floor, keras, dropout, mc,
-    /// transformer.
+    /// transformer, cnn, lstm, gru.
     #[arg(long, value_delimiter = ',', value_parser = WORKLOADS)]
     only: Vec<String>,
 }

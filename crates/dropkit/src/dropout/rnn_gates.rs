@@ -52,22 +52,27 @@ pub fn lstm_forward(step: &Step, c_prev: &[f32], c_next: &mut [f32], h_next: &mu
     let h = step.hidden;
     let rows = h_next.par_chunks_mut(h).zip(c_next.par_chunks_mut(h)).zip(gates.par_chunks_mut(4 * h));
     rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, ((hn, cn), gt))| {
+        // Slices of exactly h values, so that the loop below compiles without bounds checks.
+        let (hn, cn) = (&mut hn[..h], &mut cn[..h]);
         let (zx, zh) = step.rows(s, 4 * h);
         let ([xi, xf, xg, xo], [hi, hf, hg, ho]) = (gates_of::<4>(zx, h), gates_of::<4>(zh, h));
         let cp = &c_prev[s * h..(s + 1) * h];
         let [gi, gf, gg, go] = gates_of_mut::<4>(gt, h);
-        vectorized(|| {
-            for k in 0..h {
-                let i = sigmoid(xi[k] + hi[k]);
-                let f = sigmoid(xf[k] + hf[k]);
-                let g = tanh(xg[k] + hg[k]);
-                let o = sigmoid(xo[k] + ho[k]);
-                let c = f * cp[k] + i * g;
-                cn[k] = c;
-                hn[k] = o * tanh(c);
-                (gi[k], gf[k], gg[k], go[k]) = (i, f, g, o);
-            }
-        })
+        vectorized(
+            #[inline(always)]
+            || {
+                for k in 0..h {
+                    let i = sigmoid(xi[k] + hi[k]);
+                    let f = sigmoid(xf[k] + hf[k]);
+                    let g = tanh(xg[k] + hg[k]);
+                    let o = sigmoid(xo[k] + ho[k]);
+                    let c = f * cp[k] + i * g;
+                    cn[k] = c;
+                    hn[k] = o * tanh(c);
+                    (gi[k], gf[k], gg[k], go[k]) = (i, f, g, o);
+                }
+            },
+        )
     });
 }
 
@@ -79,20 +84,24 @@ pub fn lstm_backward(step: &Step, gates: &[f32], c: (&[f32], &[f32]), dh: &[f32]
     let (c_prev, c_next) = c;
     let rows = dz.par_chunks_mut(steps * 4 * h).zip(dc.par_chunks_mut(h));
     rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, (dz_s, dcn))| {
+        let dcn = &mut dcn[..h];
         let [i, f, g, o] = gates_of::<4>(&gates[s * 4 * h..(s + 1) * 4 * h], h);
         let (cp, cn, dhs) = (&c_prev[s * h..(s + 1) * h], &c_next[s * h..(s + 1) * h], &dh[s * h..(s + 1) * h]);
         let [di, df, dg, d_o] = gates_of_mut::<4>(&mut dz_s[t * 4 * h..(t + 1) * 4 * h], h);
-        vectorized(|| {
-            for k in 0..h {
-                let tc = tanh(cn[k]);
-                let d = dcn[k] + dhs[k] * o[k] * (1.0 - tc * tc);
-                di[k] = d * g[k] * i[k] * (1.0 - i[k]);
-                df[k] = d * cp[k] * f[k] * (1.0 - f[k]);
-                dg[k] = d * i[k] * (1.0 - g[k] * g[k]);
-                d_o[k] = dhs[k] * tc * o[k] * (1.0 - o[k]);
-                dcn[k] = d * f[k];
-            }
-        })
+        vectorized(
+            #[inline(always)]
+            || {
+                for k in 0..h {
+                    let tc = tanh(cn[k]);
+                    let d = dcn[k] + dhs[k] * o[k] * (1.0 - tc * tc);
+                    di[k] = d * g[k] * i[k] * (1.0 - i[k]);
+                    df[k] = d * cp[k] * f[k] * (1.0 - f[k]);
+                    dg[k] = d * i[k] * (1.0 - g[k] * g[k]);
+                    d_o[k] = dhs[k] * tc * o[k] * (1.0 - o[k]);
+                    dcn[k] = d * f[k];
+                }
+            },
+        )
     });
 }
 
@@ -102,20 +111,24 @@ pub fn gru_forward(step: &Step, h_prev: &[f32], h_next: &mut [f32], hn: &mut [f3
     let h = step.hidden;
     let rows = h_next.par_chunks_mut(h).zip(hn.par_chunks_mut(h)).zip(gates.par_chunks_mut(3 * h));
     rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, ((h_out, hn), gt))| {
+        let (h_out, hn) = (&mut h_out[..h], &mut hn[..h]);
         let (zx, zh) = step.rows(s, 3 * h);
         let ([xr, xz, xn], [hr, hz, hh]) = (gates_of::<3>(zx, h), gates_of::<3>(zh, h));
         let hp = &h_prev[s * h..(s + 1) * h];
         let [gr, gz, gn] = gates_of_mut::<3>(gt, h);
-        vectorized(|| {
-            for k in 0..h {
-                let r = sigmoid(xr[k] + hr[k]);
-                let z = sigmoid(xz[k] + hz[k]);
-                hn[k] = hh[k];
-                let n = tanh(xn[k] + r * hh[k]);
-                h_out[k] = (1.0 - z) * n + z * hp[k];
-                (gr[k], gz[k], gn[k]) = (r, z, n);
-            }
-        })
+        vectorized(
+            #[inline(always)]
+            || {
+                for k in 0..h {
+                    let r = sigmoid(xr[k] + hr[k]);
+                    let z = sigmoid(xz[k] + hz[k]);
+                    hn[k] = hh[k];
+                    let n = tanh(xn[k] + r * hh[k]);
+                    h_out[k] = (1.0 - z) * n + z * hp[k];
+                    (gr[k], gz[k], gn[k]) = (r, z, n);
+                }
+            },
+        )
     });
 }
 
@@ -131,19 +144,51 @@ pub fn gru_backward(
     let (h, (t, steps)) = (step.hidden, (step.t, step.steps));
     let rows = dz.par_chunks_mut(steps * 3 * h).zip(dzh.par_chunks_mut(3 * h)).zip(dh_direct.par_chunks_mut(h));
     rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, ((dz_s, dzh_s), direct))| {
+        let direct = &mut direct[..h];
         let [r, z, n] = gates_of::<3>(&gates[s * 3 * h..(s + 1) * 3 * h], h);
         let (hn, hp, dhs) = (&hn[s * h..(s + 1) * h], &h_prev[s * h..(s + 1) * h], &dh[s * h..(s + 1) * h]);
         let [xr, xz, xn] = gates_of_mut::<3>(&mut dz_s[t * 3 * h..(t + 1) * 3 * h], h);
         let [hr, hz, hh] = gates_of_mut::<3>(dzh_s, h);
-        vectorized(|| {
-            for k in 0..h {
-                let dn = dhs[k] * (1.0 - z[k]) * (1.0 - n[k] * n[k]);
-                let dr = dn * hn[k] * r[k] * (1.0 - r[k]);
-                let dzg = dhs[k] * (hp[k] - n[k]) * z[k] * (1.0 - z[k]);
-                (xr[k], xz[k], xn[k]) = (dr, dzg, dn);
-                (hr[k], hz[k], hh[k]) = (dr, dzg, dn * r[k]);
-                direct[k] = dhs[k] * z[k];
-            }
-        })
+        vectorized(
+            #[inline(always)]
+            || {
+                for k in 0..h {
+                    let dn = dhs[k] * (1.0 - z[k]) * (1.0 - n[k] * n[k]);
+                    let dr = dn * hn[k] * r[k] * (1.0 - r[k]);
+                    let dzg = dhs[k] * (hp[k] - n[k]) * z[k] * (1.0 - z[k]);
+                    (xr[k], xz[k], xn[k]) = (dr, dzg, dn);
+                    (hr[k], hz[k], hh[k]) = (dr, dzg, dn * r[k]);
+                    direct[k] = dhs[k] * z[k];
+                }
+            },
+        )
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| (((i + seed) * 7919) % 2000) as f32 * 3e-3 - 3.0).collect()
+    }
+
+    #[test]
+    fn the_lstm_step_equals_its_formula_bit_for_bit() {
+        let (b, t_n, h) = (19, 3, 37);
+        let (zx, zh, c_prev) = (values(b * t_n * 4 * h, 1), values(b * 4 * h, 2), values(b * h, 3));
+        let step = Step { zx: &zx, zh: &zh, t: 1, steps: t_n, hidden: h };
+        let (mut c_next, mut h_next, mut gates) = (vec![0.0; b * h], vec![0.0; b * h], vec![0.0; b * 4 * h]);
+        lstm_forward(&step, &c_prev, &mut c_next, &mut h_next, &mut gates);
+        for s in 0..b {
+            for k in 0..h {
+                let z = |g: usize| zx[(s * t_n + 1) * 4 * h + g * h + k] + zh[s * 4 * h + g * h + k];
+                let (i, f, g, o) = (sigmoid(z(0)), sigmoid(z(1)), tanh(z(2)), sigmoid(z(3)));
+                let c = f * c_prev[s * h + k] + i * g;
+                assert_eq!(c_next[s * h + k].to_bits(), c.to_bits(), "c ({s}, {k})");
+                assert_eq!(h_next[s * h + k].to_bits(), (o * tanh(c)).to_bits(), "h ({s}, {k})");
+                assert_eq!(gates[s * 4 * h + 3 * h + k].to_bits(), o.to_bits());
+            }
+        }
+    }
 }

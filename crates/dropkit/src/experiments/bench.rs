@@ -251,7 +251,46 @@ pub fn mc_inference(inputs: usize, samples: u64, reps: usize) -> Result<Vec<f64>
 const TRANSFORMER_STEPS: usize = 16;
 
 /// The workloads `dropkit bench` can run.
-pub const WORKLOADS: [&str; 6] = ["paper-mlp", "gemm-floor", "keras", "dropout", "mc", "transformer"];
+pub const WORKLOADS: [&str; 9] =
+    ["paper-mlp", "gemm-floor", "keras", "dropout", "mc", "transformer", "cnn", "lstm", "gru"];
+
+/// The keys of a network workload's figures: its epoch, its floor's, their ratio, PyTorch's
+/// epoch (its reference mode is the workload's name) and the ratio to it.
+struct NetKeys {
+    name: &'static str,
+    epoch: &'static str,
+    floor: &'static str,
+    over_floor: &'static str,
+    torch: &'static str,
+    over_torch: &'static str,
+}
+
+const NET_KEYS: [NetKeys; 3] = [
+    NetKeys {
+        name: "cnn",
+        epoch: "cnn_epoch_s",
+        floor: "cnn_floor_epoch_s",
+        over_floor: "cnn_over_floor",
+        torch: "torch_cnn_epoch_s",
+        over_torch: "cnn_over_torch",
+    },
+    NetKeys {
+        name: "lstm",
+        epoch: "lstm_epoch_s",
+        floor: "lstm_floor_epoch_s",
+        over_floor: "lstm_over_floor",
+        torch: "torch_lstm_epoch_s",
+        over_torch: "lstm_over_torch",
+    },
+    NetKeys {
+        name: "gru",
+        epoch: "gru_epoch_s",
+        floor: "gru_floor_epoch_s",
+        over_floor: "gru_over_floor",
+        torch: "torch_gru_epoch_s",
+        over_torch: "gru_over_torch",
+    },
+];
 
 /// What a bench run measures.
 #[derive(Clone, Debug, Default)]
@@ -351,7 +390,16 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
         r.insert("transformer_step_s", Summary::of(&train));
         r.insert("transformer_floor_step_s", Summary::of(&floor));
     }
+    for net in NET_KEYS.iter().filter(|k| runs(k.name)) {
+        let (train, floor) = super::bench_nets::net_and_floor_epochs(net.name, super::bench_nets::SAMPLES, epochs)?;
+        ratios.insert(net.over_floor, pair_median(&train, &floor));
+        r.insert(net.epoch, Summary::of(&train));
+        r.insert(net.floor, Summary::of(&floor));
+    }
     if let Some(reference) = reference.as_mut() {
+        for net in NET_KEYS.iter().filter(|k| runs(k.name)) {
+            r.insert(net.torch, reference(net.name)?);
+        }
         if runs("transformer") {
             r.insert("torch_transformer_step_s", reference("transformer")?);
         }
@@ -374,7 +422,10 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
         ("mc100_over_torch", "mc100_s", "torch_mc100_s"),
         ("dropout_over_torch", "dropout_gb_s", "torch_dropout_gb_s"),
         ("transformer_over_torch", "transformer_step_s", "torch_transformer_step_s"),
-    ] {
+    ]
+    .into_iter()
+    .chain(NET_KEYS.iter().map(|k| (k.over_torch, k.epoch, k.torch)))
+    {
         if let (Some(a), Some(b)) = (med(a), med(b)) {
             ratios.insert(name, a / b);
         }
@@ -407,5 +458,9 @@ mod tests {
         assert_eq!(mc_inference(20, 3, 1).unwrap().len(), 1);
         let (train, floor) = super::super::bench_transformer::transformer_and_floor_steps(1, 1).unwrap();
         assert!(train.iter().chain(&floor).all(|s| s.is_finite() && *s > 0.0));
+        for (name, _) in super::super::bench_nets::NETS {
+            let (train, floor) = super::super::bench_nets::net_and_floor_epochs(name, 200, 1).unwrap();
+            assert!(train.iter().chain(&floor).all(|s| s.is_finite() && *s > 0.0), "{name}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! prints and draws them.
 
 pub mod bench;
+pub mod bench_nets;
 pub mod bench_transformer;
 pub mod gal_uci;
 pub mod reproduce;

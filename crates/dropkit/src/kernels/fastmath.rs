@@ -136,11 +136,14 @@ mod tests {
         let scalar: Vec<u32> =
             xs.iter().map(|&x| tanh(x).to_bits() ^ exp(x).to_bits() ^ sigmoid(x).to_bits()).collect();
         let mut out = vec![0u32; xs.len()];
-        vectorized(|| {
-            for (o, &x) in out.iter_mut().zip(&xs) {
-                *o = tanh(x).to_bits() ^ exp(x).to_bits() ^ sigmoid(x).to_bits();
-            }
-        });
+        vectorized(
+            #[inline(always)]
+            || {
+                for (o, &x) in out.iter_mut().zip(&xs) {
+                    *o = tanh(x).to_bits() ^ exp(x).to_bits() ^ sigmoid(x).to_bits();
+                }
+            },
+        );
         assert_eq!(scalar, out);
     }
 }

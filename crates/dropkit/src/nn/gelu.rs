@@ -54,7 +54,10 @@ impl Layer for Gelu {
     fn forward(&mut self, x: &Tensor, _ctx: &Ctx) -> Result<&Tensor> {
         self.y.resize(x.shape());
         par_zip(self.y.data_mut(), x.data(), |y, x, _| {
-            vectorized(|| y.iter_mut().zip(x).for_each(|(y, &x)| *y = gelu(x)))
+            vectorized(
+                #[inline(always)]
+                || y.iter_mut().zip(x).for_each(|(y, &x)| *y = gelu(x)),
+            )
         });
         Ok(&self.y)
     }
@@ -76,7 +79,10 @@ impl Layer for Gelu {
         let x = x.data();
         par_zip(self.dx.data_mut(), dy.data(), |dx, dy, first| {
             let x = &x[first..first + dx.len()];
-            vectorized(|| dx.iter_mut().zip(dy).zip(x).for_each(|((d, &g), &x)| *d = g * gelu_grad(x)))
+            vectorized(
+                #[inline(always)]
+                || dx.iter_mut().zip(dy).zip(x).for_each(|((d, &g), &x)| *d = g * gelu_grad(x)),
+            )
         });
         Ok(&self.dx)
     }
