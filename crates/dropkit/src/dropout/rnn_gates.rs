@@ -133,7 +133,7 @@ pub fn gru_forward(step: &Step, h_prev: &[f32], h_next: &mut [f32], hn: &mut [f3
 }
 
 /// GRU backward step: from the step's `gates`, `hn`, `h_prev` and `dh` (B, H), the input-side
-/// gradients into `dz` (B, T, 3H) at step t, the recurrent side's into `dzh` (B, 3H), and the
+/// gradients into `dz` (B, T, 3H) at step t, the recurrent side's into `dzh` (B, T, 3H), and the
 /// gradient that reaches h directly (through `z h`) into `dh_direct` (B, H).
 pub fn gru_backward(
     step: &Step,
@@ -142,13 +142,13 @@ pub fn gru_backward(
     (dz, dzh, dh_direct): (&mut [f32], &mut [f32], &mut [f32]),
 ) {
     let (h, (t, steps)) = (step.hidden, (step.t, step.steps));
-    let rows = dz.par_chunks_mut(steps * 3 * h).zip(dzh.par_chunks_mut(3 * h)).zip(dh_direct.par_chunks_mut(h));
+    let rows = dz.par_chunks_mut(steps * 3 * h).zip(dzh.par_chunks_mut(steps * 3 * h)).zip(dh_direct.par_chunks_mut(h));
     rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, ((dz_s, dzh_s), direct))| {
         let direct = &mut direct[..h];
         let [r, z, n] = gates_of::<3>(&gates[s * 3 * h..(s + 1) * 3 * h], h);
         let (hn, hp, dhs) = (&hn[s * h..(s + 1) * h], &h_prev[s * h..(s + 1) * h], &dh[s * h..(s + 1) * h]);
         let [xr, xz, xn] = gates_of_mut::<3>(&mut dz_s[t * 3 * h..(t + 1) * 3 * h], h);
-        let [hr, hz, hh] = gates_of_mut::<3>(dzh_s, h);
+        let [hr, hz, hh] = gates_of_mut::<3>(&mut dzh_s[t * 3 * h..(t + 1) * 3 * h], h);
         vectorized(
             #[inline(always)]
             || {

@@ -15,9 +15,9 @@
 use super::{drop_mask, inverted_scale, rnn_gates, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::affine::broadcast_rows;
-use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask;
+use crate::kernels::{add_to, column_sums};
 use crate::kind::{downcast, one, Call, LayerConfig, LayerKind, Substitute};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
 use crate::rng::Stream;
@@ -91,6 +91,8 @@ pub struct Recurrent {
     /// Scratch: a dropped h (B, H), a recurrent product (B, G*H).
     hm: Vec<f32>,
     zh: Vec<f32>,
+    /// Backward: every dropped h fed to W_hh (B*T, H), in (sample, step) order.
+    h_dropped: Vec<f32>,
     dz: Vec<f32>,
     dzh: Vec<f32>,
     /// Backward state (B, H): dh from later steps, dc from later steps, this step's dh.
@@ -133,6 +135,7 @@ impl Recurrent {
             c: Vec::new(),
             hm: Vec::new(),
             zh: Vec::new(),
+            h_dropped: Vec::new(),
             dz: Vec::new(),
             dzh: Vec::new(),
             dh_next: Vec::new(),
@@ -290,11 +293,13 @@ impl Layer for Recurrent {
                 expected: format!("{:?} after a forward pass", self.y.shape()),
             });
         }
-        // dz: input-side pre-activation gradients (B, T, G*H); dzh: hidden side (B, G*H).
-        self.dz.resize(b * t_n * g * h, 0.0);
-        self.dzh.resize(b * g * h, 0.0);
-        self.w_hh.grad.data_mut().fill(0.0);
-        self.b_hh.grad.data_mut().fill(0.0);
+        // dz: input-side pre-activation gradients (B, T, G*H); dzh: the hidden side's, the
+        // same for the LSTM (dz serves), apart for the GRU (whose n gate has r h~ W_hn^T).
+        let gh = g * h;
+        self.dz.resize(b * t_n * gh, 0.0);
+        if self.cell == Cell::Gru {
+            self.dzh.resize(b * t_n * gh, 0.0);
+        }
         // Buffers kept between steps: no allocation once the batch size is seen.
         let (mut dh_next, mut dc_next, mut dh) =
             (std::mem::take(&mut self.dh_next), std::mem::take(&mut self.dc_next), std::mem::take(&mut self.dh));
@@ -302,53 +307,54 @@ impl Layer for Recurrent {
             buf.clear();
             buf.resize(b * h, 0.0);
         }
-        let w_hh = MatRef::new(self.w_hh.value.data(), g * h, h);
+        let w_hh = MatRef::new(self.w_hh.value.data(), gh, h);
         for t in (0..t_n).rev() {
-            // dh = output gradient at this step + gradient from step t + 1.
-            for s in 0..b {
-                for k in 0..h {
-                    let from_out = if self.sequences {
-                        dy.data()[(s * t_n + t) * h + k]
-                    } else if t + 1 == t_n {
-                        dy.data()[s * h + k]
-                    } else {
-                        0.0
-                    };
-                    dh[s * h + k] = from_out + dh_next[s * h + k];
+            // dh = gradient from step t + 1 + output gradient at this step.
+            dh.copy_from_slice(&dh_next);
+            if self.sequences {
+                for (s, row) in dh.chunks_exact_mut(h).enumerate() {
+                    add_to(row, &dy.data()[(s * t_n + t) * h..(s * t_n + t + 1) * h]);
                 }
+            } else if t + 1 == t_n {
+                add_to(&mut dh, dy.data());
             }
-            let gates = &self.gates[t * b * g * h..(t + 1) * b * g * h];
+            let gates = &self.gates[t * b * gh..(t + 1) * b * gh];
             let h_prev = &self.h[t * b * h..(t + 1) * b * h];
             let step = rnn_gates::Step { zx: &[], zh: &[], t, steps: t_n, hidden: h };
             match self.cell {
                 Cell::Lstm => {
                     let c = (&self.c[t * b * h..(t + 1) * b * h], &self.c[(t + 1) * b * h..(t + 2) * b * h]);
                     rnn_gates::lstm_backward(&step, gates, c, &dh, &mut dc_next, &mut self.dz);
-                    // The recurrent side's gradient is the input side's; h gets nothing directly.
-                    let gh = g * h;
-                    for (s, row) in self.dzh.chunks_exact_mut(gh).enumerate() {
-                        row.copy_from_slice(&self.dz[(s * t_n + t) * gh..(s * t_n + t + 1) * gh]);
-                    }
-                    dh_next.fill(0.0);
+                    dh_next.fill(0.0); // h reaches the next step only through the gates
                 }
                 Cell::Gru => {
                     let saved = (gates, &self.hn[t * b * h..(t + 1) * b * h], h_prev);
                     rnn_gates::gru_backward(&step, saved, &dh, (&mut self.dz, &mut self.dzh, &mut dh_next));
                 }
             }
-            // dW_hh += dzh^T h~; db_hh += sum dzh; dh_prev = direct + (dzh W_hh) * m_h.
-            Self::masked(&mut self.hm, h_prev, &self.mh);
-            let dzh_m = MatRef::new(&self.dzh, b, g * h);
-            matmul(self.w_hh.grad.data_mut(), dzh_m.t(), MatRef::new(&self.hm, b, h), true);
-            for row in self.dzh.chunks(g * h) {
-                self.b_hh.grad.data_mut().iter_mut().zip(row).for_each(|(a, &v)| *a += v);
-            }
-            matmul(&mut self.hm, dzh_m, w_hh, false);
-            let recurrent = if self.mh.is_empty() { None } else { Some(&self.mh) };
-            for (k, d) in dh_next.iter_mut().enumerate() {
-                *d += self.hm[k] * recurrent.map_or(1.0, |m| m[k]);
+            // dh_prev = direct + (dzh_t W_hh) * m_h, with dzh_t the step's rows of (B, T, G*H).
+            let hidden_side = if self.cell == Cell::Lstm { &self.dz } else { &self.dzh };
+            let dzh_t = MatRef { data: &hidden_side[t * gh..], rows: b, cols: gh, rs: t_n * gh, cs: 1 };
+            matmul(&mut self.hm, dzh_t, w_hh, false);
+            if self.mh.is_empty() {
+                add_to(&mut dh_next, &self.hm);
+            } else {
+                dh_next.iter_mut().zip(&self.hm).zip(&self.mh).for_each(|((d, &g), &m)| *d += g * m);
             }
         }
+        // The recurrent weights' gradient as one product over every step: dW_hh = dzh^T h~ with
+        // h~ (B*T, H) the dropped states fed to W_hh, in dzh's (sample, step) order; db_hh = sum dzh.
+        self.h_dropped.resize(b * t_n * h, 0.0);
+        for (s, rows) in self.h_dropped.chunks_exact_mut(t_n * h).enumerate() {
+            let m = self.mh.get(s * h..(s + 1) * h).unwrap_or(&[]);
+            for (t, row) in rows.chunks_exact_mut(h).enumerate() {
+                Self::masked(row, &self.h[(t * b + s) * h..(t * b + s + 1) * h], m);
+            }
+        }
+        let hidden_side = if self.cell == Cell::Lstm { &self.dz } else { &self.dzh };
+        let dzh_all = MatRef::new(hidden_side, b * t_n, gh);
+        matmul(self.w_hh.grad.data_mut(), dzh_all.t(), MatRef::new(&self.h_dropped, b * t_n, h), false);
+        column_sums(hidden_side, b * t_n, gh, self.b_hh.grad.data_mut());
         (self.dh_next, self.dc_next, self.dh) = (dh_next, dc_next, dh);
         // Input side: dW_ih = dz^T x~, db_ih = sum dz, dx = (dz W_ih) * m_x.
         let dz_m = MatRef::new(&self.dz, b * t_n, g * h);

@@ -1,7 +1,7 @@
 //! The `cnn`, `lstm` and `gru` bench workloads: an epoch of training over 9,000 MNIST-shaped
 //! samples (batch 128, Adam 1e-3), each next to its floor, the matrix products of the same
 //! shapes alone, as its layers call them (convolutions as im2col products, recurrent layers
-//! as one input projection and one product per step each way). Floor steps run between the
+//! as one input projection, one product per step each way and one weight gradient product each). Floor steps run between the
 //! training batches, as the MLP's floor does, so both see the same state of the machine.
 
 use super::bench::{synthetic_mnist, Training, INTERLEAVE_BATCHES};
@@ -62,17 +62,15 @@ fn conv(b: usize, filters: usize, patch: usize, area: usize, first: bool) -> Vec
 }
 
 /// A recurrent layer's products over `steps` steps of `features` inputs, `gates` gates of
-/// `hidden` units: the input projection of every step at once, the recurrent product per step;
-/// backward per step `dW_hh += dz^T h` and `dh = dz W_hh`, then `dW_ih = dz^T x` (first layer:
-/// no dx).
+/// `hidden` units: the input projection of every step at once and the recurrent product per
+/// step; backward `dh = dz W_hh` per step, then `dW_hh = dz^T h` and `dW_ih = dz^T x` over every
+/// step at once (first layer: no dx).
 fn recurrent(b: usize, steps: usize, features: usize, hidden: usize, gates: usize) -> Vec<Gemm> {
     let gh = gates * hidden;
     let mut g = vec![gemm(b * steps, features, gh, false, true)];
     g.extend((0..steps).map(|_| Gemm { acc: true, ..gemm(b, hidden, gh, false, true) }));
-    for _ in 0..steps {
-        g.push(Gemm { acc: true, ..gemm(gh, b, hidden, true, false) });
-        g.push(gemm(b, gh, hidden, false, false));
-    }
+    g.extend((0..steps).map(|_| gemm(b, gh, hidden, false, false)));
+    g.push(gemm(gh, b * steps, hidden, true, false));
     g.push(gemm(gh, b * steps, features, true, false));
     g
 }
