@@ -9,6 +9,7 @@
 
 use crate::data::Targets;
 use crate::error::{Error, Result};
+use crate::kernels::fastmath::{exp, vectorized};
 use crate::tensor::{argmax, Tensor};
 use rayon::prelude::*;
 
@@ -97,11 +98,11 @@ impl CrossEntropy {
                 *correct = best == y as usize;
                 // log-sum-exp form: exact for large logits, where log(softmax) would underflow.
                 let (max, z_y) = (g[best], g[y as usize]);
-                let mut sum = 0.0f32;
-                for v in g.iter_mut() {
-                    *v = (*v - max).exp();
-                    sum += *v;
-                }
+                vectorized(
+                    #[inline(always)]
+                    || g.iter_mut().for_each(|v| *v = exp(*v - max)),
+                );
+                let sum: f32 = g.iter().sum();
                 *loss = (sum as f64).ln() + (max - z_y) as f64;
                 let inv = 1.0 / sum;
                 g.iter_mut().for_each(|v| *v *= inv);

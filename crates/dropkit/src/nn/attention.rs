@@ -25,6 +25,7 @@ use crate::dropout::{attention_dropout, drop_mask, drophead, dropkey};
 use crate::error::{Error, Result};
 use crate::init::glorot_uniform;
 use crate::kernels::affine::affine;
+use crate::kernels::fastmath::{exp, vectorized};
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::{column_sums, mask};
 use crate::kind::{one, LayerConfig, LayerKind};
@@ -145,11 +146,12 @@ fn softmax_rows(s: &mut [f32], t: usize, scale: f32, causal: bool, keep: Option<
         }
         let (seen, future) = row.split_at_mut(visible);
         let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) * scale;
-        let mut sum = 0.0;
-        for v in seen.iter_mut() {
-            *v = (*v * scale - max).exp(); // exp(-inf) = 0 for a dropped key
-            sum += *v;
-        }
+        // exp(-inf) = 0 for a dropped key; the exps in vector code, the sum in order.
+        vectorized(
+            #[inline(always)]
+            || seen.iter_mut().for_each(|v| *v = exp(*v * scale - max)),
+        );
+        let sum: f32 = seen.iter().sum();
         let inv = 1.0 / sum;
         seen.iter_mut().for_each(|v| *v *= inv);
         future.fill(0.0);

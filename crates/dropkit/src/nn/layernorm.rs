@@ -129,12 +129,13 @@ impl Layer for LayerNorm {
                 let start = block * COLUMNS;
                 dg.fill(0.0);
                 db.fill(0.0);
+                let cols = start..start + dg.len();
                 for (row, (xr, dr)) in xs.chunks_exact(d).zip(dys.chunks_exact(d)).enumerate() {
                     let (m, r) = (mean[row], rstd[row]);
-                    for (k, (g, b)) in dg.iter_mut().zip(db.iter_mut()).enumerate() {
-                        let j = start + k;
-                        *g += dr[j] * (xr[j] - m) * r;
-                        *b += dr[j];
+                    let (xr, dr) = (&xr[cols.clone()], &dr[cols.clone()]);
+                    for (((g, b), &dy), &x) in dg.iter_mut().zip(db.iter_mut()).zip(dr).zip(xr) {
+                        *g += dy * (x - m) * r;
+                        *b += dy;
                     }
                 }
             });

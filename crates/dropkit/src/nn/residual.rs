@@ -3,6 +3,7 @@
 //! `dx = dy + df/dx^T dy`. With `droppath(p)` last in the branch this is stochastic depth.
 
 use crate::error::{Error, Result};
+use crate::kernels::par_zip;
 use crate::kind::{one, write_spec, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer, Param};
 use crate::rng::Stream;
@@ -74,7 +75,10 @@ impl Layer for Residual {
             });
         }
         self.y.resize(x.shape());
-        self.y.data_mut().iter_mut().zip(x.data()).zip(out.data()).for_each(|((y, &a), &b)| *y = a + b);
+        let out = out.data();
+        par_zip(self.y.data_mut(), x.data(), |y, x, first| {
+            y.iter_mut().zip(x).zip(&out[first..]).for_each(|((y, &a), &b)| *y = a + b)
+        });
         Ok(&self.y)
     }
 
@@ -90,8 +94,17 @@ impl Layer for Residual {
         }
         if ctx.input_grad {
             self.dx.resize(x.shape());
-            let branch_dx = self.branch[0].input_grad();
-            self.dx.data_mut().iter_mut().zip(dy.data()).zip(branch_dx.data()).for_each(|((d, &a), &b)| *d = a + b);
+            let branch_dx = self.branch[0].input_grad().data();
+            if branch_dx.len() != dy.len() {
+                return Err(Error::Shape {
+                    context: format!("{} backward", self.spec()),
+                    got: dy.shape().to_vec(),
+                    expected: format!("{} values, as the branch's input gradient", branch_dx.len()),
+                });
+            }
+            par_zip(self.dx.data_mut(), dy.data(), |d, dy, first| {
+                d.iter_mut().zip(dy).zip(&branch_dx[first..]).for_each(|((d, &a), &b)| *d = a + b)
+            });
         }
         Ok(&self.dx)
     }
