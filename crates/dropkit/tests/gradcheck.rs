@@ -443,6 +443,8 @@ fn attention_gradients_with_and_without_probability_dropout() {
     // Train mode with dropout: the mask is a function of (seed, step), fixed across the
     // finite differences.
     check_layer_in(attention("attention(heads=2, causal, attn_drop=0.3)"), "attention dropout", &[4, 4], ctx());
+    // 70 positions: causal products in three tiles of queries, the last one short.
+    check_layer_in(attention("attention(heads=2, causal, attn_drop=0.3)"), "attention tiles", &[70, 4], ctx());
 }
 
 /// Reference multi-head attention in f64 from the layer's own parameters.
@@ -477,8 +479,13 @@ fn reference_attention(layer: &mut dyn Layer, x: &[f32], t: usize, d: usize, hea
 
 #[test]
 fn attention_matches_a_direct_computation_and_drops_only_in_train_and_mc() {
-    let (t, d) = (5, 6);
-    for (spec, heads, causal) in [("attention(heads=3, causal)", 3, true), ("attention(heads=2)", 2, false)] {
+    let d = 6;
+    let cases = [
+        ("attention(heads=3, causal)", 3, true, 5),
+        ("attention(heads=2)", 2, false, 5),
+        ("attention(heads=3, causal)", 3, true, 70),
+    ];
+    for (spec, heads, causal, t) in cases {
         let mut layer = attention(spec);
         layer.build(&[t, d], 1, &mut Stream::new(5, 1, 0)).unwrap();
         let x = random(&[1, t, d], 9);
@@ -488,6 +495,7 @@ fn attention_matches_a_direct_computation_and_drops_only_in_train_and_mc() {
             assert!((*a as f64 - b).abs() < 1e-5, "{spec}: {a} vs {b}");
         }
     }
+    let t = 5;
     // Eval ignores attn_drop (it equals p = 0); Monte Carlo passes draw their own masks.
     let mut dropping = attention("attention(heads=2, causal, attn_drop=0.5)");
     let mut plain = attention("attention(heads=2, causal)");
@@ -512,10 +520,10 @@ fn attention_bits_do_not_depend_on_the_thread_count() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
             let mut l = attention("attention(heads=4, causal, attn_drop=0.2)");
-            l.build(&[16, 32], 1, &mut Stream::new(5, 1, 0)).unwrap();
-            let x = random(&[8, 16, 32], 3);
+            l.build(&[40, 32], 1, &mut Stream::new(5, 1, 0)).unwrap();
+            let x = random(&[8, 40, 32], 3);
             let y = l.forward(&x, &ctx()).unwrap().clone();
-            let dx = l.backward(&x, &random(&[8, 16 * 32], 6), &ctx()).unwrap().clone();
+            let dx = l.backward(&x, &random(&[8, 40 * 32], 6), &ctx()).unwrap().clone();
             let mut grads = Vec::new();
             l.visit_params(&mut |_, p| grads.extend_from_slice(p.grad.data()));
             (y.data().to_vec(), dx.data().to_vec(), grads)

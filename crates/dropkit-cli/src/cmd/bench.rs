@@ -15,7 +15,8 @@ pub struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
-    /// Also run the PyTorch reference with this Python (default python3).
+    /// Also run the PyTorch reference with this Python (default python3); each training epoch
+    /// is followed by one of PyTorch's.
     #[arg(long, num_args = 0..=1, default_missing_value = "python3", value_name = "PYTHON")]
     compare_torch: Option<String>,
     /// The PyTorch reference script.
@@ -27,11 +28,12 @@ pub struct Args {
     only: Vec<String>,
 }
 
-/// Runs one reference workload and parses its `RESULT name min=.. median=.. max=..` line.
-fn torch(python: &str, script: &PathBuf, mode: &str) -> Result<Summary> {
+/// Runs one reference workload with its counts and parses its `RESULT name min=.. median=.. max=..` line.
+fn torch(python: &str, script: &PathBuf, mode: &str, counts: &[usize]) -> Result<Summary> {
     let out = Command::new(python)
         .arg(script)
         .arg(mode)
+        .args(counts.iter().map(|c| c.to_string()))
         .output()
         .with_context(|| format!("running {python} {}", script.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -59,9 +61,9 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let options = BenchOptions { epochs: args.epochs, only: args.only.clone() };
-    let mut reference = |mode: &str| -> dropkit::Result<Summary> {
+    let mut reference = |mode: &str, counts: &[usize]| -> dropkit::Result<Summary> {
         let py = args.compare_torch.as_deref().unwrap_or("python3");
-        torch(py, &args.torch_script, mode).map_err(|e| dropkit::Error::InvalidArgument(format!("{e:#}")))
+        torch(py, &args.torch_script, mode, counts).map_err(|e| dropkit::Error::InvalidArgument(format!("{e:#}")))
     };
     let report = bench::run(&options, args.compare_torch.as_ref().map(|_| &mut reference as bench::Reference))?;
     if args.json {

@@ -180,7 +180,12 @@ pub(crate) const INTERLEAVE_BATCHES: usize = 16;
 /// steps run between the training's batches, catching up every [`INTERLEAVE_BATCHES`], so
 /// that both see the same state of a shared machine (whose speed can drift by a third within
 /// seconds); each epoch's training time is its whole time less the floor's.
-pub fn paper_mlp_and_floor_epochs(data: &Dataset, batch: usize, epochs: usize) -> Result<PairedEpochs> {
+pub fn paper_mlp_and_floor_epochs(
+    data: &Dataset,
+    batch: usize,
+    epochs: usize,
+    after_epoch: AfterRound,
+) -> Result<PairedEpochs> {
     let mut training = Training::new(PAPER_MLP, data, batch)?;
     let mut floor = GemmFloor::new(&[784, 1024, 1024, 10], batch);
     let mut pairs = Vec::with_capacity(epochs);
@@ -193,6 +198,7 @@ pub fn paper_mlp_and_floor_epochs(data: &Dataset, batch: usize, epochs: usize) -
             }
         })?;
         pairs.push((total - floor_s, floor_s));
+        after_epoch()?;
     }
     let (train, floor) = pairs.into_iter().unzip();
     Ok(PairedEpochs { train, floor, mask_bytes_per_element: training.mask_bytes_per_element() })
@@ -301,8 +307,46 @@ pub struct BenchOptions {
     pub only: Vec<String>,
 }
 
-/// The PyTorch reference as the caller runs it: a mode (`train`, `dropout`, `mc`) to its timing.
-pub type Reference<'a> = &'a mut dyn FnMut(&str) -> Result<Summary>;
+/// The PyTorch reference as the caller runs it: a mode (`train`, `dropout`, `mc`, ...) and its
+/// counts (epochs; steps and rounds for `transformer`; none for the defaults) to its timing.
+pub type Reference<'a> = &'a mut dyn FnMut(&str, &[usize]) -> Result<Summary>;
+
+/// What a timed workload calls after each of its rounds (epochs): PyTorch's round, or nothing.
+pub type AfterRound<'a> = &'a mut dyn FnMut() -> Result<()>;
+
+/// PyTorch's rounds of one workload, each run right after one of dropkit's, so that the two
+/// series alternate and their ratio (the median of per-pair ratios) compares like with like
+/// on a shared machine, as the floors do.
+struct TorchRounds<'r, 'a> {
+    reference: &'r mut Option<Reference<'a>>,
+    mode: &'static str,
+    counts: &'static [usize],
+    times: Vec<f64>,
+}
+
+impl<'r, 'a> TorchRounds<'r, 'a> {
+    fn new(reference: &'r mut Option<Reference<'a>>, mode: &'static str, counts: &'static [usize]) -> Self {
+        TorchRounds { reference, mode, counts, times: Vec::new() }
+    }
+
+    fn after_round(&mut self) -> Result<()> {
+        if let Some(reference) = self.reference.as_mut() {
+            self.times.push(reference(self.mode, self.counts)?.median);
+        }
+        Ok(())
+    }
+
+    /// PyTorch's times under `key`, and `ours / PyTorch's` under `ratio`, when it ran.
+    fn record(self, ours: &[f64], key: &'static str, ratio: &'static str, report: &mut Figures) {
+        if !self.times.is_empty() {
+            report.1.insert(ratio, pair_median(ours, &self.times));
+            report.0.insert(key, Summary::of(&self.times));
+        }
+    }
+}
+
+/// Timings and ratios by name, as a report gathers them.
+type Figures = (std::collections::BTreeMap<&'static str, Summary>, std::collections::BTreeMap<&'static str, f64>);
 
 /// Every figure of a bench run: timings by workload and unit (`paper_mlp_epoch_s`,
 /// `dropout_gb_s`, ...), the ratios between them, and memory.
@@ -343,34 +387,36 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
     }
     let epochs = options.epochs;
     let runs = |w: &str| options.only.is_empty() || options.only.iter().any(|o| o == w);
-    let (mut r, mut ratios) = (BTreeMap::new(), BTreeMap::new());
+    let mut figures: Figures = (BTreeMap::new(), BTreeMap::new());
     let (mut peak_rss_bytes, mut mask_bytes_per_element) = (None, None);
     let data = synthetic_mnist(60_000, 42);
-    match (runs("paper-mlp"), runs("gemm-floor")) {
-        (true, true) => {
+    if runs("paper-mlp") {
+        let mut torch = TorchRounds::new(&mut reference, "train", &[1]);
+        let train = if runs("gemm-floor") {
             // Interleaved steps: the ratio compares like with like on a shared machine.
-            let paired = paper_mlp_and_floor_epochs(&data, 128, epochs)?;
-            ratios.insert("paper_mlp_over_gemm_floor", pair_median(&paired.train, &paired.floor));
-            r.insert("paper_mlp_epoch_s", Summary::of(&paired.train));
-            r.insert("gemm_floor_epoch_s", Summary::of(&paired.floor));
-            peak_rss_bytes = peak_rss();
+            let paired = paper_mlp_and_floor_epochs(&data, 128, epochs, &mut || torch.after_round())?;
+            figures.1.insert("paper_mlp_over_gemm_floor", pair_median(&paired.train, &paired.floor));
+            figures.0.insert("gemm_floor_epoch_s", Summary::of(&paired.floor));
             mask_bytes_per_element = Some(paired.mask_bytes_per_element);
-        }
-        (true, false) => {
+            paired.train
+        } else {
             let mut training = Training::new(PAPER_MLP, &data, 128)?;
-            let train = (0..epochs).map(|_| training.epoch(&data)).collect::<Result<Vec<_>>>()?;
-            r.insert("paper_mlp_epoch_s", Summary::of(&train));
-            peak_rss_bytes = peak_rss();
+            let mut train = Vec::with_capacity(epochs);
+            for _ in 0..epochs {
+                train.push(training.epoch(&data)?);
+                torch.after_round()?;
+            }
             mask_bytes_per_element = Some(training.mask_bytes_per_element());
-        }
-        (false, true) => {
-            r.insert(
-                "gemm_floor_epoch_s",
-                Summary::of(&gemm_floor_epochs(&[784, 1024, 1024, 10], 60_000, 128, epochs)),
-            );
-        }
-        (false, false) => {}
+            train
+        };
+        peak_rss_bytes = peak_rss();
+        figures.0.insert("paper_mlp_epoch_s", Summary::of(&train));
+        torch.record(&train, "torch_train_epoch_s", "paper_mlp_over_torch", &mut figures);
+    } else if runs("gemm-floor") {
+        let floor = gemm_floor_epochs(&[784, 1024, 1024, 10], 60_000, 128, epochs);
+        figures.0.insert("gemm_floor_epoch_s", Summary::of(&floor));
     }
+    let (r, ratios) = &mut figures;
     if runs("keras") {
         let keras = data.slice(0..48_000);
         r.insert("keras_mnist_epoch_s", Summary::of(&train_epochs(KERAS_MLP, &keras, 128, epochs)?));
@@ -385,46 +431,41 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
         r.insert("mc100_s", Summary::of(&mc_inference(10_000, 100, 3)?));
     }
     if runs("transformer") {
-        let (train, floor) = super::bench_transformer::transformer_and_floor_steps(TRANSFORMER_STEPS, epochs)?;
-        ratios.insert("transformer_over_floor", pair_median(&train, &floor));
-        r.insert("transformer_step_s", Summary::of(&train));
-        r.insert("transformer_floor_step_s", Summary::of(&floor));
+        let mut torch = TorchRounds::new(&mut reference, "transformer", &[TRANSFORMER_STEPS, 1]);
+        let (train, floor) =
+            super::bench_transformer::transformer_and_floor_steps(TRANSFORMER_STEPS, epochs, &mut || {
+                torch.after_round()
+            })?;
+        figures.1.insert("transformer_over_floor", pair_median(&train, &floor));
+        figures.0.insert("transformer_step_s", Summary::of(&train));
+        figures.0.insert("transformer_floor_step_s", Summary::of(&floor));
+        torch.record(&train, "torch_transformer_step_s", "transformer_over_torch", &mut figures);
     }
     for net in NET_KEYS.iter().filter(|k| runs(k.name)) {
-        let (train, floor) = super::bench_nets::net_and_floor_epochs(net.name, super::bench_nets::SAMPLES, epochs)?;
-        ratios.insert(net.over_floor, pair_median(&train, &floor));
-        r.insert(net.epoch, Summary::of(&train));
-        r.insert(net.floor, Summary::of(&floor));
+        let mut torch = TorchRounds::new(&mut reference, net.name, &[1]);
+        let samples = super::bench_nets::SAMPLES;
+        let (train, floor) =
+            super::bench_nets::net_and_floor_epochs(net.name, samples, epochs, &mut || torch.after_round())?;
+        figures.1.insert(net.over_floor, pair_median(&train, &floor));
+        figures.0.insert(net.epoch, Summary::of(&train));
+        figures.0.insert(net.floor, Summary::of(&floor));
+        torch.record(&train, net.torch, net.over_torch, &mut figures);
     }
+    let (mut r, mut ratios) = figures;
     if let Some(reference) = reference.as_mut() {
-        for net in NET_KEYS.iter().filter(|k| runs(k.name)) {
-            r.insert(net.torch, reference(net.name)?);
-        }
-        if runs("transformer") {
-            r.insert("torch_transformer_step_s", reference("transformer")?);
-        }
-        if runs("paper-mlp") {
-            r.insert("torch_train_epoch_s", reference("train")?);
-        }
         if runs("dropout") {
             // The reference times the op; as bandwidth, its slowest run is its lowest GB/s.
-            let d = reference("dropout")?;
+            let d = reference("dropout", &[])?;
             let gb = |s: f64| 4096.0 * 4096.0 * 8.0 / s / 1e9;
             r.insert("torch_dropout_gb_s", Summary { min: gb(d.max), median: gb(d.median), max: gb(d.min) });
         }
         if runs("mc") {
-            r.insert("torch_mc100_s", reference("mc")?);
+            r.insert("torch_mc100_s", reference("mc", &[])?);
         }
     }
     let med = |k: &str| r.get(k).map(|s: &Summary| s.median);
-    for (name, a, b) in [
-        ("paper_mlp_over_torch", "paper_mlp_epoch_s", "torch_train_epoch_s"),
-        ("mc100_over_torch", "mc100_s", "torch_mc100_s"),
-        ("dropout_over_torch", "dropout_gb_s", "torch_dropout_gb_s"),
-        ("transformer_over_torch", "transformer_step_s", "torch_transformer_step_s"),
-    ]
-    .into_iter()
-    .chain(NET_KEYS.iter().map(|k| (k.over_torch, k.epoch, k.torch)))
+    for (name, a, b) in
+        [("mc100_over_torch", "mc100_s", "torch_mc100_s"), ("dropout_over_torch", "dropout_gb_s", "torch_dropout_gb_s")]
     {
         if let (Some(a), Some(b)) = (med(a), med(b)) {
             ratios.insert(name, a / b);
@@ -445,21 +486,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_round_is_followed_by_one_of_the_references_and_the_ratio_pairs_them() {
+        let mut calls = Vec::new();
+        let mut fake = |mode: &str, counts: &[usize]| -> Result<Summary> {
+            calls.push((mode.to_string(), counts.to_vec()));
+            let s = [2.0, 4.0, 1.0][calls.len() - 1];
+            Ok(Summary { min: s, median: s, max: s })
+        };
+        let mut reference: Option<Reference> = Some(&mut fake);
+        let mut torch = TorchRounds::new(&mut reference, "transformer", &[16, 1]);
+        for _ in 0..3 {
+            torch.after_round().unwrap();
+        }
+        let mut figures: Figures = Default::default();
+        // Ours 1, 3, 1 against 2, 4, 1: per-pair ratios 0.5, 0.75, 1, median 0.75 (the ratio
+        // of the medians would be 0.5).
+        torch.record(&[1.0, 3.0, 1.0], "torch_x", "x_over_torch", &mut figures);
+        assert_eq!(figures.1["x_over_torch"], 0.75);
+        assert_eq!(figures.0["torch_x"].median, 2.0);
+        assert_eq!(calls, vec![("transformer".to_string(), vec![16, 1]); 3]);
+        // No reference: nothing is run or recorded.
+        let mut none: Option<Reference> = None;
+        let mut torch = TorchRounds::new(&mut none, "cnn", &[1]);
+        torch.after_round().unwrap();
+        torch.record(&[1.0], "torch_cnn_epoch_s", "cnn_over_torch", &mut figures);
+        assert!(!figures.1.contains_key("cnn_over_torch"));
+    }
+
+    #[test]
     fn every_workload_runs_on_small_shapes() {
         let data = synthetic_mnist(600, 1);
         assert_eq!(train_epochs(KERAS_MLP, &data, 128, 2).unwrap().len(), 2);
         assert_eq!(gemm_floor_epochs(&[784, 64, 10], 600, 128, 2).len(), 2);
-        let paired = paper_mlp_and_floor_epochs(&data, 128, 2).unwrap();
+        let paired = paper_mlp_and_floor_epochs(&data, 128, 2, &mut || Ok(())).unwrap();
         assert_eq!((paired.train.len(), paired.floor.len()), (2, 2));
         assert!(paired.train.iter().chain(&paired.floor).all(|s| s.is_finite() && *s > 0.0));
         assert_eq!(paired.mask_bytes_per_element, 0.0, "the paper MLP regenerates its masks");
         let (dropout, copy) = dropout_and_copy_bandwidth(256, 2);
         assert!(dropout.iter().chain(&copy).all(|gb| gb.is_finite() && *gb > 0.0));
         assert_eq!(mc_inference(20, 3, 1).unwrap().len(), 1);
-        let (train, floor) = super::super::bench_transformer::transformer_and_floor_steps(1, 1).unwrap();
+        let (train, floor) =
+            super::super::bench_transformer::transformer_and_floor_steps(1, 1, &mut || Ok(())).unwrap();
         assert!(train.iter().chain(&floor).all(|s| s.is_finite() && *s > 0.0));
         for (name, _) in super::super::bench_nets::NETS {
-            let (train, floor) = super::super::bench_nets::net_and_floor_epochs(name, 200, 1).unwrap();
+            let (train, floor) = super::super::bench_nets::net_and_floor_epochs(name, 200, 1, &mut || Ok(())).unwrap();
             assert!(train.iter().chain(&floor).all(|s| s.is_finite() && *s > 0.0), "{name}");
         }
     }

@@ -4,7 +4,7 @@
 //! as one input projection, one product per step each way and one weight gradient product each). Floor steps run between the
 //! training batches, as the MLP's floor does, so both see the same state of the machine.
 
-use super::bench::{synthetic_mnist, Training, INTERLEAVE_BATCHES};
+use super::bench::{synthetic_mnist, AfterRound, Training, INTERLEAVE_BATCHES};
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::rng::Stream;
@@ -135,7 +135,12 @@ impl ProductFloor {
 
 /// Seconds per epoch over `samples` examples of training workload `name` and of its product
 /// floor, `epochs` pairs.
-pub fn net_and_floor_epochs(name: &str, samples: usize, epochs: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+pub fn net_and_floor_epochs(
+    name: &str,
+    samples: usize,
+    epochs: usize,
+    after_epoch: AfterRound,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let spec = NETS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
     let spec = spec.ok_or_else(|| Error::InvalidArgument(format!("unknown network workload '{name}'")))?;
     let data = synthetic_mnist(samples, 42);
@@ -157,6 +162,7 @@ pub fn net_and_floor_epochs(name: &str, samples: usize, epochs: usize) -> Result
             return Err(e);
         }
         pairs.push((total - floor_s, floor_s));
+        after_epoch()?;
     }
     Ok(pairs.into_iter().unzip())
 }

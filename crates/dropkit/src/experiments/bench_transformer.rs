@@ -1,13 +1,14 @@
 //! The `transformer` bench workload: training steps of the `char-transformer` preset on the
 //! embedded text (batch 32, context 128), next to its product floor, the same matrix products
 //! alone: per block the QKV, output and two MLP projections (forward, weight gradient, input
-//! gradient) and per (sample, head) the four attention products and their four backward ones;
-//! then the output head. Floor steps run between training batches, as the MLP's floor does.
+//! gradient) and per (sample, head) the two attention products and their four backward ones, in
+//! the causal tiles the layer uses; then the output head. Floor steps run between training batches, as the MLP's floor does.
 
-use super::bench::{Training, INTERLEAVE_BATCHES};
+use super::bench::{AfterRound, Training, INTERLEAVE_BATCHES};
 use crate::data::text;
 use crate::error::Result;
-use crate::kernels::gemm::{faster_transposed, matmul, matmul_transposed, MatRef};
+use crate::kernels::gemm::{faster_transposed, matmul, matmul_strided, matmul_transposed, MatRef};
+use crate::nn::attention::{block, head, key_block, key_tiles, query_tiles};
 use crate::rng::Stream;
 use crate::train::presets::preset;
 use rayon::prelude::*;
@@ -87,26 +88,42 @@ impl TransformerFloor {
     }
 
     /// The attention products of one block, forward (`backward` false) or backward, one task
-    /// per (sample, head) as the layer runs them.
+    /// per (sample, head) and in causal tiles as the layer runs them.
     fn attention(&mut self, backward: bool) {
         let hd = D / HEADS;
-        let qkv = &self.qkv;
-        let head = |b: usize, h: usize, part: usize| {
-            let start = b * T * 3 * D + part * D + h * hd;
-            MatRef { data: &qkv[start..], rows: T, cols: hd, rs: 3 * D, cs: 1 }
-        };
+        let (qkv, dims) = (&self.qkv, (T, D, hd));
         self.probs.par_chunks_mut(T * T).zip(self.heads.par_chunks_mut(T * hd)).enumerate().for_each(|(bh, (p, o))| {
             let (b, h) = (bh / HEADS, bh % HEADS);
+            let part = |i, rows| head(qkv, dims, b, h, i, rows);
             if backward {
                 // dP' = dO V^T, dV = P'^T dO, dQ = dS K, dK = dS^T Q (dO, dS standing in place).
-                let d_o = head(b, h, 2);
-                matmul(p, d_o, head(b, h, 2).t(), false);
-                matmul(o, MatRef::new(p, T, T).t(), d_o, false);
-                matmul(o, MatRef::new(p, T, T), head(b, h, 1), false);
-                matmul(o, MatRef::new(p, T, T).t(), head(b, h, 0), false);
+                for (rows, keys) in query_tiles(T, true) {
+                    matmul_strided(&mut p[rows.start * T..], T, part(2, rows.clone()), part(2, 0..keys).t(), false);
+                }
+                for (keys, first) in key_tiles(T, true) {
+                    matmul(
+                        &mut o[keys.start * hd..keys.end * hd],
+                        key_block(p, T, &keys, first),
+                        part(2, first..T),
+                        false,
+                    );
+                }
+                for (rows, keys) in query_tiles(T, true) {
+                    matmul(&mut o[rows.start * hd..rows.end * hd], block(p, T, &rows, keys), part(1, 0..keys), false);
+                }
+                for (keys, first) in key_tiles(T, true) {
+                    matmul(
+                        &mut o[keys.start * hd..keys.end * hd],
+                        key_block(p, T, &keys, first),
+                        part(0, first..T),
+                        false,
+                    );
+                }
             } else {
-                matmul(p, head(b, h, 0), head(b, h, 1).t(), false);
-                matmul(o, MatRef::new(p, T, T), head(b, h, 2), false);
+                for (rows, keys) in query_tiles(T, true) {
+                    matmul_strided(&mut p[rows.start * T..], T, part(0, rows.clone()), part(1, 0..keys).t(), false);
+                    matmul(&mut o[rows.start * hd..rows.end * hd], block(p, T, &rows, keys), part(2, 0..keys), false);
+                }
             }
         });
     }
@@ -138,7 +155,11 @@ impl TransformerFloor {
 
 /// Seconds per training step of the char-transformer and of its floor, one pair per timed
 /// round of `steps` steps, `rounds` rounds.
-pub fn transformer_and_floor_steps(steps: usize, rounds: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+pub fn transformer_and_floor_steps(
+    steps: usize,
+    rounds: usize,
+    after_round: AfterRound,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let config = preset("char-transformer")?;
     let data = text::load(text::EMBEDDED_TEXT, &crate::data::DataSource::Embedded, T, text::DEFAULT_TEST_SPLIT)?;
     let part = data.train.slice(0..steps * BATCH);
@@ -154,6 +175,7 @@ pub fn transformer_and_floor_steps(steps: usize, rounds: usize) -> Result<(Vec<f
             }
         })?;
         pairs.push(((total - floor_s) / steps as f64, floor_s / steps as f64));
+        after_round()?;
     }
     Ok(pairs.into_iter().unzip())
 }

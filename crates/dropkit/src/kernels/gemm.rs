@@ -32,13 +32,19 @@ const PARALLEL_FLOPS: usize = 1 << 18;
 
 /// `dst (a.rows, b.cols) = a * b`, or `dst += a * b` when `accumulate`. `dst` is row-major.
 pub fn matmul(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool) {
-    product(dst, a, b, accumulate, false)
+    product(dst, b.cols, a, b, accumulate, false)
+}
+
+/// [`matmul`] into a block of a wider row-major matrix: element (i, j) goes to
+/// `dst[i * dst_rs + j]`, and the rest of each row of `dst` is left as it is.
+pub fn matmul_strided(dst: &mut [f32], dst_rs: usize, a: MatRef, b: MatRef, accumulate: bool) {
+    product(dst, dst_rs, a, b, accumulate, false)
 }
 
 /// [`matmul`] into the transpose: `dst (b.cols, a.rows) = (a * b)^T`, or `+=`. Each element
 /// is summed in the same order as by [`matmul`], so the bits are the same.
 pub fn matmul_transposed(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool) {
-    product(dst, a, b, accumulate, true)
+    product(dst, a.rows, a, b, accumulate, true)
 }
 
 /// Whether `a * b` with `a` (m, k) row-major and `b` the transpose of a row-major (n, k)
@@ -50,24 +56,30 @@ pub fn faster_transposed(m: usize, n: usize) -> bool {
     m > 0 && n >= 2 * m
 }
 
-fn product(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool, transposed: bool) {
+/// `a * b` into `dst`, whose rows (columns when `transposed`) are `stride` apart.
+fn product(dst: &mut [f32], stride: usize, a: MatRef, b: MatRef, accumulate: bool, transposed: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "matmul: inner dimensions {k} and {}", b.rows);
-    assert_eq!(dst.len(), m * n, "matmul: destination holds {} not {m}x{n}", dst.len());
+    let (lines, line) = if transposed { (n, m) } else { (m, n) };
+    assert!(stride >= line, "matmul: destination stride {stride} below its {line} columns");
+    if transposed || stride == line {
+        assert_eq!(dst.len(), m * n, "matmul: destination holds {} not {m}x{n}", dst.len());
+    }
     if m == 0 || n == 0 {
         return;
     }
+    assert!((lines - 1) * stride + line <= dst.len(), "matmul: destination holds {} not {m}x{n}", dst.len());
     if k == 0 {
         if !accumulate {
-            dst.fill(0.0);
+            dst.chunks_mut(stride).take(lines).for_each(|row| row[..line].fill(0.0));
         }
         return;
     }
     // Bounds of the strided views, checked once so the unsafe calls cannot read out of range.
     assert!((m - 1) * a.rs + (k - 1) * a.cs < a.data.len());
     assert!((k - 1) * b.rs + (n - 1) * b.cs < b.data.len());
-    // Element (i, j) of the product goes to dst[i * n + j], or to dst[j * m + i] transposed.
-    let (cs, rs) = if transposed { (m, 1) } else { (1, n) };
+    // Element (i, j) of the product goes to dst[i * stride + j], or to dst[j * stride + i] transposed.
+    let (cs, rs) = if transposed { (stride, 1) } else { (1, stride) };
     let product = Product { a, b, out: dst.as_mut_ptr(), cs, rs, accumulate };
     if m * n * k < PARALLEL_FLOPS {
         // SAFETY: the whole product, within the bounds checked above; dst is exclusively borrowed.
@@ -186,6 +198,22 @@ mod tests {
         matmul(&mut d, am.t(), bm.t(), true);
         for (x, y) in d.iter().zip(naive(am.t(), bm.t())) {
             assert!((x - 1.0 - y).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn a_strided_product_writes_its_block_only() {
+        let (m, k, n, stride) = (130, 70, 40, 50); // above PARALLEL_FLOPS: two halves of rows
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+        let (am, bm) = (MatRef::new(&a, m, k), MatRef::new(&b, k, n));
+        let mut whole = vec![0.0; m * n];
+        matmul(&mut whole, am, bm, false);
+        let mut wide = vec![7.0; (m - 1) * stride + n];
+        matmul_strided(&mut wide, stride, am, bm, false);
+        for (i, row) in wide.chunks(stride).enumerate() {
+            assert_eq!(&row[..n], &whole[i * n..(i + 1) * n], "row {i}");
+            assert!(row[n..].iter().all(|&v| v == 7.0), "row {i} beyond the block");
         }
     }
 

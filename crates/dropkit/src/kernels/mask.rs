@@ -226,7 +226,20 @@ fn apply_chunk<const RELU: bool>(
     debug_assert_eq!(first % GROUP as u64, 0);
     let full = dst.len() / GROUP * GROUP;
     let g0 = first / GROUP as u64;
-    let (d, s) = (&mut dst[..full], &src[..full]);
+    groups::<RELU>(isa, stream, &mut dst[..full], &src[..full], g0, mask, scale);
+    // A last part-group through the group kernel on padded copies: element by element it would
+    // take a Philox call each, where the vector kernel makes 128 elements from 16.
+    let tail = dst.len() - full;
+    if tail > 0 {
+        let (mut s, mut d) = ([0.0f32; GROUP], [0.0f32; GROUP]);
+        s[..tail].copy_from_slice(&src[full..]);
+        groups::<RELU>(isa, false, &mut d, &s, g0 + (full / GROUP) as u64, mask, scale);
+        dst[full..].copy_from_slice(&d[..tail]);
+    }
+}
+
+/// Whole groups of [`apply_chunk`] with the instruction set `isa`.
+fn groups<const RELU: bool>(isa: Isa, stream: bool, d: &mut [f32], s: &[f32], g0: u64, mask: &MaskKey, scale: f32) {
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: callers pass an ISA that best_isa() reported for this CPU.
@@ -236,9 +249,6 @@ fn apply_chunk<const RELU: bool>(
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { simd::groups_avx2::<RELU>(d, s, g0, mask, scale) },
         _ => groups_scalar::<RELU>(d, s, g0, mask, scale),
-    }
-    for (i, (d, &s)) in dst[full..].iter_mut().zip(&src[full..]).enumerate() {
-        *d = if mask.keeps(first + (full + i) as u64) { pre::<RELU>(s) * scale } else { 0.0 };
     }
 }
 

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::init::glorot_uniform;
 use crate::kernels::affine::affine;
 use crate::kernels::fastmath::{exp, vectorized};
-use crate::kernels::gemm::{matmul, MatRef};
+use crate::kernels::gemm::{matmul, matmul_strided, MatRef};
 use crate::kernels::{column_sums, mask};
 use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
@@ -34,6 +34,7 @@ use crate::rng::Stream;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use std::fmt;
+use std::ops::Range;
 
 /// The attention layer.
 pub struct Attention {
@@ -129,11 +130,54 @@ impl Attention {
     }
 }
 
-/// Head `h` of sample `b` of Q (part 0), K (1) or V (2), as a (T, hd) view of the QKV rows of
-/// width 3D.
-fn head(qkv: &[f32], (t, d, hd): (usize, usize, usize), b: usize, h: usize, part: usize) -> MatRef<'_> {
-    let start = b * t * 3 * d + part * d + h * hd;
-    MatRef { data: &qkv[start..], rows: t, cols: hd, rs: 3 * d, cs: 1 }
+/// Rows `rows` of head `h` of sample `b` of Q (part 0), K (1) or V (2), as a (rows, hd) view
+/// of the QKV rows of width 3D.
+pub(crate) fn head(
+    qkv: &[f32],
+    (t, d, hd): (usize, usize, usize),
+    b: usize,
+    h: usize,
+    part: usize,
+    rows: Range<usize>,
+) -> MatRef<'_> {
+    let start = (b * t + rows.start) * 3 * d + part * d + h * hd;
+    MatRef { data: &qkv[start..], rows: rows.len(), cols: hd, rs: 3 * d, cs: 1 }
+}
+
+/// Queries per tile of a causal attention matrix. Query tile r reads the keys up to its last
+/// query only, so the products skip the blocks above the diagonal: 10/16 of the work at T = 128.
+const CAUSAL_TILE: usize = 32;
+
+/// The query tiles of a (T, T) attention matrix, each with the number of keys its queries
+/// read: all T, or with `causal` those up to the tile's last query.
+pub fn query_tiles(t: usize, causal: bool) -> impl Iterator<Item = (Range<usize>, usize)> {
+    let tile = if causal { CAUSAL_TILE } else { t.max(1) };
+    (0..t).step_by(tile).map(move |r| {
+        let end = (r + tile).min(t);
+        (r..end, if causal { end } else { t })
+    })
+}
+
+/// The key tiles of a (T, T) attention matrix, each with the first query that reads it.
+pub fn key_tiles(t: usize, causal: bool) -> impl Iterator<Item = (Range<usize>, usize)> {
+    query_tiles(t, causal).map(move |(keys, _)| (keys.clone(), if causal { keys.start } else { 0 }))
+}
+
+/// Query rows `rows` by keys `..keys` of a row-major (T, T) matrix.
+pub(crate) fn block<'a>(m: &'a [f32], t: usize, rows: &Range<usize>, keys: usize) -> MatRef<'a> {
+    MatRef { data: &m[rows.start * t..], rows: rows.len(), cols: keys, rs: t, cs: 1 }
+}
+
+/// Keys `keys` of the queries from `first` of a row-major (T, T) matrix, transposed: (keys,
+/// queries).
+pub(crate) fn key_block<'a>(m: &'a [f32], t: usize, keys: &Range<usize>, first: usize) -> MatRef<'a> {
+    MatRef { data: &m[first * t + keys.start..], rows: t - first, cols: keys.len(), rs: t, cs: 1 }.t()
+}
+
+/// The elements of a query tile that its products read, as one range of the (T, T) matrix: its
+/// rows whole, the last up to `keys`.
+fn tile_span(t: usize, rows: &Range<usize>, keys: usize) -> Range<usize> {
+    rows.start * t..(rows.end - 1) * t + keys
 }
 
 /// Softmax of each row of `s` (T, T) scaled by `scale`, the future masked when `causal`, and
@@ -230,11 +274,24 @@ impl Layer for Attention {
             probs.zip(self.dropped.data_mut().par_chunks_mut(t * t)).zip(self.heads.data_mut().par_chunks_mut(t * hd));
         tasks.enumerate().for_each(|(bh, ((s, dropped), o))| {
             let (bi, h) = (bh / heads, bh % heads);
-            matmul(s, head(qkv, dims, bi, h, 0), head(qkv, dims, bi, h, 1).t(), false);
+            for (rows, keys) in query_tiles(t, causal) {
+                let (q, k) = (head(qkv, dims, bi, h, 0, rows.clone()), head(qkv, dims, bi, h, 1, 0..keys));
+                matmul_strided(&mut s[rows.start * t..], t, q, k.t(), false);
+            }
             // `dropped` holds DropKey's keep mask until P' overwrites it.
             softmax_rows(s, t, scale, causal, key_mask.then_some(&*dropped));
-            attention_dropout::apply_at(dropped, s, &drop, (bh * t * t) as u64);
-            matmul(o, MatRef::new(dropped, t, t), head(qkv, dims, bi, h, 2), false);
+            for (rows, keys) in query_tiles(t, causal) {
+                let span = tile_span(t, &rows, keys);
+                attention_dropout::apply_at(
+                    &mut dropped[span.clone()],
+                    &s[span.clone()],
+                    &drop,
+                    (bh * t * t + span.start) as u64,
+                );
+                dropped[span.end..rows.end * t].fill(0.0);
+                let v = head(qkv, dims, bi, h, 2, 0..keys);
+                matmul(&mut o[rows.start * hd..rows.end * hd], block(dropped, t, &rows, keys), v, false);
+            }
         });
         // DropHead: O_h * m_bh * H / kept; then the heads side by side.
         self.draw_heads(ctx, b);
@@ -306,13 +363,34 @@ impl Layer for Attention {
         let (qkv, d_heads) = (self.qkv.data(), self.d_heads.data());
         let (_, dv_all) = self.d_qkv_heads.data_mut().split_at_mut(2 * part_len);
         let tasks = self.d_probs.data_mut().par_chunks_mut(t * t).zip(self.dropped.data_mut().par_chunks_mut(t * t));
+        let causal = self.config.causal;
         tasks.zip(dv_all.par_chunks_mut(t * hd)).enumerate().for_each(|(bh, ((dp, dropped), dv))| {
             let (bi, h) = (bh / heads, bh % heads);
-            let d_o = MatRef::new(&d_heads[bh * t * hd..(bh + 1) * t * hd], t, hd);
-            matmul(dp, d_o, head(qkv, dims, bi, h, 2).t(), false);
-            matmul(dv, MatRef::new(dropped, t, t).t(), d_o, false);
+            let d_o = |rows: Range<usize>| {
+                MatRef::new(&d_heads[(bh * t + rows.start) * hd..(bh * t + rows.end) * hd], rows.len(), hd)
+            };
+            for (rows, keys) in query_tiles(t, causal) {
+                let v = head(qkv, dims, bi, h, 2, 0..keys);
+                matmul_strided(&mut dp[rows.start * t..], t, d_o(rows.clone()), v.t(), false);
+            }
+            for (keys, first) in key_tiles(t, causal) {
+                matmul(
+                    &mut dv[keys.start * hd..keys.end * hd],
+                    key_block(dropped, t, &keys, first),
+                    d_o(first..t),
+                    false,
+                );
+            }
             if drop.0.is_some() {
-                attention_dropout::apply_at(dropped, dp, &drop, (bh * t * t) as u64);
+                for (rows, keys) in query_tiles(t, causal) {
+                    let span = tile_span(t, &rows, keys);
+                    attention_dropout::apply_at(
+                        &mut dropped[span.clone()],
+                        &dp[span.clone()],
+                        &drop,
+                        (bh * t * t + span.start) as u64,
+                    );
+                }
             }
         });
         if drop.0.is_some() {
@@ -332,13 +410,19 @@ impl Layer for Attention {
                 .for_each(|(bh, (ds, (dq, dk)))| {
                     let (bi, h) = (bh / heads, bh % heads);
                     let p = &probs[bh * t * t..(bh + 1) * t * t];
-                    for (drow, prow) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
-                        let dot: f32 = drow.iter().zip(prow).map(|(a, b)| a * b).sum();
-                        drow.iter_mut().zip(prow).for_each(|(g, &pv)| *g = pv * (*g - dot) * scale);
+                    for (rows, keys) in query_tiles(t, causal) {
+                        for i in rows.clone() {
+                            let (drow, prow) = (&mut ds[i * t..i * t + keys], &p[i * t..i * t + keys]);
+                            let dot: f32 = drow.iter().zip(prow).map(|(a, b)| a * b).sum();
+                            drow.iter_mut().zip(prow).for_each(|(g, &pv)| *g = pv * (*g - dot) * scale);
+                        }
+                        let k = head(qkv, dims, bi, h, 1, 0..keys);
+                        matmul(&mut dq[rows.start * hd..rows.end * hd], block(ds, t, &rows, keys), k, false);
                     }
-                    let ds = MatRef::new(ds, t, t);
-                    matmul(dq, ds, head(qkv, dims, bi, h, 1), false);
-                    matmul(dk, ds.t(), head(qkv, dims, bi, h, 0), false);
+                    for (keys, first) in key_tiles(t, causal) {
+                        let q = head(qkv, dims, bi, h, 0, first..t);
+                        matmul(&mut dk[keys.start * hd..keys.end * hd], key_block(ds, t, &keys, first), q, false);
+                    }
                 });
         }
         // Heads back into QKV rows: (B*T, 3D).
