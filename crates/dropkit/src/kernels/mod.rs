@@ -11,6 +11,7 @@ pub mod fastmath;
 pub mod gemm;
 pub mod isa;
 pub mod mask;
+pub mod reduce;
 pub mod transpose;
 
 pub use transpose::transpose;
@@ -57,10 +58,13 @@ const COLS_PER_TASK: usize = 256;
 pub const SUM_ROWS: usize = 16;
 
 /// Column sums of a row-major (rows, cols) matrix into `out` (overwritten), in f32 in the
-/// fixed order of [`SUM_ROWS`], parallel over column blocks: thread-count invariant.
+/// fixed order of [`SUM_ROWS`], in parallel: thread-count invariant.
 pub fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     assert_eq!(m.len(), rows * cols, "column_sums: matrix holds {} not {rows}x{cols}", m.len());
     assert_eq!(out.len(), cols, "column_sums: {} sums for {cols} columns", out.len());
+    if m.len() >= CHUNK && cols < 2 * COLS_PER_TASK {
+        return column_sums_by_row_blocks(m, cols, out);
+    }
     let work = |(task, o): (usize, &mut [f32])| {
         let c0 = task * COLS_PER_TASK;
         o.fill(0.0);
@@ -79,6 +83,31 @@ pub fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     } else {
         out.par_chunks_mut(COLS_PER_TASK).enumerate().for_each(work);
     }
+}
+
+thread_local! {
+    /// The block sums of [`column_sums_by_row_blocks`], kept between calls (taken while in use,
+    /// so that a nested call on the same thread gets its own).
+    static BLOCK_SUMS: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// [`column_sums`] of a tall matrix with too few column blocks to keep the threads busy (a
+/// transformer's (B*T, 128) gradients were one task): the blocks of [`SUM_ROWS`] rows in
+/// parallel, each summed from zero, then the blocks' sums in order. The same bits.
+fn column_sums_by_row_blocks(m: &[f32], cols: usize, out: &mut [f32]) {
+    let mut block_sums = BLOCK_SUMS.take();
+    block_sums.resize(m.len().div_ceil(SUM_ROWS * cols) * cols, 0.0);
+    block_sums.par_chunks_mut(cols).zip(m.par_chunks(SUM_ROWS * cols)).with_min_len(8).for_each(|(part, block)| {
+        part.fill(0.0);
+        for row in block.chunks_exact(cols) {
+            add_to(part, row);
+        }
+    });
+    out.fill(0.0);
+    for part in block_sums.chunks_exact(cols) {
+        add_to(out, part);
+    }
+    BLOCK_SUMS.set(block_sums);
 }
 
 /// Fills a row-major matrix `dst` with `cols` columns by `fill(rows, first_index)`, called on
@@ -152,7 +181,7 @@ mod tests {
 
     #[test]
     fn column_sums_follow_the_documented_order() {
-        for (rows, cols) in [(0, 5), (1, 3), (15, 7), (17, 300), (128, 1024), (130, 600)] {
+        for (rows, cols) in [(0, 5), (1, 3), (15, 7), (17, 300), (128, 1024), (130, 600), (301, 60), (4100, 128)] {
             let m: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f32 * 0.013 - 6.0).collect();
             let mut got = vec![-1.0; cols];
             column_sums(&m, rows, cols, &mut got);

@@ -27,7 +27,7 @@ use crate::init::glorot_uniform;
 use crate::kernels::affine::affine;
 use crate::kernels::fastmath::{exp, vectorized};
 use crate::kernels::gemm::{matmul, matmul_strided, MatRef};
-use crate::kernels::{column_sums, mask};
+use crate::kernels::{column_sums, mask, reduce};
 use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
 use crate::rng::Stream;
@@ -189,13 +189,13 @@ fn softmax_rows(s: &mut [f32], t: usize, scale: f32, causal: bool, keep: Option<
             dropkey::mask_row(row, &k[i * t..(i + 1) * t], visible);
         }
         let (seen, future) = row.split_at_mut(visible);
-        let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) * scale;
-        // exp(-inf) = 0 for a dropped key; the exps in vector code, the sum in order.
+        let max = reduce::max(seen) * scale;
+        // exp(-inf) = 0 for a dropped key; the exps in vector code, the sum in lanes.
         vectorized(
             #[inline(always)]
             || seen.iter_mut().for_each(|v| *v = exp(*v * scale - max)),
         );
-        let sum: f32 = seen.iter().sum();
+        let sum = reduce::sum(seen);
         let inv = 1.0 / sum;
         seen.iter_mut().for_each(|v| *v *= inv);
         future.fill(0.0);
@@ -413,7 +413,7 @@ impl Layer for Attention {
                     for (rows, keys) in query_tiles(t, causal) {
                         for i in rows.clone() {
                             let (drow, prow) = (&mut ds[i * t..i * t + keys], &p[i * t..i * t + keys]);
-                            let dot: f32 = drow.iter().zip(prow).map(|(a, b)| a * b).sum();
+                            let dot = reduce::dot(drow, prow);
                             drow.iter_mut().zip(prow).for_each(|(g, &pv)| *g = pv * (*g - dot) * scale);
                         }
                         let k = head(qkv, dims, bi, h, 1, 0..keys);

@@ -8,10 +8,11 @@
 //! `dbeta = sum dy` over every row. The same in train, eval and Monte Carlo modes.
 //!
 //! Only the row means and deviations are kept for backward; `xhat` is recomputed from `x`.
-//! Rows are independent, and the parameter gradients sum rows in order, so results do not
+//! Row sums run in the lanes of [`reduce`]. Rows are independent, and the parameter gradients sum rows in order, so results do not
 //! depend on the thread count.
 
 use crate::error::{Error, Result};
+use crate::kernels::reduce;
 use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
 use crate::rng::Stream;
@@ -95,8 +96,8 @@ impl Layer for LayerNorm {
             .zip(x.data().par_chunks(d))
             .zip(self.mean.par_iter_mut().zip(self.rstd.par_iter_mut()))
             .for_each(|((y, x), (mean, rstd))| {
-                let m = x.iter().sum::<f32>() / d as f32;
-                let var = x.iter().map(|&v| (v - m) * (v - m)).sum::<f32>() / d as f32;
+                let m = reduce::sum(x) / d as f32;
+                let var = reduce::squared_deviations(x, m) / d as f32;
                 let r = 1.0 / (var + eps).sqrt();
                 for (((y, &x), &g), &b) in y.iter_mut().zip(x).zip(gamma).zip(beta) {
                     *y = (x - m) * r * g + b;
@@ -147,13 +148,8 @@ impl Layer for LayerNorm {
         self.dx.data_mut().par_chunks_mut(d).zip(xs.par_chunks(d)).zip(dys.par_chunks(d)).enumerate().for_each(
             |(row, ((dx, xr), dr))| {
                 let (m, r) = (mean[row], rstd[row]);
-                let (mut mean_g, mut mean_g_xhat) = (0.0f32, 0.0f32);
-                for ((&x, &dy), &g) in xr.iter().zip(dr).zip(gamma) {
-                    let gv = dy * g;
-                    mean_g += gv;
-                    mean_g_xhat += gv * (x - m) * r;
-                }
-                (mean_g, mean_g_xhat) = (mean_g / d as f32, mean_g_xhat / d as f32);
+                let mean_g = reduce::dot(dr, gamma) / d as f32;
+                let mean_g_xhat = reduce::sum3(xr, dr, gamma, |x, dy, g| dy * g * ((x - m) * r)) / d as f32;
                 for (((dx, &x), &dy), &g) in dx.iter_mut().zip(xr).zip(dr).zip(gamma) {
                     *dx = r * (dy * g - mean_g - (x - m) * r * mean_g_xhat);
                 }
