@@ -176,6 +176,19 @@ pub fn gemm_floor_epochs(dims: &[usize], samples: usize, batch: usize, epochs: u
 /// Training batches between two runs of the GEMM floor's matching steps.
 pub(crate) const INTERLEAVE_BATCHES: usize = 16;
 
+/// Untimed training batches before each timed round (epoch), as `bench/torch_reference.py`
+/// runs before its own timed steps: with PyTorch's rounds in between, each side then starts
+/// its round from the same state (threads awake, its buffers back in cache).
+pub(crate) const WARM_UP_BATCHES: usize = 5;
+
+impl Training {
+    /// [`WARM_UP_BATCHES`] untimed batches of `data`.
+    pub(crate) fn warm_up(&mut self, data: &Dataset) -> Result<()> {
+        self.epoch(&data.slice(0..(WARM_UP_BATCHES * self.batch_size).min(data.len())))?;
+        Ok(())
+    }
+}
+
 /// Seconds per epoch of training the paper MLP on `data` and of its GEMM floor. The floor's
 /// steps run between the training's batches, catching up every [`INTERLEAVE_BATCHES`], so
 /// that both see the same state of a shared machine (whose speed can drift by a third within
@@ -190,6 +203,7 @@ pub fn paper_mlp_and_floor_epochs(
     let mut floor = GemmFloor::new(&[784, 1024, 1024, 10], batch);
     let mut pairs = Vec::with_capacity(epochs);
     for _ in 0..epochs {
+        training.warm_up(data)?;
         let (mut floor_s, mut floor_done) = (0.0, 0);
         let total = training.epoch_with(data, &mut |done, batches| {
             if done % INTERLEAVE_BATCHES == 0 || done == batches {
@@ -403,6 +417,7 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
             let mut training = Training::new(PAPER_MLP, &data, 128)?;
             let mut train = Vec::with_capacity(epochs);
             for _ in 0..epochs {
+                training.warm_up(&data)?;
                 train.push(training.epoch(&data)?);
                 torch.after_round()?;
             }

@@ -148,6 +148,7 @@ pub fn net_and_floor_epochs(
     let mut floor = ProductFloor::new(name)?;
     let mut pairs = Vec::with_capacity(epochs);
     for _ in 0..epochs {
+        training.warm_up(&data)?;
         let (mut floor_s, mut floor_done, mut failed) = (0.0, 0, None);
         let total = training.epoch_with(&data, &mut |done, batches| {
             if done % INTERLEAVE_BATCHES == 0 || done == batches {

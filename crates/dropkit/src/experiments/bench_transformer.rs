@@ -167,6 +167,7 @@ pub fn transformer_and_floor_steps(
     let mut floor = TransformerFloor::new();
     let mut pairs = Vec::with_capacity(rounds);
     for _ in 0..rounds {
+        training.warm_up(&part)?;
         let (mut floor_s, mut floor_done) = (0.0, 0);
         let total = training.epoch_with(&part, &mut |done, batches| {
             if done % INTERLEAVE_BATCHES == 0 || done == batches {
