@@ -30,7 +30,7 @@ pub struct TransformerFloor {
     weights: Vec<Vec<f32>>,
     grads: Vec<Vec<f32>>,
     /// Activations and output gradients (rows x widest), outputs, QKV rows, probabilities
-    /// per (sample, head).
+    /// per (sample, head), and the heads' outputs (B*T, D) or gradients (B*T, 3D).
     x: Vec<f32>,
     dy: Vec<f32>,
     y: Vec<f32>,
@@ -61,7 +61,7 @@ impl TransformerFloor {
             y: vec![0.0; rows * MLP],
             qkv: rand(rows * 3 * D),
             probs: rand(BATCH * HEADS * T * T),
-            heads: vec![0.0; BATCH * HEADS * T * (D / HEADS)],
+            heads: vec![0.0; BATCH * T * 3 * D],
         };
         (0..3).for_each(|_| floor.step());
         floor
@@ -87,42 +87,43 @@ impl TransformerFloor {
         matmul(&mut self.y[..rows * i], dy, MatRef::new(&self.weights[l], o, i), false);
     }
 
-    /// The attention products of one block, forward (`backward` false) or backward, one task
-    /// per (sample, head) and in causal tiles as the layer runs them.
+    /// The attention products of one block, forward (`backward` false) or backward, as the
+    /// layer runs them: one task per sample, head after head, in causal tiles, outputs into
+    /// the heads' columns of (B*T, D) rows (forward) and of (B*T, 3D) rows (backward).
     fn attention(&mut self, backward: bool) {
         let hd = D / HEADS;
         let (qkv, dims) = (&self.qkv, (T, D, hd));
-        self.probs.par_chunks_mut(T * T).zip(self.heads.par_chunks_mut(T * hd)).enumerate().for_each(|(bh, (p, o))| {
-            let (b, h) = (bh / HEADS, bh % HEADS);
-            let part = |i, rows| head(qkv, dims, b, h, i, rows);
-            if backward {
-                // dP' = dO V^T, dV = P'^T dO, dQ = dS K, dK = dS^T Q (dO, dS standing in place).
-                for (rows, keys) in query_tiles(T, true) {
-                    matmul_strided(&mut p[rows.start * T..], T, part(2, rows.clone()), part(2, 0..keys).t(), false);
-                }
-                for (keys, first) in key_tiles(T, true) {
-                    matmul(
-                        &mut o[keys.start * hd..keys.end * hd],
-                        key_block(p, T, &keys, first),
-                        part(2, first..T),
-                        false,
-                    );
-                }
-                for (rows, keys) in query_tiles(T, true) {
-                    matmul(&mut o[rows.start * hd..rows.end * hd], block(p, T, &rows, keys), part(1, 0..keys), false);
-                }
-                for (keys, first) in key_tiles(T, true) {
-                    matmul(
-                        &mut o[keys.start * hd..keys.end * hd],
-                        key_block(p, T, &keys, first),
-                        part(0, first..T),
-                        false,
-                    );
-                }
-            } else {
-                for (rows, keys) in query_tiles(T, true) {
-                    matmul_strided(&mut p[rows.start * T..], T, part(0, rows.clone()), part(1, 0..keys).t(), false);
-                    matmul(&mut o[rows.start * hd..rows.end * hd], block(p, T, &rows, keys), part(2, 0..keys), false);
+        let width = if backward { 3 * D } else { D };
+        let per_sample = HEADS * T * T;
+        let tasks = self.probs.par_chunks_mut(per_sample).zip(self.heads.par_chunks_mut(T * width));
+        tasks.enumerate().for_each(|(b, (p_all, o))| {
+            for h in 0..HEADS {
+                let p = &mut p_all[h * T * T..(h + 1) * T * T];
+                let part = |i, rows| head(qkv, dims, b, h, i, rows);
+                let at = |part: usize, row: usize| row * width + part * D + h * hd;
+                if backward {
+                    // dP' = dO V^T, dV = P'^T dO, dQ = dS K, dK = dS^T Q (dO, dS standing in place).
+                    for (rows, keys) in query_tiles(T, true) {
+                        matmul_strided(&mut p[rows.start * T..], T, part(2, rows.clone()), part(2, 0..keys).t(), false);
+                    }
+                    for (keys, first) in key_tiles(T, true) {
+                        let p_t = key_block(p, T, &keys, first);
+                        matmul_strided(&mut o[at(2, keys.start)..], width, p_t, part(2, first..T), false);
+                    }
+                    for (rows, keys) in query_tiles(T, true) {
+                        let s = block(p, T, &rows, keys);
+                        matmul_strided(&mut o[at(0, rows.start)..], width, s, part(1, 0..keys), false);
+                    }
+                    for (keys, first) in key_tiles(T, true) {
+                        let s_t = key_block(p, T, &keys, first);
+                        matmul_strided(&mut o[at(1, keys.start)..], width, s_t, part(0, first..T), false);
+                    }
+                } else {
+                    for (rows, keys) in query_tiles(T, true) {
+                        matmul_strided(&mut p[rows.start * T..], T, part(0, rows.clone()), part(1, 0..keys).t(), false);
+                        let v = part(2, 0..keys);
+                        matmul_strided(&mut o[at(0, rows.start)..], width, block(p, T, &rows, keys), v, false);
+                    }
                 }
             }
         });

@@ -15,11 +15,14 @@
 //! from its key, never stored), `dS = P * (dP - rowsum(dP * P)) / sqrt(d)`, `dQ = dS K`,
 //! `dK = dS^T Q`, then the projections' products.
 //!
-//! Per (sample, head) one task computes S, the softmax, the dropout and P' V_h in cache (and in
-//! backward dP', dV and the mask). Shapes: x (B, T, D) -> y (B, T, D), H heads of d = D / H. Kept for backward: the QKV
-//! projection (B, T, 3D), the probabilities before and after dropout (B, H, T, T), and the
-//! heads' outputs. Every product has a fixed shape and every (batch, head) pair is its own
-//! task, so the bits do not depend on the thread count.
+//! One task per sample computes, head after head, S, the softmax, the dropout and P' V_h in
+//! cache (and in backward all of the head's gradients), reading and writing the heads' columns
+//! of the projections' rows in place: no split or merge copies. Causal products run in tiles
+//! of queries and skip the blocks above the diagonal. Shapes: x (B, T, D) -> y (B, T, D), H
+//! heads of d = D / H. Kept for backward: the QKV projection (B, T, 3D), the probabilities
+//! before and after dropout (B, H, T, T), and the heads' outputs side by side (B, T, D). Every
+//! product has a fixed shape and every sample is its own task, so the bits do not depend on
+//! the thread count.
 
 use crate::dropout::{attention_dropout, drop_mask, drophead, dropkey};
 use crate::error::{Error, Result};
@@ -52,15 +55,11 @@ pub struct Attention {
     /// (B, H, T, T) before and after dropout.
     probs: Tensor,
     dropped: Tensor,
-    /// (B, H, T, d) per head, and merged (B*T, D).
-    heads: Tensor,
+    /// The heads' outputs side by side (B*T, D).
     merged: Tensor,
     y: Tensor,
     d_merged: Tensor,
-    d_heads: Tensor,
     d_probs: Tensor,
-    /// (3, B, H, T, d): dQ, dK, dV per head.
-    d_qkv_heads: Tensor,
     d_qkv: Tensor,
     dx: Tensor,
     /// The projections' transposed products (`kernels::affine`).
@@ -85,13 +84,10 @@ impl Attention {
             qkv: Tensor::default(),
             probs: Tensor::default(),
             dropped: Tensor::default(),
-            heads: Tensor::default(),
             merged: Tensor::default(),
             y: Tensor::default(),
             d_merged: Tensor::default(),
-            d_heads: Tensor::default(),
             d_probs: Tensor::default(),
-            d_qkv_heads: Tensor::default(),
             d_qkv: Tensor::default(),
             dx: Tensor::default(),
             scratch: Vec::new(),
@@ -206,12 +202,12 @@ fn softmax_rows(s: &mut [f32], t: usize, scale: f32, causal: bool, keep: Option<
 const DROP_KEY: u64 = 1;
 const DROP_HEAD: u64 = 2;
 
-/// Scales each (sample, head) block of `len` values of `heads` by its DropHead factor.
-fn scale_heads(heads: &mut [f32], scales: &[f32], len: usize) {
-    if scales.is_empty() {
-        return;
+/// Multiplies columns `cols` of every row (`d` wide) of `m` by a head's DropHead factor, if it
+/// has one other than 1.
+fn scale_head(m: &mut [f32], d: usize, cols: Range<usize>, factor: Option<&f32>) {
+    if let Some(&f) = factor.filter(|&&f| f != 1.0) {
+        m.chunks_exact_mut(d).for_each(|row| row[cols.clone()].iter_mut().for_each(|v| *v *= f));
     }
-    heads.par_chunks_mut(len).zip(scales.par_iter()).for_each(|(o, &s)| o.iter_mut().for_each(|v| *v *= s));
 }
 
 impl Layer for Attention {
@@ -266,44 +262,36 @@ impl Layer for Attention {
         // of its key and element index (train and MC passes only).
         let key_mask = key_mask.is_some();
         let drop = attention_dropout::key(ctx, self.id, self.config.attn_drop as f32);
-        // And O_h = P' V_h, while P' is in cache.
-        self.heads.resize(&[b, heads, t, hd]);
-        let qkv = self.qkv.data();
-        let probs = self.probs.data_mut().par_chunks_mut(t * t);
-        let tasks =
-            probs.zip(self.dropped.data_mut().par_chunks_mut(t * t)).zip(self.heads.data_mut().par_chunks_mut(t * hd));
-        tasks.enumerate().for_each(|(bh, ((s, dropped), o))| {
-            let (bi, h) = (bh / heads, bh % heads);
-            for (rows, keys) in query_tiles(t, causal) {
-                let (q, k) = (head(qkv, dims, bi, h, 0, rows.clone()), head(qkv, dims, bi, h, 1, 0..keys));
-                matmul_strided(&mut s[rows.start * t..], t, q, k.t(), false);
-            }
-            // `dropped` holds DropKey's keep mask until P' overwrites it.
-            softmax_rows(s, t, scale, causal, key_mask.then_some(&*dropped));
-            for (rows, keys) in query_tiles(t, causal) {
-                let span = tile_span(t, &rows, keys);
-                attention_dropout::apply_at(
-                    &mut dropped[span.clone()],
-                    &s[span.clone()],
-                    &drop,
-                    (bh * t * t + span.start) as u64,
-                );
-                dropped[span.end..rows.end * t].fill(0.0);
-                let v = head(qkv, dims, bi, h, 2, 0..keys);
-                matmul(&mut o[rows.start * hd..rows.end * hd], block(dropped, t, &rows, keys), v, false);
-            }
-        });
-        // DropHead: O_h * m_bh * H / kept; then the heads side by side.
+        // And O_h = P' V_h while P' is in cache, times DropHead's m_bh * H / kept, straight
+        // into the head's columns of merged (B*T, D): one task per sample, head after head.
         self.draw_heads(ctx, b);
-        scale_heads(self.heads.data_mut(), &self.head_scale, t * hd);
         self.merged.resize(&[b * t, d]);
-        let heads_data = self.heads.data();
-        self.merged.data_mut().par_chunks_mut(t * d).enumerate().for_each(|(bi, m)| {
-            for (ti, row) in m.chunks_exact_mut(d).enumerate() {
-                for h in 0..heads {
-                    let src = ((bi * heads + h) * t + ti) * hd;
-                    row[h * hd..(h + 1) * hd].copy_from_slice(&heads_data[src..src + hd]);
+        let (qkv, head_scale) = (self.qkv.data(), &self.head_scale);
+        let per_sample = heads * t * t;
+        let probs = self.probs.data_mut().par_chunks_mut(per_sample);
+        let tasks = probs
+            .zip(self.dropped.data_mut().par_chunks_mut(per_sample))
+            .zip(self.merged.data_mut().par_chunks_mut(t * d));
+        tasks.enumerate().for_each(|(bi, ((s_all, dropped_all), m))| {
+            for h in 0..heads {
+                let bh = bi * heads + h;
+                let (s, dropped) =
+                    (&mut s_all[h * t * t..(h + 1) * t * t], &mut dropped_all[h * t * t..(h + 1) * t * t]);
+                for (rows, keys) in query_tiles(t, causal) {
+                    let (q, k) = (head(qkv, dims, bi, h, 0, rows.clone()), head(qkv, dims, bi, h, 1, 0..keys));
+                    matmul_strided(&mut s[rows.start * t..], t, q, k.t(), false);
                 }
+                // `dropped` holds DropKey's keep mask until P' overwrites it.
+                softmax_rows(s, t, scale, causal, key_mask.then_some(&*dropped));
+                for (rows, keys) in query_tiles(t, causal) {
+                    let span = tile_span(t, &rows, keys);
+                    let first = (bh * t * t + span.start) as u64;
+                    attention_dropout::apply_at(&mut dropped[span.clone()], &s[span.clone()], &drop, first);
+                    dropped[span.end..rows.end * t].fill(0.0);
+                    let v = head(qkv, dims, bi, h, 2, 0..keys);
+                    matmul_strided(&mut m[rows.start * d + h * hd..], d, block(dropped, t, &rows, keys), v, false);
+                }
+                scale_head(m, d, h * hd..(h + 1) * hd, head_scale.get(bh));
             }
         });
         // y = merged W_out^T + b_out.
@@ -340,100 +328,70 @@ impl Layer for Attention {
             MatRef::new(self.out_w.value.data(), d, d),
             false,
         );
-        // Split into heads: (B, H, T, d).
-        self.d_heads.resize(&[b, heads, t, hd]);
-        let dm = self.d_merged.data();
-        self.d_heads.data_mut().par_chunks_mut(t * hd).enumerate().for_each(|(bh, o)| {
-            let (bi, h) = (bh / heads, bh % heads);
-            for (ti, row) in o.chunks_exact_mut(hd).enumerate() {
-                let src = (bi * t + ti) * d + h * hd;
-                row.copy_from_slice(&dm[src..src + hd]);
-            }
-        });
+        // Per sample, head after head: DropHead's factor on dO (in place: d_merged serves no
+        // one else), dP' = dO V^T and dV = P'^T dO; dP = dP' * m / (1 - p), the forward's mask
+        // regenerated, into P''s buffer (P' has served); dS = P * (dP - rowsum(dP * P)) /
+        // sqrt(d); dQ = dS K, dK = dS^T Q. dQ, dK and dV go straight into the head's columns
+        // of d_qkv (B*T, 3D).
         self.draw_heads(ctx, b);
-        scale_heads(self.d_heads.data_mut(), &self.head_scale, t * hd);
-        // dP' = dO V^T and dV = P'^T dO, per (sample, head).
         self.d_probs.resize(&[b, heads, t, t]);
-        self.d_qkv_heads.resize(&[3, b, heads, t, hd]);
-        let part_len = b * heads * t * hd;
-        let dims = (t, d, hd);
-        // Then dP = dP' * m / (1 - p) in the same task, the forward's mask regenerated: P' has
-        // served (dV), so its buffer takes dP.
-        let drop = attention_dropout::key(ctx, self.id, self.config.attn_drop as f32);
-        let (qkv, d_heads) = (self.qkv.data(), self.d_heads.data());
-        let (_, dv_all) = self.d_qkv_heads.data_mut().split_at_mut(2 * part_len);
-        let tasks = self.d_probs.data_mut().par_chunks_mut(t * t).zip(self.dropped.data_mut().par_chunks_mut(t * t));
-        let causal = self.config.causal;
-        tasks.zip(dv_all.par_chunks_mut(t * hd)).enumerate().for_each(|(bh, ((dp, dropped), dv))| {
-            let (bi, h) = (bh / heads, bh % heads);
-            let d_o = |rows: Range<usize>| {
-                MatRef::new(&d_heads[(bh * t + rows.start) * hd..(bh * t + rows.end) * hd], rows.len(), hd)
-            };
-            for (rows, keys) in query_tiles(t, causal) {
-                let v = head(qkv, dims, bi, h, 2, 0..keys);
-                matmul_strided(&mut dp[rows.start * t..], t, d_o(rows.clone()), v.t(), false);
-            }
-            for (keys, first) in key_tiles(t, causal) {
-                matmul(
-                    &mut dv[keys.start * hd..keys.end * hd],
-                    key_block(dropped, t, &keys, first),
-                    d_o(first..t),
-                    false,
-                );
-            }
-            if drop.0.is_some() {
-                for (rows, keys) in query_tiles(t, causal) {
-                    let span = tile_span(t, &rows, keys);
-                    attention_dropout::apply_at(
-                        &mut dropped[span.clone()],
-                        &dp[span.clone()],
-                        &drop,
-                        (bh * t * t + span.start) as u64,
-                    );
-                }
-            }
-        });
-        if drop.0.is_some() {
-            std::mem::swap(&mut self.d_probs, &mut self.dropped);
-        }
-        // dS = P * (dP - rowsum(dP * P)) / sqrt(d); dQ = dS K, dK = dS^T Q.
-        let scale = 1.0 / (hd as f32).sqrt();
-        {
-            let (qkv, probs) = (self.qkv.data(), self.probs.data());
-            let (dq_all, rest) = self.d_qkv_heads.data_mut().split_at_mut(part_len);
-            let (dk_all, _) = rest.split_at_mut(part_len);
-            self.d_probs
-                .data_mut()
-                .par_chunks_mut(t * t)
-                .zip(dq_all.par_chunks_mut(t * hd).zip(dk_all.par_chunks_mut(t * hd)))
-                .enumerate()
-                .for_each(|(bh, (ds, (dq, dk)))| {
-                    let (bi, h) = (bh / heads, bh % heads);
-                    let p = &probs[bh * t * t..(bh + 1) * t * t];
-                    for (rows, keys) in query_tiles(t, causal) {
-                        for i in rows.clone() {
-                            let (drow, prow) = (&mut ds[i * t..i * t + keys], &p[i * t..i * t + keys]);
-                            let dot = reduce::dot(drow, prow);
-                            drow.iter_mut().zip(prow).for_each(|(g, &pv)| *g = pv * (*g - dot) * scale);
-                        }
-                        let k = head(qkv, dims, bi, h, 1, 0..keys);
-                        matmul(&mut dq[rows.start * hd..rows.end * hd], block(ds, t, &rows, keys), k, false);
-                    }
-                    for (keys, first) in key_tiles(t, causal) {
-                        let q = head(qkv, dims, bi, h, 0, first..t);
-                        matmul(&mut dk[keys.start * hd..keys.end * hd], key_block(ds, t, &keys, first), q, false);
-                    }
-                });
-        }
-        // Heads back into QKV rows: (B*T, 3D).
         self.d_qkv.resize(&[rows, 3 * d]);
-        let dh = self.d_qkv_heads.data();
-        self.d_qkv.data_mut().par_chunks_mut(3 * d).enumerate().for_each(|(r, row)| {
-            let (bi, ti) = (r / t, r % t);
-            for part in 0..3 {
-                for h in 0..heads {
-                    let src = part * part_len + ((bi * heads + h) * t + ti) * hd;
-                    row[part * d + h * hd..part * d + (h + 1) * hd].copy_from_slice(&dh[src..src + hd]);
+        let drop = attention_dropout::key(ctx, self.id, self.config.attn_drop as f32);
+        let (dims, scale, causal) = ((t, d, hd), 1.0 / (hd as f32).sqrt(), self.config.causal);
+        let (qkv, probs, head_scale) = (self.qkv.data(), self.probs.data(), &self.head_scale);
+        let per_sample = heads * t * t;
+        let tasks =
+            self.d_merged.data_mut().par_chunks_mut(t * d).zip(self.d_probs.data_mut().par_chunks_mut(per_sample));
+        let tasks = tasks
+            .zip(self.dropped.data_mut().par_chunks_mut(per_sample))
+            .zip(self.d_qkv.data_mut().par_chunks_mut(t * 3 * d));
+        tasks.enumerate().for_each(|(bi, (((dm, dp_all), dropped_all), dqkv))| {
+            for h in 0..heads {
+                let bh = bi * heads + h;
+                let cols = h * hd..(h + 1) * hd;
+                scale_head(dm, d, cols.clone(), head_scale.get(bh));
+                let dm = &*dm;
+                let d_o = |rows: Range<usize>| MatRef {
+                    data: &dm[rows.start * d + h * hd..],
+                    rows: rows.len(),
+                    cols: hd,
+                    rs: d,
+                    cs: 1,
+                };
+                let (dp, dropped) =
+                    (&mut dp_all[h * t * t..(h + 1) * t * t], &mut dropped_all[h * t * t..(h + 1) * t * t]);
+                let into = |part: usize, from: usize| part * d + h * hd + from * 3 * d;
+                for (rows, keys) in query_tiles(t, causal) {
+                    let v = head(qkv, dims, bi, h, 2, 0..keys);
+                    matmul_strided(&mut dp[rows.start * t..], t, d_o(rows.clone()), v.t(), false);
+                }
+                for (keys, first) in key_tiles(t, causal) {
+                    let p_t = key_block(dropped, t, &keys, first);
+                    matmul_strided(&mut dqkv[into(2, keys.start)..], 3 * d, p_t, d_o(first..t), false);
+                }
+                let ds: &mut [f32] = if drop.0.is_some() {
+                    for (rows, keys) in query_tiles(t, causal) {
+                        let span = tile_span(t, &rows, keys);
+                        let first = (bh * t * t + span.start) as u64;
+                        attention_dropout::apply_at(&mut dropped[span.clone()], &dp[span.clone()], &drop, first);
+                    }
+                    dropped
+                } else {
+                    dp
+                };
+                let p = &probs[bh * t * t..(bh + 1) * t * t];
+                for (rows, keys) in query_tiles(t, causal) {
+                    for i in rows.clone() {
+                        let (drow, prow) = (&mut ds[i * t..i * t + keys], &p[i * t..i * t + keys]);
+                        let dot = reduce::dot(drow, prow);
+                        drow.iter_mut().zip(prow).for_each(|(g, &pv)| *g = pv * (*g - dot) * scale);
+                    }
+                    let k = head(qkv, dims, bi, h, 1, 0..keys);
+                    matmul_strided(&mut dqkv[into(0, rows.start)..], 3 * d, block(ds, t, &rows, keys), k, false);
+                }
+                for (keys, first) in key_tiles(t, causal) {
+                    let q = head(qkv, dims, bi, h, 0, first..t);
+                    matmul_strided(&mut dqkv[into(1, keys.start)..], 3 * d, key_block(ds, t, &keys, first), q, false);
                 }
             }
         });
