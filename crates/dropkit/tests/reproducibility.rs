@@ -5,12 +5,14 @@ use dropkit::model::Sequential;
 use dropkit::optim::{Optimizer, OptimizerConfig};
 use dropkit::train::{fit, weights, FitOptions};
 
-fn train_bytes(threads: usize) -> Vec<u8> {
+const MLP: &str = "dropout(0.2) dense(256, relu) dropout(0.5) dense(128, relu) dropout(0.5) dense(10)";
+
+/// The weights after two epochs of `spec` on the first `samples` embedded MNIST digits.
+fn train_bytes(spec: &str, samples: usize, threads: usize) -> Vec<u8> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     pool.install(|| {
         let data = load_mnist(&DataSource::Embedded, "mnist").unwrap();
-        let train = data.train.slice(0..2_000);
-        let spec = "dropout(0.2) dense(256, relu) dropout(0.5) dense(128, relu) dropout(0.5) dense(10)";
+        let train = data.train.slice(0..samples);
         let mut model = Sequential::from_spec(spec, &train.sample_shape, 7).unwrap();
         let mut opt = Optimizer::new(OptimizerConfig::default()).unwrap();
         fit(
@@ -28,9 +30,21 @@ fn train_bytes(threads: usize) -> Vec<u8> {
 
 #[test]
 fn weights_are_byte_identical_with_1_2_and_8_threads() {
-    let one = train_bytes(1);
-    assert_eq!(one, train_bytes(2));
-    assert_eq!(one, train_bytes(8));
+    let one = train_bytes(MLP, 2_000, 1);
+    assert_eq!(one, train_bytes(MLP, 2_000, 2));
+    assert_eq!(one, train_bytes(MLP, 2_000, 8));
+}
+
+#[test]
+fn conv_and_recurrent_weights_are_byte_identical_with_1_and_2_threads() {
+    let nets = [
+        "conv2d(8, 3) relu conv2d(16, 3) relu maxpool(2) spatial_dropout2d(0.25) flatten dense(32) relu dropout(0.5) dense(10)",
+        "lstm(32, 0.1, 0.1) dense(10)",
+        "gru(32, 0.1, 0.1) dense(10)",
+    ];
+    for spec in nets {
+        assert_eq!(train_bytes(spec, 400, 1), train_bytes(spec, 400, 2), "{spec}");
+    }
 }
 
 #[test]

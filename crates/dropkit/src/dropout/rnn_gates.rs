@@ -14,8 +14,8 @@ use rayon::prelude::*;
 /// Samples per parallel task at least: a sample's gates are a few hundred values.
 const MIN_SAMPLES: usize = 8;
 
-/// One step's shapes and pre-activations: `zx` holds every step (B, T, G*H), `zh` this step's
-/// recurrent product (B, G*H).
+/// One step's shapes and pre-activations: `zx` holds every step (B, T, G*H) with every bias
+/// but the GRU's `b_hn`, `zh` this step's recurrent product without bias (B, G*H).
 pub struct Step<'a> {
     pub zx: &'a [f32],
     pub zh: &'a [f32],
@@ -29,6 +29,65 @@ impl Step<'_> {
     fn rows(&self, s: usize, gh: usize) -> (&[f32], &[f32]) {
         let at = (s * self.steps + self.t) * gh;
         (&self.zx[at..at + gh], &self.zh[s * gh..(s + 1) * gh])
+    }
+}
+
+/// Where a forward step also writes its new state for the next step's recurrent product:
+/// `h' * m` (the locked mask `mask`, (B, H), or none when empty) into row t + 1 of `out` (B, T, H),
+/// when there is a next step. So the mask costs no pass of its own.
+pub struct Feed<'a> {
+    pub out: &'a mut [f32],
+    pub mask: &'a [f32],
+}
+
+impl Feed<'_> {
+    /// Sample `s`'s fed state for the step after `t` from its new state `h_new`.
+    #[inline(always)]
+    fn write(out_s: &mut [f32], mask: &[f32], s: usize, (t, steps): (usize, usize), h_new: &[f32]) {
+        let h = h_new.len();
+        if t + 1 < steps {
+            let row = &mut out_s[(t + 1) * h..(t + 2) * h];
+            match mask.get(s * h..(s + 1) * h) {
+                Some(m) => row.iter_mut().zip(h_new).zip(m).for_each(|((o, &v), &m)| *o = v * m),
+                None => row.copy_from_slice(h_new),
+            }
+        }
+    }
+}
+
+/// The gradient reaching a step's new state h_{t+1}, summed in the backward gate pass in the
+/// order `direct + recurrent * mask + dy`: from the next step directly (the GRU's `z h`
+/// path, (B, H), read and then replaced; none for the LSTM), through the next step's recurrent
+/// product (`recurrent` = dzh_{t+1} W_hh, (B, H), times the locked mask, (B, H) or empty; empty
+/// at the last step), and from the loss (`dy`: sample s's row starts at `s * dy_stride +
+/// dy_offset`; empty when no loss reaches this step).
+pub struct DhIn<'a> {
+    pub recurrent: &'a [f32],
+    pub mask: &'a [f32],
+    pub dy: &'a [f32],
+    pub dy_stride: usize,
+    pub dy_offset: usize,
+}
+
+impl DhIn<'_> {
+    /// Sample `s`'s gradient into `dh` (H), after `direct` (H) or from zero.
+    #[inline(always)]
+    fn assemble(&self, s: usize, direct: Option<&[f32]>, dh: &mut [f32]) {
+        let h = dh.len();
+        match direct {
+            Some(d) => dh.copy_from_slice(d),
+            None => dh.fill(0.0),
+        }
+        if let Some(rec) = self.recurrent.get(s * h..(s + 1) * h) {
+            match self.mask.get(s * h..(s + 1) * h) {
+                Some(m) => dh.iter_mut().zip(rec).zip(m).for_each(|((d, &g), &m)| *d += g * m),
+                None => dh.iter_mut().zip(rec).for_each(|(d, &g)| *d += g),
+            }
+        }
+        let at = s * self.dy_stride + self.dy_offset;
+        if let Some(dy) = self.dy.get(at..at + h) {
+            dh.iter_mut().zip(dy).for_each(|(d, &g)| *d += g);
+        }
     }
 }
 
@@ -47,11 +106,19 @@ fn gates_of_mut<const G: usize>(row: &mut [f32], h: usize) -> [&mut [f32]; G] {
 }
 
 /// LSTM forward step: `gates` (B, 4H) = (i, f, g, o), and `c_next`, `h_next` (B, H) from
-/// `c_prev` (B, H).
-pub fn lstm_forward(step: &Step, c_prev: &[f32], c_next: &mut [f32], h_next: &mut [f32], gates: &mut [f32]) {
+/// `c_prev` (B, H); `h_next` fed on through `feed`.
+pub fn lstm_forward(
+    step: &Step,
+    c_prev: &[f32],
+    c_next: &mut [f32],
+    h_next: &mut [f32],
+    gates: &mut [f32],
+    feed: Feed,
+) {
     let h = step.hidden;
     let rows = h_next.par_chunks_mut(h).zip(c_next.par_chunks_mut(h)).zip(gates.par_chunks_mut(4 * h));
-    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, ((hn, cn), gt))| {
+    let rows = rows.zip(feed.out.par_chunks_mut(step.steps * h));
+    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, (((hn, cn), gt), out_s))| {
         // Slices of exactly h values, so that the loop below compiles without bounds checks.
         let (hn, cn) = (&mut hn[..h], &mut cn[..h]);
         let (zx, zh) = step.rows(s, 4 * h);
@@ -72,21 +139,32 @@ pub fn lstm_forward(step: &Step, c_prev: &[f32], c_next: &mut [f32], h_next: &mu
                     (gi[k], gf[k], gg[k], go[k]) = (i, f, g, o);
                 }
             },
-        )
+        );
+        Feed::write(out_s, feed.mask, s, (step.t, step.steps), hn);
     });
 }
 
-/// LSTM backward step. In: the step's `gates`, `c_prev`, `c_next`, `dh` (B, H) and `dc` (B, H,
-/// from later steps). Out: the pre-activation gradients into `dz` (B, T, 4H) at step t, `dc`
-/// becomes the gradient for the step before. The recurrent side's gradient equals `dz`'s.
-pub fn lstm_backward(step: &Step, gates: &[f32], c: (&[f32], &[f32]), dh: &[f32], dc: &mut [f32], dz: &mut [f32]) {
+/// LSTM backward step. In: the step's `gates`, `c_prev`, `c_next`, the parts of its `dh` and
+/// `dc` (B, H, from later steps). Out: `dh` (B, H), the pre-activation gradients into `dz`
+/// (B, T, 4H) at step t, and `dc` becomes the gradient for the step before. The recurrent side's
+/// gradient equals `dz`'s.
+pub fn lstm_backward(
+    step: &Step,
+    gates: &[f32],
+    c: (&[f32], &[f32]),
+    dh_in: &DhIn,
+    (dh, dc): (&mut [f32], &mut [f32]),
+    dz: &mut [f32],
+) {
     let (h, (t, steps)) = (step.hidden, (step.t, step.steps));
     let (c_prev, c_next) = c;
-    let rows = dz.par_chunks_mut(steps * 4 * h).zip(dc.par_chunks_mut(h));
-    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, (dz_s, dcn))| {
-        let dcn = &mut dcn[..h];
+    let rows = dz.par_chunks_mut(steps * 4 * h).zip(dc.par_chunks_mut(h)).zip(dh.par_chunks_mut(h));
+    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, ((dz_s, dcn), dhs))| {
+        let (dcn, dhs) = (&mut dcn[..h], &mut dhs[..h]);
+        dh_in.assemble(s, None, dhs);
+        let dhs = &*dhs;
         let [i, f, g, o] = gates_of::<4>(&gates[s * 4 * h..(s + 1) * 4 * h], h);
-        let (cp, cn, dhs) = (&c_prev[s * h..(s + 1) * h], &c_next[s * h..(s + 1) * h], &dh[s * h..(s + 1) * h]);
+        let (cp, cn) = (&c_prev[s * h..(s + 1) * h], &c_next[s * h..(s + 1) * h]);
         let [di, df, dg, d_o] = gates_of_mut::<4>(&mut dz_s[t * 4 * h..(t + 1) * 4 * h], h);
         vectorized(
             #[inline(always)]
@@ -105,12 +183,20 @@ pub fn lstm_backward(step: &Step, gates: &[f32], c: (&[f32], &[f32]), dh: &[f32]
     });
 }
 
-/// GRU forward step: `gates` (B, 3H) = (r, z, n), `hn` (B, H) keeps `zh`'s n part, `h_next`
-/// from `h_prev` (B, H, undropped).
-pub fn gru_forward(step: &Step, h_prev: &[f32], h_next: &mut [f32], hn: &mut [f32], gates: &mut [f32]) {
+/// GRU forward step: `gates` (B, 3H) = (r, z, n), `hn` (B, H) keeps `zh`'s n part plus its
+/// bias `b_hn`, `h_next` from `h_prev` (B, H, undropped), fed on through `feed`.
+pub fn gru_forward(
+    step: &Step,
+    b_hn: &[f32],
+    h_prev: &[f32],
+    (h_next, hn, gates): (&mut [f32], &mut [f32], &mut [f32]),
+    feed: Feed,
+) {
     let h = step.hidden;
+    let b_hn = &b_hn[..h];
     let rows = h_next.par_chunks_mut(h).zip(hn.par_chunks_mut(h)).zip(gates.par_chunks_mut(3 * h));
-    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, ((h_out, hn), gt))| {
+    let rows = rows.zip(feed.out.par_chunks_mut(step.steps * h));
+    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, (((h_out, hn), gt), out_s))| {
         let (h_out, hn) = (&mut h_out[..h], &mut hn[..h]);
         let (zx, zh) = step.rows(s, 3 * h);
         let ([xr, xz, xn], [hr, hz, hh]) = (gates_of::<3>(zx, h), gates_of::<3>(zh, h));
@@ -122,31 +208,37 @@ pub fn gru_forward(step: &Step, h_prev: &[f32], h_next: &mut [f32], hn: &mut [f3
                 for k in 0..h {
                     let r = sigmoid(xr[k] + hr[k]);
                     let z = sigmoid(xz[k] + hz[k]);
-                    hn[k] = hh[k];
-                    let n = tanh(xn[k] + r * hh[k]);
+                    hn[k] = hh[k] + b_hn[k];
+                    let n = tanh(xn[k] + r * hn[k]);
                     h_out[k] = (1.0 - z) * n + z * hp[k];
                     (gr[k], gz[k], gn[k]) = (r, z, n);
                 }
             },
-        )
+        );
+        Feed::write(out_s, feed.mask, s, (step.t, step.steps), h_out);
     });
 }
 
-/// GRU backward step: from the step's `gates`, `hn`, `h_prev` and `dh` (B, H), the input-side
-/// gradients into `dz` (B, T, 3H) at step t, the recurrent side's into `dzh` (B, T, 3H), and the
-/// gradient that reaches h directly (through `z h`) into `dh_direct` (B, H).
+/// GRU backward step: from the step's `gates`, `hn`, `h_prev` and the parts of its `dh`, `dh`
+/// (B, H), the input-side gradients into `dz` (B, T, 3H) at step t, the recurrent side's into
+/// `dzh` (B, T, 3H), and the gradient that reaches h directly (through `z h`) into `dh_direct`
+/// (B, H), which held the next step's.
 pub fn gru_backward(
     step: &Step,
     (gates, hn, h_prev): (&[f32], &[f32], &[f32]),
-    dh: &[f32],
-    (dz, dzh, dh_direct): (&mut [f32], &mut [f32], &mut [f32]),
+    dh_in: &DhIn,
+    (dh, dh_direct): (&mut [f32], &mut [f32]),
+    (dz, dzh): (&mut [f32], &mut [f32]),
 ) {
     let (h, (t, steps)) = (step.hidden, (step.t, step.steps));
     let rows = dz.par_chunks_mut(steps * 3 * h).zip(dzh.par_chunks_mut(steps * 3 * h)).zip(dh_direct.par_chunks_mut(h));
-    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, ((dz_s, dzh_s), direct))| {
-        let direct = &mut direct[..h];
+    let rows = rows.zip(dh.par_chunks_mut(h));
+    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, (((dz_s, dzh_s), direct), dhs))| {
+        let (direct, dhs) = (&mut direct[..h], &mut dhs[..h]);
+        dh_in.assemble(s, Some(direct), dhs);
+        let dhs = &*dhs;
         let [r, z, n] = gates_of::<3>(&gates[s * 3 * h..(s + 1) * 3 * h], h);
-        let (hn, hp, dhs) = (&hn[s * h..(s + 1) * h], &h_prev[s * h..(s + 1) * h], &dh[s * h..(s + 1) * h]);
+        let (hn, hp) = (&hn[s * h..(s + 1) * h], &h_prev[s * h..(s + 1) * h]);
         let [xr, xz, xn] = gates_of_mut::<3>(&mut dz_s[t * 3 * h..(t + 1) * 3 * h], h);
         let [hr, hz, hh] = gates_of_mut::<3>(&mut dzh_s[t * 3 * h..(t + 1) * 3 * h], h);
         vectorized(
@@ -179,7 +271,8 @@ mod tests {
         let (zx, zh, c_prev) = (values(b * t_n * 4 * h, 1), values(b * 4 * h, 2), values(b * h, 3));
         let step = Step { zx: &zx, zh: &zh, t: 1, steps: t_n, hidden: h };
         let (mut c_next, mut h_next, mut gates) = (vec![0.0; b * h], vec![0.0; b * h], vec![0.0; b * 4 * h]);
-        lstm_forward(&step, &c_prev, &mut c_next, &mut h_next, &mut gates);
+        let (mut fed, mask) = (vec![0.0; b * t_n * h], values(b * h, 4));
+        lstm_forward(&step, &c_prev, &mut c_next, &mut h_next, &mut gates, Feed { out: &mut fed, mask: &mask });
         for s in 0..b {
             for k in 0..h {
                 let z = |g: usize| zx[(s * t_n + 1) * 4 * h + g * h + k] + zh[s * 4 * h + g * h + k];
@@ -188,6 +281,9 @@ mod tests {
                 assert_eq!(c_next[s * h + k].to_bits(), c.to_bits(), "c ({s}, {k})");
                 assert_eq!(h_next[s * h + k].to_bits(), (o * tanh(c)).to_bits(), "h ({s}, {k})");
                 assert_eq!(gates[s * 4 * h + 3 * h + k].to_bits(), o.to_bits());
+                // The next step's input: h times the locked mask, in row t + 1 = 2.
+                let fed_h = fed[(s * t_n + 2) * h + k];
+                assert_eq!(fed_h.to_bits(), (h_next[s * h + k] * mask[s * h + k]).to_bits(), "fed ({s}, {k})");
             }
         }
     }

@@ -15,9 +15,9 @@
 use super::{drop_mask, inverted_scale, rnn_gates, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::affine::broadcast_rows;
+use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask;
-use crate::kernels::{add_to, column_sums};
 use crate::kind::{downcast, one, Call, LayerConfig, LayerKind, Substitute};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
 use crate::rng::Stream;
@@ -88,11 +88,15 @@ pub struct Recurrent {
     /// States h and c at steps 0..=T, (T+1, B, H); c only for LSTM.
     h: Vec<f32>,
     c: Vec<f32>,
-    /// Scratch: a dropped h (B, H), a recurrent product (B, G*H).
+    /// Scratch: a product (B, H) in backward, a recurrent product (B, G*H).
     hm: Vec<f32>,
     zh: Vec<f32>,
-    /// Backward: every dropped h fed to W_hh (B*T, H), in (sample, step) order.
+    /// Every dropped h fed to W_hh (B*T, H), in (sample, step) order: written by each step's
+    /// gate pass for the next, read by the next step's product and by backward's dW_hh.
     h_dropped: Vec<f32>,
+    /// The biases added once to every step's input projection: b_ih + b_hh (the GRU's b_hn
+    /// apart, which r multiplies).
+    bias: Vec<f32>,
     dz: Vec<f32>,
     dzh: Vec<f32>,
     /// Backward state (B, H): dh from later steps, dc from later steps, this step's dh.
@@ -136,6 +140,7 @@ impl Recurrent {
             hm: Vec::new(),
             zh: Vec::new(),
             h_dropped: Vec::new(),
+            bias: Vec::new(),
             dz: Vec::new(),
             dzh: Vec::new(),
             dh_next: Vec::new(),
@@ -229,9 +234,14 @@ impl Layer for Recurrent {
                 Self::masked(dst_t, src_t, self.mx.get(s * f..(s + 1) * f).unwrap_or(&[]));
             }
         }
-        // All input projections in one product: zx (B*T, G*H).
+        // All input projections in one product: zx (B*T, G*H), with the biases.
+        self.bias.clear();
+        self.bias.extend(self.b_ih.value.data().iter().zip(self.b_hh.value.data()).map(|(a, b)| a + b));
+        if self.cell == Cell::Gru {
+            self.bias[2 * h..].copy_from_slice(&self.b_ih.value.data()[2 * h..]);
+        }
         self.zx.resize(b * t_n * g * h, 0.0);
-        broadcast_rows(&mut self.zx, self.b_ih.value.data());
+        broadcast_rows(&mut self.zx, &self.bias);
         let w_ih = MatRef::new(self.w_ih.value.data(), g * h, f);
         matmul(&mut self.zx, MatRef::new(&self.xm, b * t_n, f), w_ih.t(), true);
         self.gates.resize(t_n * b * g * h, 0.0);
@@ -243,26 +253,29 @@ impl Layer for Recurrent {
         } else {
             self.hn.resize(t_n * b * h, 0.0);
         }
-        self.hm.resize(b * h, 0.0);
         self.zh.resize(b * g * h, 0.0);
+        // The state fed to step 0 is h_0 = 0; each step's gate pass feeds the next.
+        self.h_dropped.resize(b * t_n * h, 0.0);
+        self.h_dropped.chunks_exact_mut(t_n * h).for_each(|rows| rows[..h].fill(0.0));
         let w_hh = MatRef::new(self.w_hh.value.data(), g * h, h);
         for t in 0..t_n {
             let (h_prev, h_next) = self.h.split_at_mut((t + 1) * b * h);
             let h_prev = &h_prev[t * b * h..];
-            Self::masked(&mut self.hm, h_prev, &self.mh);
-            broadcast_rows(&mut self.zh, self.b_hh.value.data());
-            matmul(&mut self.zh, MatRef::new(&self.hm, b, h), w_hh.t(), true);
+            let fed = MatRef { data: &self.h_dropped[t * h..], rows: b, cols: h, rs: t_n * h, cs: 1 };
+            matmul(&mut self.zh, fed, w_hh.t(), false);
             let gates = &mut self.gates[t * b * g * h..(t + 1) * b * g * h];
             let h_new = &mut h_next[..b * h];
             let step = rnn_gates::Step { zx: &self.zx, zh: &self.zh, t, steps: t_n, hidden: h };
+            let feed = rnn_gates::Feed { out: &mut self.h_dropped, mask: &self.mh };
             match self.cell {
                 Cell::Lstm => {
                     let (c_prev, c_next) = self.c.split_at_mut((t + 1) * b * h);
-                    rnn_gates::lstm_forward(&step, &c_prev[t * b * h..], &mut c_next[..b * h], h_new, gates);
+                    rnn_gates::lstm_forward(&step, &c_prev[t * b * h..], &mut c_next[..b * h], h_new, gates, feed);
                 }
                 Cell::Gru => {
                     let hn = &mut self.hn[t * b * h..(t + 1) * b * h];
-                    rnn_gates::gru_forward(&step, h_prev, h_new, hn, gates);
+                    let b_hn = &self.b_hh.value.data()[2 * h..];
+                    rnn_gates::gru_forward(&step, b_hn, h_prev, (h_new, hn, gates), feed);
                 }
             }
         }
@@ -307,50 +320,42 @@ impl Layer for Recurrent {
             buf.clear();
             buf.resize(b * h, 0.0);
         }
+        self.hm.resize(b * h, 0.0);
         let w_hh = MatRef::new(self.w_hh.value.data(), gh, h);
         for t in (0..t_n).rev() {
-            // dh = gradient from step t + 1 + output gradient at this step.
-            dh.copy_from_slice(&dh_next);
-            if self.sequences {
-                for (s, row) in dh.chunks_exact_mut(h).enumerate() {
-                    add_to(row, &dy.data()[(s * t_n + t) * h..(s * t_n + t + 1) * h]);
-                }
-            } else if t + 1 == t_n {
-                add_to(&mut dh, dy.data());
-            }
+            // dh = direct + (dzh_{t+1} W_hh) * m_h + dy_t, summed in the gate pass.
+            let dh_in = rnn_gates::DhIn {
+                recurrent: if t + 1 < t_n { &self.hm } else { &[] },
+                mask: &self.mh,
+                dy: if self.sequences || t + 1 == t_n { dy.data() } else { &[] },
+                dy_stride: if self.sequences { t_n * h } else { h },
+                dy_offset: if self.sequences { t * h } else { 0 },
+            };
             let gates = &self.gates[t * b * gh..(t + 1) * b * gh];
             let h_prev = &self.h[t * b * h..(t + 1) * b * h];
             let step = rnn_gates::Step { zx: &[], zh: &[], t, steps: t_n, hidden: h };
             match self.cell {
                 Cell::Lstm => {
                     let c = (&self.c[t * b * h..(t + 1) * b * h], &self.c[(t + 1) * b * h..(t + 2) * b * h]);
-                    rnn_gates::lstm_backward(&step, gates, c, &dh, &mut dc_next, &mut self.dz);
-                    dh_next.fill(0.0); // h reaches the next step only through the gates
+                    rnn_gates::lstm_backward(&step, gates, c, &dh_in, (&mut dh, &mut dc_next), &mut self.dz);
                 }
                 Cell::Gru => {
                     let saved = (gates, &self.hn[t * b * h..(t + 1) * b * h], h_prev);
-                    rnn_gates::gru_backward(&step, saved, &dh, (&mut self.dz, &mut self.dzh, &mut dh_next));
+                    let grads = (&mut self.dz[..], &mut self.dzh[..]);
+                    rnn_gates::gru_backward(&step, saved, &dh_in, (&mut dh, &mut dh_next), grads);
                 }
             }
-            // dh_prev = direct + (dzh_t W_hh) * m_h, with dzh_t the step's rows of (B, T, G*H).
-            let hidden_side = if self.cell == Cell::Lstm { &self.dz } else { &self.dzh };
-            let dzh_t = MatRef { data: &hidden_side[t * gh..], rows: b, cols: gh, rs: t_n * gh, cs: 1 };
-            matmul(&mut self.hm, dzh_t, w_hh, false);
-            if self.mh.is_empty() {
-                add_to(&mut dh_next, &self.hm);
-            } else {
-                dh_next.iter_mut().zip(&self.hm).zip(&self.mh).for_each(|((d, &g), &m)| *d += g * m);
+            // The next (earlier) step's recurrent part: dzh_t W_hh, with dzh_t the step's rows
+            // of (B, T, G*H). h_0 is no parameter, so step 0 needs none.
+            if t > 0 {
+                let hidden_side = if self.cell == Cell::Lstm { &self.dz } else { &self.dzh };
+                let dzh_t = MatRef { data: &hidden_side[t * gh..], rows: b, cols: gh, rs: t_n * gh, cs: 1 };
+                matmul(&mut self.hm, dzh_t, w_hh, false);
             }
         }
         // The recurrent weights' gradient as one product over every step: dW_hh = dzh^T h~ with
-        // h~ (B*T, H) the dropped states fed to W_hh, in dzh's (sample, step) order; db_hh = sum dzh.
-        self.h_dropped.resize(b * t_n * h, 0.0);
-        for (s, rows) in self.h_dropped.chunks_exact_mut(t_n * h).enumerate() {
-            let m = self.mh.get(s * h..(s + 1) * h).unwrap_or(&[]);
-            for (t, row) in rows.chunks_exact_mut(h).enumerate() {
-                Self::masked(row, &self.h[(t * b + s) * h..(t * b + s + 1) * h], m);
-            }
-        }
+        // h~ (B*T, H) the dropped states the forward fed to W_hh, in dzh's (sample, step) order;
+        // db_hh = sum dzh.
         let hidden_side = if self.cell == Cell::Lstm { &self.dz } else { &self.dzh };
         let dzh_all = MatRef::new(hidden_side, b * t_n, gh);
         matmul(self.w_hh.grad.data_mut(), dzh_all.t(), MatRef::new(&self.h_dropped, b * t_n, h), false);

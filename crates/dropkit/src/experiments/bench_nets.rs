@@ -25,7 +25,7 @@ pub const NETS: [(&str, &str); 3] = [
 ];
 
 /// One product `C (m, n) = A (m, k) B (k, n)`, A stored transposed (k, m) when `a_t`, B stored
-/// transposed (n, k) when `b_t`, added into C when `acc`.
+/// transposed (n, k) when `b_t`.
 #[derive(Clone, Copy, Debug)]
 struct Gemm {
     m: usize,
@@ -33,11 +33,10 @@ struct Gemm {
     n: usize,
     a_t: bool,
     b_t: bool,
-    acc: bool,
 }
 
 const fn gemm(m: usize, k: usize, n: usize, a_t: bool, b_t: bool) -> Gemm {
-    Gemm { m, k, n, a_t, b_t, acc: false }
+    Gemm { m, k, n, a_t, b_t }
 }
 
 /// A dense layer's products for batch `b`: forward `x W^T`, `dW = dy^T x`, and `dx = dy W`
@@ -63,13 +62,13 @@ fn conv(b: usize, filters: usize, patch: usize, area: usize, first: bool) -> Vec
 
 /// A recurrent layer's products over `steps` steps of `features` inputs, `gates` gates of
 /// `hidden` units: the input projection of every step at once and the recurrent product per
-/// step; backward `dh = dz W_hh` per step, then `dW_hh = dz^T h` and `dW_ih = dz^T x` over every
-/// step at once (first layer: no dx).
+/// step; backward `dh = dz W_hh` per step but the first (h_0 is no parameter), then `dW_hh =
+/// dz^T h` and `dW_ih = dz^T x` over every step at once (first layer: no dx).
 fn recurrent(b: usize, steps: usize, features: usize, hidden: usize, gates: usize) -> Vec<Gemm> {
     let gh = gates * hidden;
     let mut g = vec![gemm(b * steps, features, gh, false, true)];
-    g.extend((0..steps).map(|_| Gemm { acc: true, ..gemm(b, hidden, gh, false, true) }));
-    g.extend((0..steps).map(|_| gemm(b, gh, hidden, false, false)));
+    g.extend((0..steps).map(|_| gemm(b, hidden, gh, false, true)));
+    g.extend((1..steps).map(|_| gemm(b, gh, hidden, false, false)));
     g.push(gemm(gh, b * steps, hidden, true, false));
     g.push(gemm(gh, b * steps, features, true, false));
     g
@@ -118,7 +117,7 @@ impl ProductFloor {
         for g in products(&self.name, batch)? {
             let a = if g.a_t { MatRef::new(&self.a, g.k, g.m).t() } else { MatRef::new(&self.a, g.m, g.k) };
             let b = if g.b_t { MatRef::new(&self.b, g.n, g.k).t() } else { MatRef::new(&self.b, g.k, g.n) };
-            matmul(&mut self.c[..g.m * g.n], a, b, g.acc);
+            matmul(&mut self.c[..g.m * g.n], a, b, false);
         }
         Ok(())
     }
