@@ -364,7 +364,12 @@ impl Layer for Recurrent {
         // Input side: dW_ih = dz^T x~, db_ih = sum dz, dx = (dz W_ih) * m_x.
         let dz_m = MatRef::new(&self.dz, b * t_n, g * h);
         matmul(self.w_ih.grad.data_mut(), dz_m.t(), MatRef::new(&self.xm, b * t_n, f), false);
-        column_sums(&self.dz, b * t_n, g * h, self.b_ih.grad.data_mut());
+        if self.cell == Cell::Lstm {
+            // Both biases add to the same pre-activations: the same sums.
+            self.b_ih.grad.data_mut().copy_from_slice(self.b_hh.grad.data());
+        } else {
+            column_sums(&self.dz, b * t_n, g * h, self.b_ih.grad.data_mut());
+        }
         if ctx.input_grad {
             self.dx.resize(x.shape());
             matmul(self.dx.data_mut(), dz_m, MatRef::new(self.w_ih.value.data(), g * h, f), false);
