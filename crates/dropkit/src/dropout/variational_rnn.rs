@@ -15,9 +15,9 @@
 use super::{drop_mask, inverted_scale, rnn_gates, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::affine::broadcast_rows;
-use crate::kernels::column_sums;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask;
+use crate::kernels::{column_sums, column_sums_strided};
 use crate::kind::{downcast, one, Call, LayerConfig, LayerKind, Substitute};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
 use crate::rng::Stream;
@@ -359,17 +359,17 @@ impl Layer for Recurrent {
         let hidden_side = if self.cell == Cell::Lstm { &self.dz } else { &self.dzh };
         let dzh_all = MatRef::new(hidden_side, b * t_n, gh);
         matmul(self.w_hh.grad.data_mut(), dzh_all.t(), MatRef::new(&self.h_dropped, b * t_n, h), false);
-        column_sums(hidden_side, b * t_n, gh, self.b_hh.grad.data_mut());
+        // db_ih = sum dz, and db_hh the same where both biases add to the same pre-activations
+        // (every LSTM gate, the GRU's r and z); the GRU's n gate apart (r multiplies b_hn).
+        column_sums(&self.dz, b * t_n, gh, self.b_ih.grad.data_mut());
+        self.b_hh.grad.data_mut().copy_from_slice(self.b_ih.grad.data());
+        if self.cell == Cell::Gru {
+            column_sums_strided(&self.dzh[2 * h..], b * t_n, h, gh, &mut self.b_hh.grad.data_mut()[2 * h..]);
+        }
         (self.dh_next, self.dc_next, self.dh) = (dh_next, dc_next, dh);
-        // Input side: dW_ih = dz^T x~, db_ih = sum dz, dx = (dz W_ih) * m_x.
+        // Input side: dW_ih = dz^T x~, dx = (dz W_ih) * m_x.
         let dz_m = MatRef::new(&self.dz, b * t_n, g * h);
         matmul(self.w_ih.grad.data_mut(), dz_m.t(), MatRef::new(&self.xm, b * t_n, f), false);
-        if self.cell == Cell::Lstm {
-            // Both biases add to the same pre-activations: the same sums.
-            self.b_ih.grad.data_mut().copy_from_slice(self.b_hh.grad.data());
-        } else {
-            column_sums(&self.dz, b * t_n, g * h, self.b_ih.grad.data_mut());
-        }
         if ctx.input_grad {
             self.dx.resize(x.shape());
             matmul(self.dx.data_mut(), dz_m, MatRef::new(self.w_ih.value.data(), g * h, f), false);

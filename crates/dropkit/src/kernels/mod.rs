@@ -61,9 +61,18 @@ pub const SUM_ROWS: usize = 16;
 /// fixed order of [`SUM_ROWS`], in parallel: thread-count invariant.
 pub fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     assert_eq!(m.len(), rows * cols, "column_sums: matrix holds {} not {rows}x{cols}", m.len());
+    column_sums_strided(m, rows, cols, cols, out)
+}
+
+/// [`column_sums`] of the first `cols` values of `rows` rows that start `stride` apart in `m`
+/// (a block of columns of a wider matrix), with the same order and bits.
+pub fn column_sums_strided(m: &[f32], rows: usize, cols: usize, stride: usize, out: &mut [f32]) {
+    assert!(stride >= cols, "column_sums: stride {stride} below {cols} columns");
+    assert!(rows == 0 || (rows - 1) * stride + cols <= m.len(), "column_sums: {} values for {rows} rows", m.len());
     assert_eq!(out.len(), cols, "column_sums: {} sums for {cols} columns", out.len());
-    if m.len() >= CHUNK && cols < 2 * COLS_PER_TASK {
-        return column_sums_by_row_blocks(m, cols, out);
+    let row = |r: usize| &m[r * stride..r * stride + cols];
+    if rows * cols >= CHUNK && cols < 2 * COLS_PER_TASK {
+        return column_sums_by_row_blocks(&row, rows, cols, out);
     }
     let work = |(task, o): (usize, &mut [f32])| {
         let c0 = task * COLS_PER_TASK;
@@ -73,12 +82,12 @@ pub fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
         for r0 in (0..rows).step_by(SUM_ROWS) {
             block.fill(0.0);
             for r in r0..(r0 + SUM_ROWS).min(rows) {
-                add_to(block, &m[r * cols + c0..r * cols + c0 + o.len()]);
+                add_to(block, &row(r)[c0..c0 + o.len()]);
             }
             add_to(o, block);
         }
     };
-    if m.len() < CHUNK {
+    if rows * cols < CHUNK {
         out.chunks_mut(COLS_PER_TASK).enumerate().for_each(work);
     } else {
         out.par_chunks_mut(COLS_PER_TASK).enumerate().for_each(work);
@@ -94,13 +103,18 @@ thread_local! {
 /// [`column_sums`] of a tall matrix with too few column blocks to keep the threads busy (a
 /// transformer's (B*T, 128) gradients were one task): the blocks of [`SUM_ROWS`] rows in
 /// parallel, each summed from zero, then the blocks' sums in order. The same bits.
-fn column_sums_by_row_blocks(m: &[f32], cols: usize, out: &mut [f32]) {
+fn column_sums_by_row_blocks<'a>(
+    row: &(impl Fn(usize) -> &'a [f32] + Sync),
+    rows: usize,
+    cols: usize,
+    out: &mut [f32],
+) {
     let mut block_sums = BLOCK_SUMS.take();
-    block_sums.resize(m.len().div_ceil(SUM_ROWS * cols) * cols, 0.0);
-    block_sums.par_chunks_mut(cols).zip(m.par_chunks(SUM_ROWS * cols)).with_min_len(8).for_each(|(part, block)| {
+    block_sums.resize(rows.div_ceil(SUM_ROWS) * cols, 0.0);
+    block_sums.par_chunks_mut(cols).enumerate().with_min_len(8).for_each(|(block, part)| {
         part.fill(0.0);
-        for row in block.chunks_exact(cols) {
-            add_to(part, row);
+        for r in block * SUM_ROWS..((block + 1) * SUM_ROWS).min(rows) {
+            add_to(part, row(r));
         }
     });
     out.fill(0.0);
@@ -193,6 +207,18 @@ mod tests {
                 }
                 assert_eq!(got.to_bits(), want.to_bits(), "({rows}, {cols}) column {c}");
             }
+        }
+    }
+
+    #[test]
+    fn strided_column_sums_equal_those_of_the_block() {
+        for (rows, cols, stride) in [(5, 3, 7), (301, 60, 100), (4100, 128, 384)] {
+            let m: Vec<f32> = (0..rows * stride).map(|i| ((i * 7919) % 1000) as f32 * 0.013 - 6.0).collect();
+            let block: Vec<f32> = (0..rows).flat_map(|r| m[r * stride + 2..r * stride + 2 + cols].to_vec()).collect();
+            let (mut got, mut want) = (vec![-1.0; cols], vec![-1.0; cols]);
+            column_sums_strided(&m[2..], rows, cols, stride, &mut got);
+            column_sums(&block, rows, cols, &mut want);
+            assert_eq!(got, want, "({rows}, {cols}, {stride})");
         }
     }
 
