@@ -353,14 +353,18 @@ impl<'r, 'a> TorchRounds<'r, 'a> {
     /// PyTorch's times under `key`, and `ours / PyTorch's` under `ratio`, when it ran.
     fn record(self, ours: &[f64], key: &'static str, ratio: &'static str, report: &mut Figures) {
         if !self.times.is_empty() {
-            report.1.insert(ratio, pair_median(ours, &self.times));
-            report.0.insert(key, Summary::of(&self.times));
+            report.ratios.insert(ratio, pair_median(ours, &self.times));
+            report.results.insert(key, Summary::of(&self.times));
         }
     }
 }
 
 /// Timings and ratios by name, as a report gathers them.
-type Figures = (std::collections::BTreeMap<&'static str, Summary>, std::collections::BTreeMap<&'static str, f64>);
+#[derive(Default)]
+struct Figures {
+    results: std::collections::BTreeMap<&'static str, Summary>,
+    ratios: std::collections::BTreeMap<&'static str, f64>,
+}
 
 /// Every figure of a bench run: timings by workload and unit (`paper_mlp_epoch_s`,
 /// `dropout_gb_s`, ...), the ratios between them, and memory.
@@ -392,7 +396,6 @@ pub fn pair_median(a: &[f64], b: &[f64]) -> f64 {
 
 /// Runs the chosen workloads, and the reference's where one is given, and computes the ratios.
 pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<BenchReport> {
-    use std::collections::BTreeMap;
     if options.epochs == 0 {
         return Err(crate::Error::InvalidArgument("--epochs 0: time at least 1 epoch".into()));
     }
@@ -401,7 +404,7 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
     }
     let epochs = options.epochs;
     let runs = |w: &str| options.only.is_empty() || options.only.iter().any(|o| o == w);
-    let mut figures: Figures = (BTreeMap::new(), BTreeMap::new());
+    let mut figures = Figures::default();
     let (mut peak_rss_bytes, mut mask_bytes_per_element) = (None, None);
     let data = synthetic_mnist(60_000, 42);
     if runs("paper-mlp") {
@@ -409,8 +412,8 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
         let train = if runs("gemm-floor") {
             // Interleaved steps: the ratio compares like with like on a shared machine.
             let paired = paper_mlp_and_floor_epochs(&data, 128, epochs, &mut || torch.after_round())?;
-            figures.1.insert("paper_mlp_over_gemm_floor", pair_median(&paired.train, &paired.floor));
-            figures.0.insert("gemm_floor_epoch_s", Summary::of(&paired.floor));
+            figures.ratios.insert("paper_mlp_over_gemm_floor", pair_median(&paired.train, &paired.floor));
+            figures.results.insert("gemm_floor_epoch_s", Summary::of(&paired.floor));
             mask_bytes_per_element = Some(paired.mask_bytes_per_element);
             paired.train
         } else {
@@ -425,25 +428,24 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
             train
         };
         peak_rss_bytes = peak_rss();
-        figures.0.insert("paper_mlp_epoch_s", Summary::of(&train));
+        figures.results.insert("paper_mlp_epoch_s", Summary::of(&train));
         torch.record(&train, "torch_train_epoch_s", "paper_mlp_over_torch", &mut figures);
     } else if runs("gemm-floor") {
         let floor = gemm_floor_epochs(&[784, 1024, 1024, 10], 60_000, 128, epochs);
-        figures.0.insert("gemm_floor_epoch_s", Summary::of(&floor));
+        figures.results.insert("gemm_floor_epoch_s", Summary::of(&floor));
     }
-    let (r, ratios) = &mut figures;
     if runs("keras") {
         let keras = data.slice(0..48_000);
-        r.insert("keras_mnist_epoch_s", Summary::of(&train_epochs(KERAS_MLP, &keras, 128, epochs)?));
+        figures.results.insert("keras_mnist_epoch_s", Summary::of(&train_epochs(KERAS_MLP, &keras, 128, epochs)?));
     }
     if runs("dropout") {
         let (dropout, copy) = dropout_and_copy_bandwidth(4096, 20);
-        ratios.insert("dropout_over_copy", pair_median(&dropout, &copy));
-        r.insert("dropout_gb_s", Summary::of(&dropout));
-        r.insert("copy_gb_s", Summary::of(&copy));
+        figures.ratios.insert("dropout_over_copy", pair_median(&dropout, &copy));
+        figures.results.insert("dropout_gb_s", Summary::of(&dropout));
+        figures.results.insert("copy_gb_s", Summary::of(&copy));
     }
     if runs("mc") {
-        r.insert("mc100_s", Summary::of(&mc_inference(10_000, 100, 3)?));
+        figures.results.insert("mc100_s", Summary::of(&mc_inference(10_000, 100, 3)?));
     }
     if runs("transformer") {
         let mut torch = TorchRounds::new(&mut reference, "transformer", &[TRANSFORMER_STEPS, 1]);
@@ -451,9 +453,9 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
             super::bench_transformer::transformer_and_floor_steps(TRANSFORMER_STEPS, epochs, &mut || {
                 torch.after_round()
             })?;
-        figures.1.insert("transformer_over_floor", pair_median(&train, &floor));
-        figures.0.insert("transformer_step_s", Summary::of(&train));
-        figures.0.insert("transformer_floor_step_s", Summary::of(&floor));
+        figures.ratios.insert("transformer_over_floor", pair_median(&train, &floor));
+        figures.results.insert("transformer_step_s", Summary::of(&train));
+        figures.results.insert("transformer_floor_step_s", Summary::of(&floor));
         torch.record(&train, "torch_transformer_step_s", "transformer_over_torch", &mut figures);
     }
     for net in NET_KEYS.iter().filter(|k| runs(k.name)) {
@@ -461,12 +463,12 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
         let samples = super::bench_nets::SAMPLES;
         let (train, floor) =
             super::bench_nets::net_and_floor_epochs(net.name, samples, epochs, &mut || torch.after_round())?;
-        figures.1.insert(net.over_floor, pair_median(&train, &floor));
-        figures.0.insert(net.epoch, Summary::of(&train));
-        figures.0.insert(net.floor, Summary::of(&floor));
+        figures.ratios.insert(net.over_floor, pair_median(&train, &floor));
+        figures.results.insert(net.epoch, Summary::of(&train));
+        figures.results.insert(net.floor, Summary::of(&floor));
         torch.record(&train, net.torch, net.over_torch, &mut figures);
     }
-    let (mut r, mut ratios) = figures;
+    let Figures { results: mut r, mut ratios } = figures;
     if let Some(reference) = reference.as_mut() {
         if runs("dropout") {
             // The reference times the op; as bandwidth, its slowest run is its lowest GB/s.
@@ -513,19 +515,19 @@ mod tests {
         for _ in 0..3 {
             torch.after_round().unwrap();
         }
-        let mut figures: Figures = Default::default();
+        let mut figures = Figures::default();
         // Ours 1, 3, 1 against 2, 4, 1: per-pair ratios 0.5, 0.75, 1, median 0.75 (the ratio
         // of the medians would be 0.5).
         torch.record(&[1.0, 3.0, 1.0], "torch_x", "x_over_torch", &mut figures);
-        assert_eq!(figures.1["x_over_torch"], 0.75);
-        assert_eq!(figures.0["torch_x"].median, 2.0);
+        assert_eq!(figures.ratios["x_over_torch"], 0.75);
+        assert_eq!(figures.results["torch_x"].median, 2.0);
         assert_eq!(calls, vec![("transformer".to_string(), vec![16, 1]); 3]);
         // No reference: nothing is run or recorded.
         let mut none: Option<Reference> = None;
         let mut torch = TorchRounds::new(&mut none, "cnn", &[1]);
         torch.after_round().unwrap();
         torch.record(&[1.0], "torch_cnn_epoch_s", "cnn_over_torch", &mut figures);
-        assert!(!figures.1.contains_key("cnn_over_torch"));
+        assert!(!figures.ratios.contains_key("cnn_over_torch"));
     }
 
     #[test]

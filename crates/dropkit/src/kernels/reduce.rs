@@ -25,25 +25,6 @@ fn combine(mut acc: [f32; LANES], op: impl Fn(f32, f32) -> f32) -> f32 {
     acc[0]
 }
 
-/// `sum f(a_i, b_i)` over the shorter of the two, in lanes.
-#[inline(always)]
-fn sum_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (ca, cb) in ac.zip(bc) {
-        for j in 0..LANES {
-            acc[j] += f(ca[j], cb[j]);
-        }
-    }
-    if a.len() / LANES == b.len() / LANES {
-        for ((acc, &x), &y) in acc.iter_mut().zip(ar).zip(br) {
-            *acc += f(x, y);
-        }
-    }
-    combine(acc, |a, b| a + b)
-}
-
 /// `sum f(a_i, b_i, c_i)`; the three have the same length.
 #[inline(always)]
 pub fn sum3(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32) -> f32 {
@@ -68,20 +49,19 @@ pub fn sum3(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32) -
 /// `sum x`.
 #[inline]
 pub fn sum(x: &[f32]) -> f32 {
-    sum_zip(x, x, |a, _| a)
+    sum3(x, x, x, |a, _, _| a)
 }
 
 /// `sum a * b`; the two have the same length.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    sum_zip(a, b, |a, b| a * b)
+    sum3(a, b, b, |a, b, _| a * b)
 }
 
 /// `sum (x - m)^2`: n times the population variance about `m`.
 #[inline]
 pub fn squared_deviations(x: &[f32], m: f32) -> f32 {
-    sum_zip(x, x, |a, _| (a - m) * (a - m))
+    sum3(x, x, x, |a, _, _| (a - m) * (a - m))
 }
 
 /// `max x` (negative infinity for an empty row). Exact in any order.
