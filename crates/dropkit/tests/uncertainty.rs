@@ -66,6 +66,28 @@ fn mc_predictions_equal_the_average_of_full_stochastic_passes() {
 }
 
 #[test]
+fn a_conv_net_shares_its_deterministic_prefix_and_matches_full_passes() {
+    // The convolution, ReLU and pooling before the spatial dropout run once per input; the
+    // passes after them must be those of the whole network.
+    let spec = "conv2d(4,3) relu maxpool(2) spatial_dropout2d(0.3) flatten dense(16) relu dropout(0.5) dense(10)";
+    let (x, _) = inputs(30);
+    let mut model = Sequential::from_spec(spec, &[1, 28, 28], 3).unwrap();
+    let first = model.first_stochastic().expect("a stochastic layer");
+    assert!(model.layers()[first].spec().starts_with("spatial_dropout2d"), "{}", model.layers()[first].spec());
+    assert!(model.layers()[..first].iter().all(|l| !l.is_stochastic()));
+    let t = 6;
+    let p = predict(&mut model, &x, Inference::MonteCarlo { samples: t }).unwrap();
+    let (mean, exp_h) = by_hand(&mut model, &x, 30, t, t);
+    for i in 0..mean.len() {
+        assert!((p.mean[i] as f64 - mean[i]).abs() < 1e-5, "mean[{i}]");
+    }
+    for i in 0..exp_h.len() {
+        assert!((p.expected_entropy[i] as f64 - exp_h[i]).abs() < 1e-4, "expected entropy [{i}]");
+    }
+    assert!(p.std.iter().any(|&s| s > 0.01), "the spatial and unit dropout must make passes differ");
+}
+
+#[test]
 fn predictions_reproduce_and_deterministic_has_no_spread() {
     let (x, labels) = inputs(200);
     let mut a = Sequential::from_spec(SPEC, &[1, 28, 28], 4).unwrap();

@@ -249,11 +249,13 @@ pub fn dropout_and_copy_bandwidth(n: usize, reps: usize) -> (Vec<f64>, Vec<f64>)
     (0..reps).map(|_| (gb_s(&dropout, &mut dst), gb_s(&copy, &mut copied))).unzip()
 }
 
-/// Seconds for Monte Carlo dropout inference: `samples` stochastic passes of the paper MLP over
-/// `inputs` random inputs, with the per-input mean, spread and entropies of `predict`.
-pub fn mc_inference(inputs: usize, samples: u64, reps: usize) -> Result<Vec<f64>> {
+/// Seconds for Monte Carlo dropout inference: `samples` stochastic passes of the network `spec`
+/// over `inputs` random MNIST-shaped inputs, with the per-input mean, spread and entropies of
+/// `predict`. The layers before the first stochastic one run once per input (the CNN's
+/// convolutions; none of the paper MLP's, whose inputs are dropped).
+pub fn mc_inference(spec: &str, inputs: usize, samples: u64, reps: usize) -> Result<Vec<f64>> {
     let data = synthetic_mnist(inputs, 1);
-    let mut model = Sequential::from_spec(PAPER_MLP, &data.sample_shape, 0)?;
+    let mut model = Sequential::from_spec(spec, &data.sample_shape, 0)?;
     (0..reps)
         .map(|_| {
             let t = Instant::now();
@@ -266,6 +268,10 @@ pub fn mc_inference(inputs: usize, samples: u64, reps: usize) -> Result<Vec<f64>
         })
         .collect()
 }
+
+/// Inputs of the CNN's Monte Carlo workload (100 passes each; its dense layer alone is 1.2M
+/// multiply-adds per input and pass).
+const CNN_MC_INPUTS: usize = 1_000;
 
 /// Training steps per timed round of the transformer workload.
 const TRANSFORMER_STEPS: usize = 16;
@@ -445,7 +451,9 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
         figures.results.insert("copy_gb_s", Summary::of(&copy));
     }
     if runs("mc") {
-        figures.results.insert("mc100_s", Summary::of(&mc_inference(10_000, 100, 3)?));
+        figures.results.insert("mc100_s", Summary::of(&mc_inference(PAPER_MLP, 10_000, 100, 3)?));
+        let cnn = super::bench_nets::NETS[0].1;
+        figures.results.insert("cnn_mc100_s", Summary::of(&mc_inference(cnn, CNN_MC_INPUTS, 100, 3)?));
     }
     if runs("transformer") {
         let mut torch = TorchRounds::new(&mut reference, "transformer", &[TRANSFORMER_STEPS, 1]);
@@ -478,12 +486,15 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
         }
         if runs("mc") {
             r.insert("torch_mc100_s", reference("mc", &[])?);
+            r.insert("torch_cnn_mc100_s", reference("mc-cnn", &[])?);
         }
     }
     let med = |k: &str| r.get(k).map(|s: &Summary| s.median);
-    for (name, a, b) in
-        [("mc100_over_torch", "mc100_s", "torch_mc100_s"), ("dropout_over_torch", "dropout_gb_s", "torch_dropout_gb_s")]
-    {
+    for (name, a, b) in [
+        ("mc100_over_torch", "mc100_s", "torch_mc100_s"),
+        ("cnn_mc100_over_torch", "cnn_mc100_s", "torch_cnn_mc100_s"),
+        ("dropout_over_torch", "dropout_gb_s", "torch_dropout_gb_s"),
+    ] {
         if let (Some(a), Some(b)) = (med(a), med(b)) {
             ratios.insert(name, a / b);
         }
@@ -541,7 +552,8 @@ mod tests {
         assert_eq!(paired.mask_bytes_per_element, 0.0, "the paper MLP regenerates its masks");
         let (dropout, copy) = dropout_and_copy_bandwidth(256, 2);
         assert!(dropout.iter().chain(&copy).all(|gb| gb.is_finite() && *gb > 0.0));
-        assert_eq!(mc_inference(20, 3, 1).unwrap().len(), 1);
+        assert_eq!(mc_inference(PAPER_MLP, 20, 3, 1).unwrap().len(), 1);
+        assert_eq!(mc_inference(super::super::bench_nets::NETS[0].1, 5, 3, 2).unwrap().len(), 2);
         let (train, floor) =
             super::super::bench_transformer::transformer_and_floor_steps(1, 1, &mut || Ok(())).unwrap();
         assert!(train.iter().chain(&floor).all(|s| s.is_finite() && *s > 0.0));
