@@ -29,6 +29,23 @@ impl Axis {
         let padded = n + 2 * self.padding;
         (self.stride > 0 && padded >= self.kernel).then(|| (padded - self.kernel) / self.stride + 1)
     }
+
+    /// The outputs `o` in `0..out` whose tap `k` reads inside the input, `0 <= o * stride + k
+    /// - padding < n`: a range, so that the loops over it need no test per element.
+    fn inside(&self, k: usize, n: usize, out: usize) -> std::ops::Range<usize> {
+        // o * stride >= padding - k, and o * stride <= n - 1 + padding - k.
+        let lo = self.padding.saturating_sub(k).div_ceil(self.stride);
+        let hi = match (n + self.padding).checked_sub(k + 1) {
+            Some(top) => (top / self.stride + 1).min(out),
+            None => 0,
+        };
+        lo.min(hi)..hi
+    }
+
+    /// The input position read by output `o`'s tap `k` (`o` inside [`Axis::inside`]).
+    fn input(&self, o: usize, k: usize) -> usize {
+        o * self.stride + k - self.padding
+    }
 }
 
 /// Input planes (C, H, W) and output size (Ho, Wo) of a sliding-window layer.
@@ -117,7 +134,9 @@ impl Conv {
         self.c * self.rows.kernel * self.cols_axis.kernel
     }
 
-    /// Fills `cols` (C*kh*kw, B*Ho*Wo) with the input patches.
+    /// Fills `cols` (C*kh*kw, B*Ho*Wo) with the input patches: row (c, ki, kj) holds, for each
+    /// output position, the input value its tap (ki, kj) reads (zero in the padding). Along a
+    /// row of output, the taps inside the input are one run, copied whole when the stride is 1.
     fn im2col(&mut self, x: &[f32], batch: usize) {
         let (c, h, w, ho, wo) = (self.c, self.h, self.w, self.ho, self.wo);
         let (ra, ca) = (self.rows, self.cols_axis);
@@ -125,18 +144,25 @@ impl Conv {
         self.cols.resize(self.patch() * width, 0.0);
         self.cols.par_chunks_mut(width).enumerate().for_each(|(r, row)| {
             let (ch, ki, kj) = (r / (ra.kernel * ca.kernel), (r / ca.kernel) % ra.kernel, r % ca.kernel);
-            for b in 0..batch {
+            let (rows_in, cols_in) = (ra.inside(ki, h, ho), ca.inside(kj, w, wo));
+            for (b, sample) in row.chunks_exact_mut(ho * wo).enumerate() {
                 let plane = &x[(b * c + ch) * h * w..(b * c + ch + 1) * h * w];
-                for oi in 0..ho {
-                    let i = (oi * ra.stride + ki) as isize - ra.padding as isize;
-                    let out = &mut row[(b * ho + oi) * wo..(b * ho + oi + 1) * wo];
-                    for (oj, o) in out.iter_mut().enumerate() {
-                        let j = (oj * ca.stride + kj) as isize - ca.padding as isize;
-                        *o = if i >= 0 && j >= 0 && (i as usize) < h && (j as usize) < w {
-                            plane[i as usize * w + j as usize]
-                        } else {
-                            0.0
-                        };
+                for (oi, out) in sample.chunks_exact_mut(wo).enumerate() {
+                    if !rows_in.contains(&oi) {
+                        out.fill(0.0);
+                        continue;
+                    }
+                    let line = &plane[ra.input(oi, ki) * w..][..w];
+                    out[..cols_in.start].fill(0.0);
+                    out[cols_in.end..].fill(0.0);
+                    let run = &mut out[cols_in.clone()];
+                    if ca.stride == 1 {
+                        let j0 = ca.input(cols_in.start, kj);
+                        run.copy_from_slice(&line[j0..j0 + run.len()]);
+                    } else {
+                        for (o, oj) in run.iter_mut().zip(cols_in.clone()) {
+                            *o = line[ca.input(oj, kj)];
+                        }
                     }
                 }
             }
@@ -209,9 +235,8 @@ impl Layer for Conv {
         });
         let dy_fm = MatRef::new(&self.fm, f, batch * area);
         matmul(self.weight.grad.data_mut(), dy_fm, MatRef::new(&self.cols, patch, batch * area).t(), false);
-        for (g, row) in self.bias.grad.data_mut().iter_mut().zip(self.fm.chunks(batch * area)) {
-            *g = row.iter().map(|&v| v as f64).sum::<f64>() as f32;
-        }
+        let bias_grad = self.bias.grad.data_mut().par_iter_mut().zip(self.fm.par_chunks(batch * area));
+        bias_grad.for_each(|(g, row)| *g = row.iter().map(|&v| v as f64).sum::<f64>() as f32);
         if !ctx.input_grad {
             return Ok(&self.dx);
         }
@@ -223,7 +248,8 @@ impl Layer for Conv {
         let (c, h, wd, ho, wo) = (self.c, self.h, self.w, self.ho, self.wo);
         let (ra, ca) = (self.rows, self.cols_axis);
         let width = batch * area;
-        // col2im, one (sample, channel) plane per task.
+        // col2im, one (sample, channel) plane per task: each input value sums the taps that
+        // read it, tap after tap, each tap's run of outputs along a row at once.
         self.dx.data_mut().par_chunks_mut(h * wd).enumerate().for_each(|(plane_index, plane)| {
             let (b, ch) = (plane_index / c, plane_index % c);
             plane.fill(0.0);
@@ -231,15 +257,16 @@ impl Layer for Conv {
                 for kj in 0..ca.kernel {
                     let r = (ch * ra.kernel + ki) * ca.kernel + kj;
                     let row = &dcols[r * width + b * area..r * width + (b + 1) * area];
-                    for oi in 0..ho {
-                        let i = (oi * ra.stride + ki) as isize - ra.padding as isize;
-                        if i < 0 || i as usize >= h {
-                            continue;
-                        }
-                        for oj in 0..wo {
-                            let j = (oj * ca.stride + kj) as isize - ca.padding as isize;
-                            if j >= 0 && (j as usize) < wd {
-                                plane[i as usize * wd + j as usize] += row[oi * wo + oj];
+                    let cols_in = ca.inside(kj, wd, wo);
+                    for oi in ra.inside(ki, h, ho) {
+                        let line = &mut plane[ra.input(oi, ki) * wd..][..wd];
+                        let grads = &row[oi * wo + cols_in.start..oi * wo + cols_in.end];
+                        if ca.stride == 1 {
+                            let j0 = ca.input(cols_in.start, kj);
+                            line[j0..j0 + grads.len()].iter_mut().zip(grads).for_each(|(d, &g)| *d += g);
+                        } else {
+                            for (&g, oj) in grads.iter().zip(cols_in.clone()) {
+                                line[ca.input(oj, kj)] += g;
                             }
                         }
                     }
@@ -317,3 +344,26 @@ pub const KIND: LayerKind = LayerKind {
         })
     },
 };
+
+#[cfg(test)]
+mod tests {
+    use super::Axis;
+
+    #[test]
+    fn the_taps_inside_the_input_are_the_range_a_direct_test_finds() {
+        for (kernel, stride, padding) in [(1, 1, 0), (3, 1, 0), (3, 1, 1), (2, 2, 0), (3, 2, 1), (5, 3, 4), (7, 1, 3)] {
+            let axis = Axis { kernel, stride, padding };
+            for n in 1..12 {
+                let Some(out) = axis.output(n) else { continue };
+                for k in 0..kernel {
+                    let direct: Vec<usize> = (0..out)
+                        .filter(|&o| (0..n as isize).contains(&((o * stride + k) as isize - padding as isize)))
+                        .collect();
+                    let range: Vec<usize> = axis.inside(k, n, out).collect();
+                    assert_eq!(range, direct, "kernel {kernel} stride {stride} padding {padding} n {n} tap {k}");
+                    assert!(range.iter().all(|&o| axis.input(o, k) < n));
+                }
+            }
+        }
+    }
+}
