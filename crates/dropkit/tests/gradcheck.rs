@@ -147,6 +147,53 @@ fn max_pooling_routes_the_gradient_to_each_window_maximum() {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)] // the direct sum reads like its formula
+fn convolution_gradients_over_several_sample_groups_match_direct_sums() {
+    // 19 samples: groups of 8, 8 and 3 summed into the weight and bias gradients.
+    use dropkit::nn::Conv;
+    let (n, c, h, w, f, k, s, p) = (19, 2, 6, 5, 3, 3, 2, 1);
+    let mut conv = Conv::new(2, f, k, s, p).unwrap();
+    let out = conv.build(&[c, h, w], 0, &mut Stream::new(3, 1, 0)).unwrap();
+    let (ho, wo) = (out[1], out[2]);
+    let x = random(&[n, c, h, w], 9);
+    let dy = random(&[n, f, ho, wo], 10);
+    conv.forward(&x, &ctx()).unwrap();
+    let dx = conv.backward(&x, &dy, &ctx()).unwrap().clone();
+    let mut params = Vec::new();
+    conv.visit_params(&mut |_, prm| params.push((prm.value.data().to_vec(), prm.grad.data().to_vec())));
+    let (wt, (dw, db)) = (&params[0].0, (&params[0].1, &params[1].1));
+    let (mut want_dw, mut want_db, mut want_dx) = (vec![0f64; dw.len()], vec![0f64; f], vec![0f64; x.len()]);
+    for b in 0..n {
+        for o in 0..f {
+            for i in 0..ho {
+                for j in 0..wo {
+                    let g = dy.data()[((b * f + o) * ho + i) * wo + j] as f64;
+                    want_db[o] += g;
+                    for ch in 0..c {
+                        for ki in 0..k {
+                            for kj in 0..k {
+                                let (yi, xj) = ((i * s + ki) as isize - p as isize, (j * s + kj) as isize - p as isize);
+                                if yi >= 0 && xj >= 0 && (yi as usize) < h && (xj as usize) < w {
+                                    let at = ((b * c + ch) * h + yi as usize) * w + xj as usize;
+                                    let wi = ((o * c + ch) * k + ki) * k + kj;
+                                    want_dw[wi] += g * x.data()[at] as f64;
+                                    want_dx[at] += g * wt[wi] as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (name, got, want) in [("dW", &dw[..], &want_dw), ("db", &db[..], &want_db), ("dx", dx.data(), &want_dx)] {
+        for (i, (&g, &e)) in got.iter().zip(want).enumerate() {
+            assert!((g as f64 - e).abs() < 1e-4 * (1.0 + e.abs()), "{name}[{i}] = {g}, direct sum {e}");
+        }
+    }
+}
+
+#[test]
 fn convolution_matches_a_direct_sum() {
     use dropkit::nn::Conv;
     let (c, h, w, f, k, s, p) = (2, 6, 5, 3, 3, 2, 1);

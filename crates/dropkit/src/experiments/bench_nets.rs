@@ -1,13 +1,14 @@
 //! The `cnn`, `lstm` and `gru` bench workloads: an epoch of training over 9,000 MNIST-shaped
 //! samples (batch 128, Adam 1e-3), each next to its floor, the matrix products of the same
-//! shapes alone, as its layers call them (convolutions as im2col products, recurrent layers
+//! shapes alone, as its layers call them (convolutions as one product per sample each way, recurrent layers
 //! as one input projection, one product per step each way and one weight gradient product each). Floor steps run between the
 //! training batches, as the MLP's floor does, so both see the same state of the machine.
 
 use super::bench::{synthetic_mnist, AfterRound, Training, INTERLEAVE_BATCHES};
 use crate::error::{Error, Result};
-use crate::kernels::gemm::{matmul, MatRef};
+use crate::kernels::gemm::{matmul, matmul_in_task, MatRef};
 use crate::rng::Stream;
+use rayon::prelude::*;
 use std::time::Instant;
 
 /// Samples per epoch and batch size of these workloads.
@@ -25,7 +26,8 @@ pub const NETS: [(&str, &str); 3] = [
 ];
 
 /// One product `C (m, n) = A (m, k) B (k, n)`, A stored transposed (k, m) when `a_t`, B stored
-/// transposed (n, k) when `b_t`.
+/// transposed (n, k) when `b_t`; `per_sample` such products, one per task on one thread each
+/// (as the convolutions run them), when that is above 1.
 #[derive(Clone, Copy, Debug)]
 struct Gemm {
     m: usize,
@@ -33,10 +35,11 @@ struct Gemm {
     n: usize,
     a_t: bool,
     b_t: bool,
+    per_sample: usize,
 }
 
 const fn gemm(m: usize, k: usize, n: usize, a_t: bool, b_t: bool) -> Gemm {
-    Gemm { m, k, n, a_t, b_t }
+    Gemm { m, k, n, a_t, b_t, per_sample: 1 }
 }
 
 /// A dense layer's products for batch `b`: forward `x W^T`, `dW = dy^T x`, and `dx = dy W`
@@ -49,15 +52,15 @@ fn dense(b: usize, inputs: usize, units: usize, first: bool) -> Vec<Gemm> {
     g
 }
 
-/// A convolution's products (`kernels` of the im2col layout): forward `W cols`, `dW = dy
-/// cols^T`, and `dcols = W^T dy` unless it is the first layer.
+/// A convolution's products, per sample (`patch` = C*kh*kw rows of its patches, `area` output
+/// positions): forward `W cols_b`, `dW += dy_b cols_b^T`, and `dcols_b = W^T dy_b` unless it
+/// is the first layer.
 fn conv(b: usize, filters: usize, patch: usize, area: usize, first: bool) -> Vec<Gemm> {
-    let cols = b * area;
-    let mut g = vec![gemm(filters, patch, cols, false, false), gemm(filters, cols, patch, false, true)];
+    let mut g = vec![gemm(filters, patch, area, false, false), gemm(filters, area, patch, false, true)];
     if !first {
-        g.push(gemm(patch, filters, cols, true, false));
+        g.push(gemm(patch, filters, area, true, false));
     }
-    g
+    g.into_iter().map(|g| Gemm { per_sample: b, ..g }).collect()
 }
 
 /// A recurrent layer's products over `steps` steps of `features` inputs, `gates` gates of
@@ -107,7 +110,7 @@ impl ProductFloor {
             name: name.to_string(),
             a: rand(most(|g| g.m * g.k)),
             b: rand(most(|g| g.k * g.n)),
-            c: vec![0.0; most(|g| g.m * g.n)],
+            c: vec![0.0; most(|g| g.m * g.n * g.per_sample)],
         };
         floor.step(BATCH)?;
         Ok(floor)
@@ -117,7 +120,12 @@ impl ProductFloor {
         for g in products(&self.name, batch)? {
             let a = if g.a_t { MatRef::new(&self.a, g.k, g.m).t() } else { MatRef::new(&self.a, g.m, g.k) };
             let b = if g.b_t { MatRef::new(&self.b, g.n, g.k).t() } else { MatRef::new(&self.b, g.k, g.n) };
-            matmul(&mut self.c[..g.m * g.n], a, b, false);
+            if g.per_sample > 1 {
+                let outputs = self.c.par_chunks_mut(g.m * g.n).take(g.per_sample);
+                outputs.for_each(|c| matmul_in_task(c, a, b, false));
+            } else {
+                matmul(&mut self.c[..g.m * g.n], a, b, false);
+            }
         }
         Ok(())
     }

@@ -32,19 +32,25 @@ const PARALLEL_FLOPS: usize = 1 << 18;
 
 /// `dst (a.rows, b.cols) = a * b`, or `dst += a * b` when `accumulate`. `dst` is row-major.
 pub fn matmul(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool) {
-    product(dst, b.cols, a, b, accumulate, false)
+    product(dst, b.cols, a, b, accumulate, false, false)
+}
+
+/// [`matmul`] whole on the calling thread, for a product inside a parallel task (one per
+/// sample), where splitting it again would only add overhead. The same bits as [`matmul`].
+pub fn matmul_in_task(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool) {
+    product(dst, b.cols, a, b, accumulate, false, true)
 }
 
 /// [`matmul`] into a block of a wider row-major matrix: element (i, j) goes to
 /// `dst[i * dst_rs + j]`, and the rest of each row of `dst` is left as it is.
 pub fn matmul_strided(dst: &mut [f32], dst_rs: usize, a: MatRef, b: MatRef, accumulate: bool) {
-    product(dst, dst_rs, a, b, accumulate, false)
+    product(dst, dst_rs, a, b, accumulate, false, false)
 }
 
 /// [`matmul`] into the transpose: `dst (b.cols, a.rows) = (a * b)^T`, or `+=`. Each element
 /// is summed in the same order as by [`matmul`], so the bits are the same.
 pub fn matmul_transposed(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool) {
-    product(dst, a.rows, a, b, accumulate, true)
+    product(dst, a.rows, a, b, accumulate, true, false)
 }
 
 /// Whether `a * b` with `a` (m, k) row-major and `b` the transpose of a row-major (n, k)
@@ -56,8 +62,9 @@ pub fn faster_transposed(m: usize, n: usize) -> bool {
     m > 0 && n >= 2 * m
 }
 
-/// `a * b` into `dst`, whose rows (columns when `transposed`) are `stride` apart.
-fn product(dst: &mut [f32], stride: usize, a: MatRef, b: MatRef, accumulate: bool, transposed: bool) {
+/// `a * b` into `dst`, whose rows (columns when `transposed`) are `stride` apart; on the
+/// calling thread alone when `in_task`.
+fn product(dst: &mut [f32], stride: usize, a: MatRef, b: MatRef, accumulate: bool, transposed: bool, in_task: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "matmul: inner dimensions {k} and {}", b.rows);
     let (lines, line) = if transposed { (n, m) } else { (m, n) };
@@ -81,7 +88,7 @@ fn product(dst: &mut [f32], stride: usize, a: MatRef, b: MatRef, accumulate: boo
     // Element (i, j) of the product goes to dst[i * stride + j], or to dst[j * stride + i] transposed.
     let (cs, rs) = if transposed { (stride, 1) } else { (1, stride) };
     let product = Product { a, b, out: dst.as_mut_ptr(), cs, rs, accumulate };
-    if m * n * k < PARALLEL_FLOPS {
+    if in_task || m * n * k < PARALLEL_FLOPS {
         // SAFETY: the whole product, within the bounds checked above; dst is exclusively borrowed.
         unsafe { product.block(0..m, 0..n, Parallelism::None) };
         return;

@@ -1,18 +1,23 @@
-//! Convolutions, 1-d and 2-d, by im2col and one GEMM per pass (a Conv1d is a Conv2d over
-//! (C, 1, L)). With `cols` (C*kh*kw, B*Ho*Wo) the input patches:
-//! forward `y (F, B*Ho*Wo) = W (F, C*kh*kw) cols + b`, permuted to (B, F, Ho, Wo);
-//! backward `dW = dy cols^T`, `db = sum dy`, `dcols = W^T dy`, and `dx` gathers `dcols` back
-//! (col2im). Output size `(H + 2 pad - k) / stride + 1` per axis. Every loop runs over
-//! independent rows or planes, so results do not depend on the thread count.
+//! Convolutions, 1-d and 2-d (a Conv1d is a Conv2d over (C, 1, L)), one sample at a time:
+//! its patches `cols_b` (C*kh*kw, Ho*Wo) are built in this thread's cache, then
+//! forward `y_b (F, Ho*Wo) = W (F, C*kh*kw) cols_b + b`, written in its place in (B, F, Ho, Wo);
+//! backward `dW = sum_b dy_b cols_b^T` (in groups of samples), `db = sum dy`, and
+//! `dcols_b = W^T dy_b` gathered back into dx_b (col2im). Output size `(H + 2 pad - k) /
+//! stride + 1` per axis. One patch matrix for the whole batch, as before, was 85 MB for the
+//! bench CNN's second layer (288 x 73,728), written and read four times a step from memory:
+//! per sample, that epoch took 9.7 s instead of 13.1 (same machine, same run). Every sum runs
+//! in an order fixed by the batch, so results do not depend on the thread count.
 
 use crate::error::{Error, Result};
 use crate::init::glorot_uniform;
-use crate::kernels::gemm::{matmul, MatRef};
+use crate::kernels::add_to;
+use crate::kernels::gemm::{matmul_in_task, MatRef};
 use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::fmt;
 
 /// Kernel size, stride and zero padding along one spatial axis.
@@ -96,8 +101,9 @@ pub struct Conv {
     wo: usize,
     weight: Param,
     bias: Param,
-    cols: Vec<f32>,
-    fm: Vec<f32>,
+    /// Each group of samples' weight gradient (groups, F, C*kh*kw) and bias gradient (groups, F).
+    dw_groups: Vec<f32>,
+    db_groups: Vec<f64>,
     y: Tensor,
     dx: Tensor,
 }
@@ -123,50 +129,124 @@ impl Conv {
             wo: 0,
             weight: Param::zeros(&[0], ParamKind::Weight),
             bias: Param::zeros(&[0], ParamKind::Bias),
-            cols: Vec::new(),
-            fm: Vec::new(),
+            dw_groups: Vec::new(),
+            db_groups: Vec::new(),
             y: Tensor::default(),
             dx: Tensor::default(),
         })
     }
 
+    fn geometry(&self) -> Geometry {
+        let (c, h, w, ho, wo) = (self.c, self.h, self.w, self.ho, self.wo);
+        Geometry { c, h, w, ho, wo, rows: self.rows, cols: self.cols_axis }
+    }
+}
+
+/// Samples per group of the weight and bias gradients: a group sums its samples' products in
+/// order, then the groups' sums are added in order, so the bits depend on the batch alone.
+const GROUP: usize = 8;
+
+thread_local! {
+    /// This thread's patches of one sample (C*kh*kw, Ho*Wo) and their gradient, reused.
+    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `work` with this thread's two scratch buffers (fresh ones if they are in use).
+fn with_scratch<R>(work: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let (cols, dcols) = &mut *scratch;
+            work(cols, dcols)
+        }
+        Err(_) => work(&mut Vec::new(), &mut Vec::new()),
+    })
+}
+
+/// The input planes (C, H, W), the output (Ho, Wo) and the axes of a convolution.
+#[derive(Clone, Copy)]
+struct Geometry {
+    c: usize,
+    h: usize,
+    w: usize,
+    ho: usize,
+    wo: usize,
+    rows: Axis,
+    cols: Axis,
+}
+
+impl Geometry {
     fn patch(&self) -> usize {
-        self.c * self.rows.kernel * self.cols_axis.kernel
+        self.c * self.rows.kernel * self.cols.kernel
     }
 
-    /// Fills `cols` (C*kh*kw, B*Ho*Wo) with the input patches: row (c, ki, kj) holds, for each
-    /// output position, the input value its tap (ki, kj) reads (zero in the padding). Along a
-    /// row of output, the taps inside the input are one run, copied whole when the stride is 1.
-    fn im2col(&mut self, x: &[f32], batch: usize) {
-        let (c, h, w, ho, wo) = (self.c, self.h, self.w, self.ho, self.wo);
-        let (ra, ca) = (self.rows, self.cols_axis);
-        let width = batch * ho * wo;
-        self.cols.resize(self.patch() * width, 0.0);
-        self.cols.par_chunks_mut(width).enumerate().for_each(|(r, row)| {
+    fn area(&self) -> usize {
+        self.ho * self.wo
+    }
+
+    fn input_len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    /// One sample's patches into `cols` (C*kh*kw, Ho*Wo): row (c, ki, kj) holds, for each output
+    /// position, the input value its tap (ki, kj) reads (zero in the padding). Along a row of
+    /// output, the taps inside the input are one run, copied whole when the stride is 1.
+    fn im2col(&self, x: &[f32], cols: &mut Vec<f32>) {
+        let (h, w, wo) = (self.h, self.w, self.wo);
+        let (ra, ca) = (self.rows, self.cols);
+        cols.resize(self.patch() * self.area(), 0.0);
+        for (r, row) in cols.chunks_exact_mut(self.area()).enumerate() {
             let (ch, ki, kj) = (r / (ra.kernel * ca.kernel), (r / ca.kernel) % ra.kernel, r % ca.kernel);
-            let (rows_in, cols_in) = (ra.inside(ki, h, ho), ca.inside(kj, w, wo));
-            for (b, sample) in row.chunks_exact_mut(ho * wo).enumerate() {
-                let plane = &x[(b * c + ch) * h * w..(b * c + ch + 1) * h * w];
-                for (oi, out) in sample.chunks_exact_mut(wo).enumerate() {
-                    if !rows_in.contains(&oi) {
-                        out.fill(0.0);
-                        continue;
+            let (rows_in, cols_in) = (ra.inside(ki, h, self.ho), ca.inside(kj, w, wo));
+            let plane = &x[ch * h * w..(ch + 1) * h * w];
+            for (oi, out) in row.chunks_exact_mut(wo).enumerate() {
+                if !rows_in.contains(&oi) {
+                    out.fill(0.0);
+                    continue;
+                }
+                let line = &plane[ra.input(oi, ki) * w..][..w];
+                out[..cols_in.start].fill(0.0);
+                out[cols_in.end..].fill(0.0);
+                let run = &mut out[cols_in.clone()];
+                if ca.stride == 1 {
+                    let j0 = ca.input(cols_in.start, kj);
+                    run.copy_from_slice(&line[j0..j0 + run.len()]);
+                } else {
+                    for (o, oj) in run.iter_mut().zip(cols_in.clone()) {
+                        *o = line[ca.input(oj, kj)];
                     }
-                    let line = &plane[ra.input(oi, ki) * w..][..w];
-                    out[..cols_in.start].fill(0.0);
-                    out[cols_in.end..].fill(0.0);
-                    let run = &mut out[cols_in.clone()];
-                    if ca.stride == 1 {
-                        let j0 = ca.input(cols_in.start, kj);
-                        run.copy_from_slice(&line[j0..j0 + run.len()]);
-                    } else {
-                        for (o, oj) in run.iter_mut().zip(cols_in.clone()) {
-                            *o = line[ca.input(oj, kj)];
+                }
+            }
+        }
+    }
+
+    /// One sample's input gradient `dx` (C, H, W) from its patches' gradient `dcols`: each
+    /// input value sums the taps that read it, tap after tap, each tap's run of outputs along a
+    /// row at once.
+    fn col2im(&self, dcols: &[f32], dx: &mut [f32]) {
+        let (h, w, wo, area) = (self.h, self.w, self.wo, self.area());
+        let (ra, ca) = (self.rows, self.cols);
+        for (ch, plane) in dx.chunks_exact_mut(h * w).enumerate() {
+            plane.fill(0.0);
+            for ki in 0..ra.kernel {
+                for kj in 0..ca.kernel {
+                    let r = (ch * ra.kernel + ki) * ca.kernel + kj;
+                    let row = &dcols[r * area..(r + 1) * area];
+                    let cols_in = ca.inside(kj, w, wo);
+                    for oi in ra.inside(ki, h, self.ho) {
+                        let line = &mut plane[ra.input(oi, ki) * w..][..w];
+                        let grads = &row[oi * wo + cols_in.start..oi * wo + cols_in.end];
+                        if ca.stride == 1 {
+                            let j0 = ca.input(cols_in.start, kj);
+                            line[j0..j0 + grads.len()].iter_mut().zip(grads).for_each(|(d, &g)| *d += g);
+                        } else {
+                            for (&g, oj) in grads.iter().zip(cols_in.clone()) {
+                                line[ca.input(oj, kj)] += g;
+                            }
                         }
                     }
                 }
             }
-        });
+        }
     }
 }
 
@@ -189,36 +269,40 @@ impl Layer for Conv {
         Ok(if self.dims == 1 { vec![self.filters, wo] } else { vec![self.filters, ho, wo] })
     }
 
-    // x: (B, C, H, W) -> y: (B, F, Ho, Wo)
+    // x: (B, C, H, W) -> y: (B, F, Ho, Wo), one sample per task: its patches, in this thread's
+    // cache, then `y_b (F, Ho*Wo) = W cols_b + b` straight into its place in y.
     fn forward(&mut self, x: &Tensor, _ctx: &Ctx) -> Result<&Tensor> {
-        let per_sample = self.c * self.h * self.w;
-        if x.shape().is_empty() || per_sample == 0 || x.len() != x.rows() * per_sample {
+        let g = self.geometry();
+        if x.shape().is_empty() || g.input_len() == 0 || x.len() != x.rows() * g.input_len() {
             return Err(Error::Shape {
                 context: self.spec(),
                 got: x.shape().to_vec(),
                 expected: format!("(batch, {}, {}, {})", self.c, self.h, self.w),
             });
         }
-        let (batch, f, area) = (x.rows(), self.filters, self.ho * self.wo);
-        self.im2col(x.data(), batch);
-        self.fm.resize(f * batch * area, 0.0);
-        let patch = self.patch();
-        let w = MatRef::new(self.weight.value.data(), f, patch);
-        matmul(&mut self.fm, w, MatRef::new(&self.cols, patch, batch * area), false);
+        let (batch, f, area, patch) = (x.rows(), self.filters, g.area(), g.patch());
         let shape: Vec<usize> = if self.dims == 1 { vec![batch, f, self.wo] } else { vec![batch, f, self.ho, self.wo] };
         self.y.resize(&shape);
-        let (fm, bias) = (&self.fm, self.bias.value.data());
-        self.y.data_mut().par_chunks_mut(f * area).enumerate().for_each(|(b, sample)| {
-            for (k, plane) in sample.chunks_mut(area).enumerate() {
-                let src = &fm[(k * batch + b) * area..(k * batch + b + 1) * area];
-                plane.iter_mut().zip(src).for_each(|(o, &v)| *o = v + bias[k]);
-            }
+        let w = MatRef::new(self.weight.value.data(), f, patch);
+        let (xd, bias) = (x.data(), self.bias.value.data());
+        self.y.data_mut().par_chunks_mut(f * area).zip(xd.par_chunks(g.input_len())).for_each(|(y_b, x_b)| {
+            with_scratch(|cols, _| {
+                g.im2col(x_b, cols);
+                matmul_in_task(y_b, w, MatRef::new(cols, patch, area), false);
+                for (plane, &bk) in y_b.chunks_exact_mut(area).zip(bias) {
+                    plane.iter_mut().for_each(|v| *v += bk);
+                }
+            })
         });
         Ok(&self.y)
     }
 
+    // In groups of GROUP samples, one group per task; per sample, its patches again, then
+    // `dW_g += dy_b cols_b^T`, `db_g += sum dy_b` and, unless this is the first layer,
+    // `dcols = W^T dy_b` gathered into dx_b (col2im). Then dW and db sum the groups in order.
     fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
-        let (batch, f, area, patch) = (x.rows(), self.filters, self.ho * self.wo, self.patch());
+        let g = self.geometry();
+        let (batch, f, area, patch) = (x.rows(), self.filters, g.area(), g.patch());
         if dy.len() != batch * f * area {
             return Err(Error::Shape {
                 context: format!("{} backward", self.spec()),
@@ -226,55 +310,40 @@ impl Layer for Conv {
                 expected: format!("{:?}", self.y.shape()),
             });
         }
-        // dy (B, F, area) -> fm (F, B*area)
-        let dyd = dy.data();
-        self.fm.par_chunks_mut(batch * area).enumerate().for_each(|(k, row)| {
-            for (b, dst) in row.chunks_mut(area).enumerate() {
-                dst.copy_from_slice(&dyd[(b * f + k) * area..(b * f + k + 1) * area]);
-            }
-        });
-        let dy_fm = MatRef::new(&self.fm, f, batch * area);
-        matmul(self.weight.grad.data_mut(), dy_fm, MatRef::new(&self.cols, patch, batch * area).t(), false);
-        let bias_grad = self.bias.grad.data_mut().par_iter_mut().zip(self.fm.par_chunks(batch * area));
-        bias_grad.for_each(|(g, row)| *g = row.iter().map(|&v| v as f64).sum::<f64>() as f32);
-        if !ctx.input_grad {
-            return Ok(&self.dx);
-        }
-        // dcols = W^T dy, reusing the cols buffer.
-        let mut dcols = std::mem::take(&mut self.cols);
-        let w = MatRef::new(self.weight.value.data(), f, patch);
-        matmul(&mut dcols, w.t(), MatRef::new(&self.fm, f, batch * area), false);
+        let groups = batch.div_ceil(GROUP);
+        self.dw_groups.resize(groups * f * patch, 0.0);
+        self.db_groups.resize(groups * f, 0.0);
         self.dx.resize(x.shape());
-        let (c, h, wd, ho, wo) = (self.c, self.h, self.w, self.ho, self.wo);
-        let (ra, ca) = (self.rows, self.cols_axis);
-        let width = batch * area;
-        // col2im, one (sample, channel) plane per task: each input value sums the taps that
-        // read it, tap after tap, each tap's run of outputs along a row at once.
-        self.dx.data_mut().par_chunks_mut(h * wd).enumerate().for_each(|(plane_index, plane)| {
-            let (b, ch) = (plane_index / c, plane_index % c);
-            plane.fill(0.0);
-            for ki in 0..ra.kernel {
-                for kj in 0..ca.kernel {
-                    let r = (ch * ra.kernel + ki) * ca.kernel + kj;
-                    let row = &dcols[r * width + b * area..r * width + (b + 1) * area];
-                    let cols_in = ca.inside(kj, wd, wo);
-                    for oi in ra.inside(ki, h, ho) {
-                        let line = &mut plane[ra.input(oi, ki) * wd..][..wd];
-                        let grads = &row[oi * wo + cols_in.start..oi * wo + cols_in.end];
-                        if ca.stride == 1 {
-                            let j0 = ca.input(cols_in.start, kj);
-                            line[j0..j0 + grads.len()].iter_mut().zip(grads).for_each(|(d, &g)| *d += g);
-                        } else {
-                            for (&g, oj) in grads.iter().zip(cols_in.clone()) {
-                                line[ca.input(oj, kj)] += g;
-                            }
-                        }
+        let w = MatRef::new(self.weight.value.data(), f, patch);
+        let (xd, dyd, input_grad) = (x.data(), dy.data(), ctx.input_grad);
+        let tasks = self.dw_groups.par_chunks_mut(f * patch).zip(self.db_groups.par_chunks_mut(f));
+        let tasks = tasks.zip(self.dx.data_mut().par_chunks_mut(GROUP * g.input_len())).enumerate();
+        tasks.for_each(|(group, ((dw, db), dx_group))| {
+            with_scratch(|cols, dcols| {
+                db.fill(0.0);
+                for (j, dx_b) in dx_group.chunks_exact_mut(g.input_len()).enumerate() {
+                    let b = group * GROUP + j;
+                    let dy_b = &dyd[b * f * area..(b + 1) * f * area];
+                    g.im2col(&xd[b * g.input_len()..(b + 1) * g.input_len()], cols);
+                    let dy_m = MatRef::new(dy_b, f, area);
+                    matmul_in_task(dw, dy_m, MatRef::new(cols, patch, area).t(), j > 0);
+                    for (s, row) in db.iter_mut().zip(dy_b.chunks_exact(area)) {
+                        *s += row.iter().map(|&v| v as f64).sum::<f64>();
+                    }
+                    if input_grad {
+                        dcols.resize(patch * area, 0.0);
+                        matmul_in_task(dcols, w.t(), dy_m, false);
+                        g.col2im(dcols, dx_b);
                     }
                 }
-            }
+            })
         });
-        // The buffer goes back holding dcols; the next forward pass rebuilds the patches.
-        self.cols = dcols;
+        let (dw, db) = (self.weight.grad.data_mut(), self.bias.grad.data_mut());
+        dw.fill(0.0);
+        self.dw_groups.chunks_exact(f * patch).for_each(|part| add_to(dw, part));
+        for (k, d) in db.iter_mut().enumerate() {
+            *d = self.db_groups.iter().skip(k).step_by(f).sum::<f64>() as f32;
+        }
         Ok(&self.dx)
     }
 
