@@ -1,4 +1,5 @@
-//! Fused `dense -> relu -> dropout` layers compute bit for bit what the separate layers do.
+//! Fused `dense -> relu -> dropout` and `conv -> relu` layers compute bit for bit what the
+//! separate layers do.
 
 use dropkit::data::{load_mnist, DataSource};
 use dropkit::layer::{Ctx, Mode};
@@ -67,4 +68,26 @@ fn layer_mode_overrides_address_original_indices() {
     let eval = Ctx::new(Mode::Eval, 9, 0);
     let a = fused.forward(&x, &eval).unwrap().clone();
     assert_eq!(&a, plain.forward(&x, &eval).unwrap());
+}
+
+#[test]
+fn a_convolution_fused_with_its_relu_trains_to_the_separate_layers_weights() {
+    const CNN: &str = "conv2d(6,3) relu conv2d(8,3,2,1) relu maxpool(2) spatial_dropout2d(0.2) flatten dense(10)";
+    let build = |fuse| Sequential::from_spec_with(CNN, &[1, 28, 28], 5, BuildOptions { fuse }).unwrap();
+    let (mut fused, mut plain) = (build(true), build(false));
+    assert_eq!((fused.layers().len(), plain.layers().len()), (6, 8));
+    assert_eq!(fused.spec(), plain.spec());
+    let data = load_mnist(&DataSource::Embedded, "mnist").unwrap();
+    let train = data.train.slice(0..300);
+    for m in [&mut fused, &mut plain] {
+        let mut opt =
+            Optimizer::new(OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, ..Default::default() }).unwrap();
+        let options = FitOptions { epochs: 1, batch_size: 20, seed: 9, ..FitOptions::default() };
+        fit(m, &mut opt, &train, None, &options, &mut |_| {}).unwrap();
+    }
+    assert_eq!(fused.state_dict(), plain.state_dict());
+    let x = Tensor::from_vec(data.test.images[..10 * 784].to_vec(), &[10, 1, 28, 28]).unwrap();
+    let ctx = Ctx::new(Mode::MonteCarlo { sample: 2 }, 9, 0);
+    let a = fused.forward(&x, &ctx).unwrap().clone();
+    assert_eq!(&a, plain.forward(&x, &ctx).unwrap());
 }

@@ -1,5 +1,6 @@
 //! Fusion, a rewrite of the typed layer list before anything is built: `dense -> relu ->
-//! dropout` (and `dense -> relu`) become one layer. The GEMM writes `z = x W^T + b`, then a single pass computes `y = relu(z) * m * s` with the keyed mask. For
+//! dropout` (and `dense -> relu`) become one layer, and so does `conv -> relu` (the ReLU in the
+//! convolution's output pass, see [`crate::nn::conv`]). The GEMM writes `z = x W^T + b`, then a single pass computes `y = relu(z) * m * s` with the keyed mask. For
 //! wide layers the GEMM writes `(x W^T)^T`, which is faster, and that pass transposes and adds
 //! the bias as it goes. Backward is a single pass too, and needs no mask
 //! regeneration: a unit has a nonzero gradient exactly when it was kept *and* active, which is
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::kernels::{fill_rows_with_column_sums, mask, par_zip};
 use crate::layer::{Ctx, Layer, Param};
 use crate::nn::activation::ActivationConfig;
+use crate::nn::conv::{Conv, ConvConfig};
 use crate::nn::linear::{DenseConfig, Linear, Preactivation};
 use crate::rng::Stream;
 use crate::tensor::Tensor;
@@ -40,16 +42,16 @@ pub struct Planned {
 }
 
 /// The layers to build for `configs`, with every `dense -> relu [-> dropout]` run fused into
-/// one [`DenseBlock`] when `fuse` is set. Fused or not, a layer keeps the index of its spec
+/// one [`DenseBlock`], and every `conv -> relu` into one convolution, when `fuse` is set. Fused or not, a layer keeps the index of its spec
 /// position, so names and masks are the same.
 pub fn plan(configs: &[Box<dyn LayerConfig>], fuse: bool) -> Result<Vec<Planned>> {
     let mut out = Vec::with_capacity(configs.len());
     let mut i = 0;
     while let Some(config) = configs.get(i) {
-        let block = if fuse { dense_block(configs, i)? } else { None };
+        let block = if fuse { dense_block(configs, i)?.or(conv_relu(configs, i)?) } else { None };
         match block {
-            Some((block, len)) => {
-                out.push(Planned { layer: Box::new(block), index: i, len });
+            Some((layer, len)) => {
+                out.push(Planned { layer, index: i, len });
                 i += len;
             }
             None => {
@@ -63,7 +65,7 @@ pub fn plan(configs: &[Box<dyn LayerConfig>], fuse: bool) -> Result<Vec<Planned>
 
 /// The block that starts at `configs[i]`, if a dense layer and a ReLU start there, with the
 /// number of configs it covers (2, or 3 with a dropout).
-fn dense_block(configs: &[Box<dyn LayerConfig>], i: usize) -> Result<Option<(DenseBlock, usize)>> {
+fn dense_block(configs: &[Box<dyn LayerConfig>], i: usize) -> Result<Option<(Box<dyn Layer>, usize)>> {
     let at = |k: usize| configs.get(k).map(|c| c.as_ref());
     let Some(dense) = at(i).and_then(downcast::<DenseConfig>) else { return Ok(None) };
     if !at(i + 1).and_then(downcast::<ActivationConfig>).is_some_and(|a| a.is_relu()) {
@@ -83,7 +85,19 @@ fn dense_block(configs: &[Box<dyn LayerConfig>], i: usize) -> Result<Option<(Den
         dz: Tensor::default(),
         db_blocks: Vec::new(),
     };
-    Ok(Some((block, len)))
+    Ok(Some((Box::new(block), len)))
+}
+
+/// `conv -> relu` at `configs[i]`, as one convolution that applies the ReLU in its output pass
+/// (and its gradient before its products): two passes over the feature maps fewer each way.
+fn conv_relu(configs: &[Box<dyn LayerConfig>], i: usize) -> Result<Option<(Box<dyn Layer>, usize)>> {
+    let at = |k: usize| configs.get(k).map(|c| c.as_ref());
+    let Some(conv) = at(i).and_then(downcast::<ConvConfig>) else { return Ok(None) };
+    if !at(i + 1).and_then(downcast::<ActivationConfig>).is_some_and(|a| a.is_relu()) {
+        return Ok(None);
+    }
+    let layer = Conv::new(conv.dims, conv.filters, conv.kernel, conv.stride, conv.padding)?.with_relu();
+    Ok(Some((Box::new(layer), 2)))
 }
 
 impl Layer for DenseBlock {

@@ -101,6 +101,9 @@ pub struct Conv {
     wo: usize,
     weight: Param,
     bias: Param,
+    /// A ReLU fused into the output pass (`conv2d(..) relu` as one layer): `y = max(0, z)`,
+    /// and backward `dz = dy [y > 0]`, the separate layers' bits.
+    relu: bool,
     /// Each group of samples' weight gradient (groups, F, C*kh*kw) and bias gradient (groups, F).
     dw_groups: Vec<f32>,
     db_groups: Vec<f64>,
@@ -129,11 +132,17 @@ impl Conv {
             wo: 0,
             weight: Param::zeros(&[0], ParamKind::Weight),
             bias: Param::zeros(&[0], ParamKind::Bias),
+            relu: false,
             dw_groups: Vec::new(),
             db_groups: Vec::new(),
             y: Tensor::default(),
             dx: Tensor::default(),
         })
+    }
+
+    /// This convolution with the ReLU after it fused into its passes.
+    pub fn with_relu(self) -> Self {
+        Conv { relu: true, ..self }
     }
 
     fn geometry(&self) -> Geometry {
@@ -147,18 +156,22 @@ impl Conv {
 const GROUP: usize = 8;
 
 thread_local! {
-    /// This thread's patches of one sample (C*kh*kw, Ho*Wo) and their gradient, reused.
-    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// This thread's buffers for one sample, reused: its patches (C*kh*kw, Ho*Wo), their
+    /// gradient, and the gradient of a fused ReLU's input (F, Ho*Wo).
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { cols: Vec::new(), dcols: Vec::new(), dz: Vec::new() }) };
 }
 
-/// Runs `work` with this thread's two scratch buffers (fresh ones if they are in use).
-fn with_scratch<R>(work: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
+struct Scratch {
+    cols: Vec<f32>,
+    dcols: Vec<f32>,
+    dz: Vec<f32>,
+}
+
+/// Runs `work` with this thread's scratch buffers (fresh ones if they are in use).
+fn with_scratch<R>(work: impl FnOnce(&mut Scratch) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => {
-            let (cols, dcols) = &mut *scratch;
-            work(cols, dcols)
-        }
-        Err(_) => work(&mut Vec::new(), &mut Vec::new()),
+        Ok(mut scratch) => work(&mut scratch),
+        Err(_) => work(&mut Scratch { cols: Vec::new(), dcols: Vec::new(), dz: Vec::new() }),
     })
 }
 
@@ -253,7 +266,8 @@ impl Geometry {
 impl Layer for Conv {
     fn spec(&self) -> String {
         let a = self.cols_axis;
-        format!("conv{}d({}, {}, {}, {})", self.dims, self.filters, a.kernel, a.stride, a.padding)
+        let relu = if self.relu { " relu" } else { "" };
+        format!("conv{}d({}, {}, {}, {}){relu}", self.dims, self.filters, a.kernel, a.stride, a.padding)
     }
 
     crate::layer::buffers!();
@@ -284,13 +298,17 @@ impl Layer for Conv {
         let shape: Vec<usize> = if self.dims == 1 { vec![batch, f, self.wo] } else { vec![batch, f, self.ho, self.wo] };
         self.y.resize(&shape);
         let w = MatRef::new(self.weight.value.data(), f, patch);
-        let (xd, bias) = (x.data(), self.bias.value.data());
+        let (xd, bias, relu) = (x.data(), self.bias.value.data(), self.relu);
         self.y.data_mut().par_chunks_mut(f * area).zip(xd.par_chunks(g.input_len())).for_each(|(y_b, x_b)| {
-            with_scratch(|cols, _| {
+            with_scratch(|Scratch { cols, .. }| {
                 g.im2col(x_b, cols);
                 matmul_in_task(y_b, w, MatRef::new(cols, patch, area), false);
                 for (plane, &bk) in y_b.chunks_exact_mut(area).zip(bias) {
-                    plane.iter_mut().for_each(|v| *v += bk);
+                    if relu {
+                        plane.iter_mut().for_each(|v| *v = (*v + bk).max(0.0));
+                    } else {
+                        plane.iter_mut().for_each(|v| *v += bk);
+                    }
                 }
             })
         });
@@ -316,14 +334,21 @@ impl Layer for Conv {
         self.dx.resize(x.shape());
         let w = MatRef::new(self.weight.value.data(), f, patch);
         let (xd, dyd, input_grad) = (x.data(), dy.data(), ctx.input_grad);
+        let (relu, y) = (self.relu, self.y.data());
         let tasks = self.dw_groups.par_chunks_mut(f * patch).zip(self.db_groups.par_chunks_mut(f));
         let tasks = tasks.zip(self.dx.data_mut().par_chunks_mut(GROUP * g.input_len())).enumerate();
         tasks.for_each(|(group, ((dw, db), dx_group))| {
-            with_scratch(|cols, dcols| {
+            with_scratch(|Scratch { cols, dcols, dz }| {
                 db.fill(0.0);
                 for (j, dx_b) in dx_group.chunks_exact_mut(g.input_len()).enumerate() {
                     let b = group * GROUP + j;
-                    let dy_b = &dyd[b * f * area..(b + 1) * f * area];
+                    let mut dy_b = &dyd[b * f * area..(b + 1) * f * area];
+                    if relu {
+                        dz.clear();
+                        let y_b = &y[b * f * area..(b + 1) * f * area];
+                        dz.extend(dy_b.iter().zip(y_b).map(|(&d, &y)| if y > 0.0 { d } else { 0.0 }));
+                        dy_b = dz;
+                    }
                     g.im2col(&xd[b * g.input_len()..(b + 1) * g.input_len()], cols);
                     let dy_m = MatRef::new(dy_b, f, area);
                     matmul_in_task(dw, dy_m, MatRef::new(cols, patch, area).t(), j > 0);
