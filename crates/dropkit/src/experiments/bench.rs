@@ -452,8 +452,8 @@ pub fn run(options: &BenchOptions, mut reference: Option<Reference>) -> Result<B
     }
     if runs("mc") {
         figures.results.insert("mc100_s", Summary::of(&mc_inference(PAPER_MLP, 10_000, 100, 3)?));
-        let cnn = super::bench_nets::NETS[0].1;
-        figures.results.insert("cnn_mc100_s", Summary::of(&mc_inference(cnn, CNN_MC_INPUTS, 100, 3)?));
+        let cnn = mc_inference(super::bench_nets::CNN, CNN_MC_INPUTS, 100, 3)?;
+        figures.results.insert("cnn_mc100_s", Summary::of(&cnn));
     }
     if runs("transformer") {
         let mut torch = TorchRounds::new(&mut reference, "transformer", &[TRANSFORMER_STEPS, 1]);
@@ -553,7 +553,7 @@ mod tests {
         let (dropout, copy) = dropout_and_copy_bandwidth(256, 2);
         assert!(dropout.iter().chain(&copy).all(|gb| gb.is_finite() && *gb > 0.0));
         assert_eq!(mc_inference(PAPER_MLP, 20, 3, 1).unwrap().len(), 1);
-        assert_eq!(mc_inference(super::super::bench_nets::NETS[0].1, 5, 3, 2).unwrap().len(), 2);
+        assert_eq!(mc_inference(super::super::bench_nets::CNN, 5, 3, 2).unwrap().len(), 2);
         let (train, floor) =
             super::super::bench_transformer::transformer_and_floor_steps(1, 1, &mut || Ok(())).unwrap();
         assert!(train.iter().chain(&floor).all(|s| s.is_finite() && *s > 0.0));

@@ -15,15 +15,13 @@ use std::time::Instant;
 pub const SAMPLES: usize = 9_000;
 const BATCH: usize = 128;
 
+/// The `cnn` workload's network (also the `mc` workload's second one).
+pub const CNN: &str =
+    "conv2d(32,3) relu conv2d(64,3) relu maxpool(2) spatial_dropout2d(0.25) flatten dense(128) relu dropout(0.5) dense(10)";
+
 /// The networks, by workload name (PyTorch's equivalents are in `bench/torch_reference.py`).
-pub const NETS: [(&str, &str); 3] = [
-    (
-        "cnn",
-        "conv2d(32,3) relu conv2d(64,3) relu maxpool(2) spatial_dropout2d(0.25) flatten dense(128) relu dropout(0.5) dense(10)",
-    ),
-    ("lstm", "lstm(128, 0.1, 0.1) dense(10)"),
-    ("gru", "gru(128, 0.1, 0.1) dense(10)"),
-];
+pub const NETS: [(&str, &str); 3] =
+    [("cnn", CNN), ("lstm", "lstm(128, 0.1, 0.1) dense(10)"), ("gru", "gru(128, 0.1, 0.1) dense(10)")];
 
 /// One product `C (m, n) = A (m, k) B (k, n)`, A stored transposed (k, m) when `a_t`, B stored
 /// transposed (n, k) when `b_t`; `per_sample` such products, one per task on one thread each

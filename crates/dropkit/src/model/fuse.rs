@@ -1,10 +1,10 @@
 //! Fusion, a rewrite of the typed layer list before anything is built: `dense -> relu ->
 //! dropout` (and `dense -> relu`) become one layer, and so does `conv -> relu` (the ReLU in the
-//! convolution's output pass, see [`crate::nn::conv`]). The GEMM writes `z = x W^T + b`, then a single pass computes `y = relu(z) * m * s` with the keyed mask. For
-//! wide layers the GEMM writes `(x W^T)^T`, which is faster, and that pass transposes and adds
-//! the bias as it goes. Backward is a single pass too, and needs no mask
-//! regeneration: a unit has a nonzero gradient exactly when it was kept *and* active, which is
-//! when `y > 0`, so `dz = dy * s * [y > 0]`.
+//! convolution's output pass, see [`crate::nn::conv`]). The GEMM writes `z = x W^T + b`, then a
+//! single pass computes `y = relu(z) * m * s` with the keyed mask. For wide layers the GEMM
+//! writes `(x W^T)^T`, which is faster, and that pass transposes and adds the bias as it goes.
+//! Backward is a single pass too, and needs no mask regeneration: a unit has a nonzero gradient
+//! exactly when it was kept *and* active, which is when `y > 0`, so `dz = dy * s * [y > 0]`.
 //!
 //! The fused layer computes bit for bit what the separate layers compute (same masks, same
 //! rounding), and keeps their PyTorch names and indices (`layers.0.weight`, dropout id 2).
@@ -42,8 +42,8 @@ pub struct Planned {
 }
 
 /// The layers to build for `configs`, with every `dense -> relu [-> dropout]` run fused into
-/// one [`DenseBlock`], and every `conv -> relu` into one convolution, when `fuse` is set. Fused or not, a layer keeps the index of its spec
-/// position, so names and masks are the same.
+/// one [`DenseBlock`], and every `conv -> relu` into one convolution, when `fuse` is set. Fused
+/// or not, a layer keeps the index of its spec position, so names and masks are the same.
 pub fn plan(configs: &[Box<dyn LayerConfig>], fuse: bool) -> Result<Vec<Planned>> {
     let mut out = Vec::with_capacity(configs.len());
     let mut i = 0;

@@ -10,6 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::init::glorot_uniform;
+use crate::kernels::activation::ActivationKind;
 use crate::kernels::add_to;
 use crate::kernels::gemm::{matmul_in_task, MatRef};
 use crate::kind::{one, LayerConfig, LayerKind};
@@ -305,7 +306,7 @@ impl Layer for Conv {
                 matmul_in_task(y_b, w, MatRef::new(cols, patch, area), false);
                 for (plane, &bk) in y_b.chunks_exact_mut(area).zip(bias) {
                     if relu {
-                        plane.iter_mut().for_each(|v| *v = (*v + bk).max(0.0));
+                        plane.iter_mut().for_each(|v| *v = ActivationKind::Relu.apply(*v + bk));
                     } else {
                         plane.iter_mut().for_each(|v| *v += bk);
                     }
