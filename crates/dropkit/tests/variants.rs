@@ -398,6 +398,9 @@ fn variational_rnn_masks_are_locked_over_time_and_new_per_sequence() {
         let y = forward(layer.as_mut(), &x, &train());
         // The input gradient is zero exactly where the input mask dropped a feature.
         let dx = layer.backward(&x, &filled(y.shape(), 1.0), &train()).unwrap().clone();
+        // The gradients replaced the saved gates: a second backward needs a new forward pass.
+        let again = layer.backward(&x, &filled(y.shape(), 1.0), &train()).err().map(|e| e.to_string());
+        assert!(again.unwrap_or_default().contains("after a forward pass"), "{cell:?}: a second backward ran");
         let mut patterns = Vec::new();
         for sample in dx.data().chunks(60) {
             let steps: Vec<Vec<bool>> = sample.chunks(10).map(|s| s.iter().map(|&g| g == 0.0).collect()).collect();

@@ -14,39 +14,46 @@ use rayon::prelude::*;
 /// Samples per parallel task at least: a sample's gates are a few hundred values.
 const MIN_SAMPLES: usize = 8;
 
-/// One step's shapes and pre-activations: `zx` holds every step (B, T, G*H) with every bias
-/// but the GRU's `b_hn`, `zh` this step's recurrent product without bias (B, G*H).
+/// One step's shapes, its recurrent product `zh` without bias (B, G*H; empty in backward) and
+/// the biases added to every step's pre-activations, `bias` (G*H: b_ih + b_hh, the GRU's b_hn
+/// apart, which r multiplies). Added here, they cost no pass over the input projections.
+///
+/// The input projections of every step, `pre` (B, T, G*H), are also where each step's gates
+/// are kept: a forward step reads its rows and replaces them with the gates, a backward step
+/// reads the gates and replaces them with the input-side pre-activation gradients. Each row is
+/// read once before it is replaced, so no separate (T, B, G*H) buffers are written and read.
 pub struct Step<'a> {
-    pub zx: &'a [f32],
     pub zh: &'a [f32],
+    pub bias: &'a [f32],
     pub t: usize,
     pub steps: usize,
     pub hidden: usize,
 }
 
 impl Step<'_> {
-    /// Sample `s`'s rows of `zx` and `zh`, each G*H values.
-    fn rows(&self, s: usize, gh: usize) -> (&[f32], &[f32]) {
-        let at = (s * self.steps + self.t) * gh;
-        (&self.zx[at..at + gh], &self.zh[s * gh..(s + 1) * gh])
+    /// Step t's row of one sample's (T, G*H) rows.
+    fn row<'r>(&self, sample_rows: &'r mut [f32], gh: usize) -> &'r mut [f32] {
+        &mut sample_rows[self.t * gh..(self.t + 1) * gh]
     }
 }
 
 /// Where a forward step also writes its new state for the next step's recurrent product:
-/// `h' * m` (the locked mask `mask`, (B, H), or none when empty) into row t + 1 of `out` (B, T, H),
-/// when there is a next step. So the mask costs no pass of its own.
+/// `h' * m` (the locked mask `mask`, (B, H), or none when empty) into the first H values of
+/// row t + 1 of `out` (B, T, `stride`), when there is a next step. So the mask costs no pass of
+/// its own. (The layer's rows end in a column of ones, which yields the bias gradient.)
 pub struct Feed<'a> {
     pub out: &'a mut [f32],
     pub mask: &'a [f32],
+    pub stride: usize,
 }
 
 impl Feed<'_> {
     /// Sample `s`'s fed state for the step after `t` from its new state `h_new`.
     #[inline(always)]
-    fn write(out_s: &mut [f32], mask: &[f32], s: usize, (t, steps): (usize, usize), h_new: &[f32]) {
-        let h = h_new.len();
+    fn write(&self, out_s: &mut [f32], s: usize, (t, steps): (usize, usize), h_new: &[f32]) {
+        let (h, mask) = (h_new.len(), self.mask);
         if t + 1 < steps {
-            let row = &mut out_s[(t + 1) * h..(t + 2) * h];
+            let row = &mut out_s[(t + 1) * self.stride..][..h];
             match mask.get(s * h..(s + 1) * h) {
                 Some(m) => row.iter_mut().zip(h_new).zip(m).for_each(|((o, &v), &m)| *o = v * m),
                 None => row.copy_from_slice(h_new),
@@ -105,34 +112,35 @@ fn gates_of_mut<const G: usize>(row: &mut [f32], h: usize) -> [&mut [f32]; G] {
     })
 }
 
-/// LSTM forward step: `gates` (B, 4H) = (i, f, g, o), and `c_next`, `h_next` (B, H) from
-/// `c_prev` (B, H); `h_next` fed on through `feed`.
+/// LSTM forward step: sample s's row t of `pre` (B, T, 4H) goes from its input projection
+/// to the gates (i, f, g, o); `c_next`, `h_next` (B, H) from `c_prev` (B, H); `h_next` fed on
+/// through `feed`.
 pub fn lstm_forward(
     step: &Step,
+    pre: &mut [f32],
     c_prev: &[f32],
-    c_next: &mut [f32],
-    h_next: &mut [f32],
-    gates: &mut [f32],
-    feed: Feed,
+    (c_next, h_next): (&mut [f32], &mut [f32]),
+    mut feed: Feed,
 ) {
     let h = step.hidden;
-    let rows = h_next.par_chunks_mut(h).zip(c_next.par_chunks_mut(h)).zip(gates.par_chunks_mut(4 * h));
-    let rows = rows.zip(feed.out.par_chunks_mut(step.steps * h));
-    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, (((hn, cn), gt), out_s))| {
+    let rows = h_next.par_chunks_mut(h).zip(c_next.par_chunks_mut(h)).zip(pre.par_chunks_mut(step.steps * 4 * h));
+    let (out, feed) = (std::mem::take(&mut feed.out), &feed);
+    let rows = rows.zip(out.par_chunks_mut(step.steps * feed.stride));
+    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, (((hn, cn), pre_s), out_s))| {
         // Slices of exactly h values, so that the loop below compiles without bounds checks.
         let (hn, cn) = (&mut hn[..h], &mut cn[..h]);
-        let (zx, zh) = step.rows(s, 4 * h);
-        let ([xi, xf, xg, xo], [hi, hf, hg, ho]) = (gates_of::<4>(zx, h), gates_of::<4>(zh, h));
+        let [gi, gf, gg, go] = gates_of_mut::<4>(step.row(pre_s, 4 * h), h);
+        let [hi, hf, hg, ho] = gates_of::<4>(&step.zh[s * 4 * h..(s + 1) * 4 * h], h);
+        let [bi, bf, bg, bo] = gates_of::<4>(step.bias, h);
         let cp = &c_prev[s * h..(s + 1) * h];
-        let [gi, gf, gg, go] = gates_of_mut::<4>(gt, h);
         vectorized(
             #[inline(always)]
             || {
                 for k in 0..h {
-                    let i = sigmoid(xi[k] + hi[k]);
-                    let f = sigmoid(xf[k] + hf[k]);
-                    let g = tanh(xg[k] + hg[k]);
-                    let o = sigmoid(xo[k] + ho[k]);
+                    let i = sigmoid(gi[k] + bi[k] + hi[k]);
+                    let f = sigmoid(gf[k] + bf[k] + hf[k]);
+                    let g = tanh(gg[k] + bg[k] + hg[k]);
+                    let o = sigmoid(go[k] + bo[k] + ho[k]);
                     let c = f * cp[k] + i * g;
                     cn[k] = c;
                     hn[k] = o * tanh(c);
@@ -140,117 +148,120 @@ pub fn lstm_forward(
                 }
             },
         );
-        Feed::write(out_s, feed.mask, s, (step.t, step.steps), hn);
+        feed.write(out_s, s, (step.t, step.steps), hn);
     });
 }
 
-/// LSTM backward step. In: the step's `gates`, `c_prev`, `c_next`, the parts of its `dh` and
-/// `dc` (B, H, from later steps). Out: `dh` (B, H), the pre-activation gradients into `dz`
-/// (B, T, 4H) at step t, and `dc` becomes the gradient for the step before. The recurrent side's
-/// gradient equals `dz`'s.
+/// LSTM backward step. In: the step's gates in `pre` (B, T, 4H) at row t, `c_prev`, `c_next`,
+/// the parts of its `dh` and `dc` (B, H, from later steps). Out: `dh` (B, H), the
+/// pre-activation gradients in place of the gates, and `dc` becomes the gradient for the step
+/// before. The recurrent side's gradient equals the input side's.
 pub fn lstm_backward(
     step: &Step,
-    gates: &[f32],
+    pre: &mut [f32],
     c: (&[f32], &[f32]),
     dh_in: &DhIn,
     (dh, dc): (&mut [f32], &mut [f32]),
-    dz: &mut [f32],
 ) {
-    let (h, (t, steps)) = (step.hidden, (step.t, step.steps));
+    let h = step.hidden;
     let (c_prev, c_next) = c;
-    let rows = dz.par_chunks_mut(steps * 4 * h).zip(dc.par_chunks_mut(h)).zip(dh.par_chunks_mut(h));
-    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, ((dz_s, dcn), dhs))| {
+    let rows = pre.par_chunks_mut(step.steps * 4 * h).zip(dc.par_chunks_mut(h)).zip(dh.par_chunks_mut(h));
+    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, ((pre_s, dcn), dhs))| {
         let (dcn, dhs) = (&mut dcn[..h], &mut dhs[..h]);
         dh_in.assemble(s, None, dhs);
         let dhs = &*dhs;
-        let [i, f, g, o] = gates_of::<4>(&gates[s * 4 * h..(s + 1) * 4 * h], h);
         let (cp, cn) = (&c_prev[s * h..(s + 1) * h], &c_next[s * h..(s + 1) * h]);
-        let [di, df, dg, d_o] = gates_of_mut::<4>(&mut dz_s[t * 4 * h..(t + 1) * 4 * h], h);
+        let [di, df, dg, d_o] = gates_of_mut::<4>(step.row(pre_s, 4 * h), h);
         vectorized(
             #[inline(always)]
             || {
                 for k in 0..h {
+                    let (i, f, g, o) = (di[k], df[k], dg[k], d_o[k]);
                     let tc = tanh(cn[k]);
-                    let d = dcn[k] + dhs[k] * o[k] * (1.0 - tc * tc);
-                    di[k] = d * g[k] * i[k] * (1.0 - i[k]);
-                    df[k] = d * cp[k] * f[k] * (1.0 - f[k]);
-                    dg[k] = d * i[k] * (1.0 - g[k] * g[k]);
-                    d_o[k] = dhs[k] * tc * o[k] * (1.0 - o[k]);
-                    dcn[k] = d * f[k];
+                    let d = dcn[k] + dhs[k] * o * (1.0 - tc * tc);
+                    di[k] = d * g * i * (1.0 - i);
+                    df[k] = d * cp[k] * f * (1.0 - f);
+                    dg[k] = d * i * (1.0 - g * g);
+                    d_o[k] = dhs[k] * tc * o * (1.0 - o);
+                    dcn[k] = d * f;
                 }
             },
         )
     });
 }
 
-/// GRU forward step: `gates` (B, 3H) = (r, z, n), `hn` (B, H) keeps `zh`'s n part plus its
-/// bias `b_hn`, `h_next` from `h_prev` (B, H, undropped), fed on through `feed`.
+/// GRU forward step: sample s's row t of `pre` (B, T, 3H) goes from its input projection to
+/// the gates (r, z, n); `hn` (B, H) keeps `zh`'s n part plus its bias `b_hn`, `h_next` from
+/// `h_prev` (B, H, undropped), fed on through `feed`.
 pub fn gru_forward(
     step: &Step,
     b_hn: &[f32],
+    pre: &mut [f32],
     h_prev: &[f32],
-    (h_next, hn, gates): (&mut [f32], &mut [f32], &mut [f32]),
-    feed: Feed,
+    (h_next, hn): (&mut [f32], &mut [f32]),
+    mut feed: Feed,
 ) {
     let h = step.hidden;
     let b_hn = &b_hn[..h];
-    let rows = h_next.par_chunks_mut(h).zip(hn.par_chunks_mut(h)).zip(gates.par_chunks_mut(3 * h));
-    let rows = rows.zip(feed.out.par_chunks_mut(step.steps * h));
-    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, (((h_out, hn), gt), out_s))| {
+    let rows = h_next.par_chunks_mut(h).zip(hn.par_chunks_mut(h)).zip(pre.par_chunks_mut(step.steps * 3 * h));
+    let (out, feed) = (std::mem::take(&mut feed.out), &feed);
+    let rows = rows.zip(out.par_chunks_mut(step.steps * feed.stride));
+    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, (((h_out, hn), pre_s), out_s))| {
         let (h_out, hn) = (&mut h_out[..h], &mut hn[..h]);
-        let (zx, zh) = step.rows(s, 3 * h);
-        let ([xr, xz, xn], [hr, hz, hh]) = (gates_of::<3>(zx, h), gates_of::<3>(zh, h));
+        let [gr, gz, gn] = gates_of_mut::<3>(step.row(pre_s, 3 * h), h);
+        let [hr, hz, hh] = gates_of::<3>(&step.zh[s * 3 * h..(s + 1) * 3 * h], h);
+        let [br, bz, bn] = gates_of::<3>(step.bias, h);
         let hp = &h_prev[s * h..(s + 1) * h];
-        let [gr, gz, gn] = gates_of_mut::<3>(gt, h);
         vectorized(
             #[inline(always)]
             || {
                 for k in 0..h {
-                    let r = sigmoid(xr[k] + hr[k]);
-                    let z = sigmoid(xz[k] + hz[k]);
+                    let r = sigmoid(gr[k] + br[k] + hr[k]);
+                    let z = sigmoid(gz[k] + bz[k] + hz[k]);
                     hn[k] = hh[k] + b_hn[k];
-                    let n = tanh(xn[k] + r * hn[k]);
+                    let n = tanh(gn[k] + bn[k] + r * hn[k]);
                     h_out[k] = (1.0 - z) * n + z * hp[k];
                     (gr[k], gz[k], gn[k]) = (r, z, n);
                 }
             },
         );
-        Feed::write(out_s, feed.mask, s, (step.t, step.steps), h_out);
+        feed.write(out_s, s, (step.t, step.steps), h_out);
     });
 }
 
-/// GRU backward step: from the step's `gates`, `hn`, `h_prev` and the parts of its `dh`, `dh`
-/// (B, H), the input-side gradients into `dz` (B, T, 3H) at step t, the recurrent side's into
-/// `dzh` (B, T, 3H), and the gradient that reaches h directly (through `z h`) into `dh_direct`
-/// (B, H), which held the next step's.
+/// GRU backward step: from the step's gates in `pre` (B, T, 3H) at row t, `hn`, `h_prev` and
+/// the parts of its `dh`: `dh` (B, H), the input-side gradients in place of the gates, the
+/// recurrent side's into `dzh` (B, T, 3H), and the gradient that reaches h directly (through
+/// `z h`) into `dh_direct` (B, H), which held the next step's.
 pub fn gru_backward(
     step: &Step,
-    (gates, hn, h_prev): (&[f32], &[f32], &[f32]),
+    (pre, dzh): (&mut [f32], &mut [f32]),
+    (hn, h_prev): (&[f32], &[f32]),
     dh_in: &DhIn,
     (dh, dh_direct): (&mut [f32], &mut [f32]),
-    (dz, dzh): (&mut [f32], &mut [f32]),
 ) {
-    let (h, (t, steps)) = (step.hidden, (step.t, step.steps));
-    let rows = dz.par_chunks_mut(steps * 3 * h).zip(dzh.par_chunks_mut(steps * 3 * h)).zip(dh_direct.par_chunks_mut(h));
+    let (h, steps) = (step.hidden, step.steps);
+    let rows =
+        pre.par_chunks_mut(steps * 3 * h).zip(dzh.par_chunks_mut(steps * 3 * h)).zip(dh_direct.par_chunks_mut(h));
     let rows = rows.zip(dh.par_chunks_mut(h));
-    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, (((dz_s, dzh_s), direct), dhs))| {
+    rows.enumerate().with_min_len(MIN_SAMPLES).for_each(|(s, (((pre_s, dzh_s), direct), dhs))| {
         let (direct, dhs) = (&mut direct[..h], &mut dhs[..h]);
         dh_in.assemble(s, Some(direct), dhs);
         let dhs = &*dhs;
-        let [r, z, n] = gates_of::<3>(&gates[s * 3 * h..(s + 1) * 3 * h], h);
         let (hn, hp) = (&hn[s * h..(s + 1) * h], &h_prev[s * h..(s + 1) * h]);
-        let [xr, xz, xn] = gates_of_mut::<3>(&mut dz_s[t * 3 * h..(t + 1) * 3 * h], h);
-        let [hr, hz, hh] = gates_of_mut::<3>(&mut dzh_s[t * 3 * h..(t + 1) * 3 * h], h);
+        let [xr, xz, xn] = gates_of_mut::<3>(step.row(pre_s, 3 * h), h);
+        let [hr, hz, hh] = gates_of_mut::<3>(step.row(dzh_s, 3 * h), h);
         vectorized(
             #[inline(always)]
             || {
                 for k in 0..h {
-                    let dn = dhs[k] * (1.0 - z[k]) * (1.0 - n[k] * n[k]);
-                    let dr = dn * hn[k] * r[k] * (1.0 - r[k]);
-                    let dzg = dhs[k] * (hp[k] - n[k]) * z[k] * (1.0 - z[k]);
+                    let (r, z, n) = (xr[k], xz[k], xn[k]);
+                    let dn = dhs[k] * (1.0 - z) * (1.0 - n * n);
+                    let dr = dn * hn[k] * r * (1.0 - r);
+                    let dzg = dhs[k] * (hp[k] - n) * z * (1.0 - z);
                     (xr[k], xz[k], xn[k]) = (dr, dzg, dn);
-                    (hr[k], hz[k], hh[k]) = (dr, dzg, dn * r[k]);
-                    direct[k] = dhs[k] * z[k];
+                    (hr[k], hz[k], hh[k]) = (dr, dzg, dn * r);
+                    direct[k] = dhs[k] * z;
                 }
             },
         )
@@ -268,23 +279,32 @@ mod tests {
     #[test]
     fn the_lstm_step_equals_its_formula_bit_for_bit() {
         let (b, t_n, h) = (19, 3, 37);
-        let (zx, zh, c_prev) = (values(b * t_n * 4 * h, 1), values(b * 4 * h, 2), values(b * h, 3));
-        let step = Step { zx: &zx, zh: &zh, t: 1, steps: t_n, hidden: h };
-        let (mut c_next, mut h_next, mut gates) = (vec![0.0; b * h], vec![0.0; b * h], vec![0.0; b * 4 * h]);
-        let (mut fed, mask) = (vec![0.0; b * t_n * h], values(b * h, 4));
-        lstm_forward(&step, &c_prev, &mut c_next, &mut h_next, &mut gates, Feed { out: &mut fed, mask: &mask });
+        let (zx, zh, c_prev, bias) =
+            (values(b * t_n * 4 * h, 1), values(b * 4 * h, 2), values(b * h, 3), values(4 * h, 5));
+        let step = Step { zh: &zh, bias: &bias, t: 1, steps: t_n, hidden: h };
+        let (mut c_next, mut h_next, mut pre) = (vec![0.0; b * h], vec![0.0; b * h], zx.clone());
+        let (mut fed, mask) = (vec![7.0; b * t_n * (h + 1)], values(b * h, 4));
+        let feed = Feed { out: &mut fed, mask: &mask, stride: h + 1 };
+        lstm_forward(&step, &mut pre, &c_prev, (&mut c_next, &mut h_next), feed);
         for s in 0..b {
             for k in 0..h {
-                let z = |g: usize| zx[(s * t_n + 1) * 4 * h + g * h + k] + zh[s * 4 * h + g * h + k];
+                let at = |t: usize, g: usize| (s * t_n + t) * 4 * h + g * h + k;
+                let z = |g: usize| zx[at(1, g)] + bias[g * h + k] + zh[s * 4 * h + g * h + k];
                 let (i, f, g, o) = (sigmoid(z(0)), sigmoid(z(1)), tanh(z(2)), sigmoid(z(3)));
                 let c = f * c_prev[s * h + k] + i * g;
                 assert_eq!(c_next[s * h + k].to_bits(), c.to_bits(), "c ({s}, {k})");
                 assert_eq!(h_next[s * h + k].to_bits(), (o * tanh(c)).to_bits(), "h ({s}, {k})");
-                assert_eq!(gates[s * 4 * h + 3 * h + k].to_bits(), o.to_bits());
+                // The gates replace step 1's input projections; the other steps' stay.
+                assert_eq!(pre[at(1, 3)].to_bits(), o.to_bits());
+                assert_eq!(pre[at(1, 0)].to_bits(), i.to_bits());
+                assert_eq!(pre[at(0, 2)].to_bits(), zx[at(0, 2)].to_bits());
+                assert_eq!(pre[at(2, 1)].to_bits(), zx[at(2, 1)].to_bits());
                 // The next step's input: h times the locked mask, in row t + 1 = 2.
-                let fed_h = fed[(s * t_n + 2) * h + k];
+                let fed_h = fed[(s * t_n + 2) * (h + 1) + k];
                 assert_eq!(fed_h.to_bits(), (h_next[s * h + k] * mask[s * h + k]).to_bits(), "fed ({s}, {k})");
             }
+            // Past the H values of each row, nothing is written.
+            assert!((0..t_n).all(|t| fed[(s * t_n + t) * (h + 1) + h] == 7.0));
         }
     }
 }

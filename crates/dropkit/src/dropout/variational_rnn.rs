@@ -14,10 +14,8 @@
 
 use super::{drop_mask, inverted_scale, rnn_gates, validate_p};
 use crate::error::{Error, Result};
-use crate::kernels::affine::broadcast_rows;
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask;
-use crate::kernels::{column_sums, column_sums_strided};
 use crate::kind::{downcast, one, Call, LayerConfig, LayerKind, Substitute};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
 use crate::rng::Stream;
@@ -79,10 +77,14 @@ pub struct Recurrent {
     /// Masks times their scale (B, F) and (B, H), or empty when not dropping.
     mx: Vec<f32>,
     mh: Vec<f32>,
-    /// Dropped inputs (B*T, F), input projections (B, T, G*H), per-step gates (T, B, G*H).
+    /// Dropped inputs (B*T, F + 1), each row ending in a 1: the product that yields dW_ih
+    /// yields db_ih in that column, with no pass of its own over the gradients.
     xm: Vec<f32>,
-    zx: Vec<f32>,
-    gates: Vec<f32>,
+    /// (B, T, G*H): the input projections, each step's row replaced by its gates in forward
+    /// and by their pre-activation gradients (the input side's) in backward.
+    pre: Vec<f32>,
+    /// Whether `pre` holds a forward pass's gates, which one backward pass consumes.
+    gates_saved: bool,
     /// GRU: `h~ W_hn^T + b_hn` per step (T, B, H).
     hn: Vec<f32>,
     /// States h and c at steps 0..=T, (T+1, B, H); c only for LSTM.
@@ -91,13 +93,16 @@ pub struct Recurrent {
     /// Scratch: a product (B, H) in backward, a recurrent product (B, G*H).
     hm: Vec<f32>,
     zh: Vec<f32>,
-    /// Every dropped h fed to W_hh (B*T, H), in (sample, step) order: written by each step's
-    /// gate pass for the next, read by the next step's product and by backward's dW_hh.
+    /// Every dropped h fed to W_hh (B*T, H + 1), in (sample, step) order, each row ending in a
+    /// 1 (for db_hh, as `xm`'s for db_ih): written by each step's gate pass for the next, read
+    /// by the next step's product and by backward's dW_hh.
     h_dropped: Vec<f32>,
-    /// The biases added once to every step's input projection: b_ih + b_hh (the GRU's b_hn
-    /// apart, which r multiplies).
+    /// A weight gradient with its bias gradient as its last column, (G*H, F + 1 or H + 1).
+    grad_with_bias: Vec<f32>,
+    /// The biases added to every step's pre-activations in its gate pass: b_ih + b_hh (the
+    /// GRU's b_hn apart, which r multiplies).
     bias: Vec<f32>,
-    dz: Vec<f32>,
+    /// GRU: the recurrent side's pre-activation gradients (B, T, G*H).
     dzh: Vec<f32>,
     /// Backward state (B, H): dh from later steps, dc from later steps, this step's dh.
     dh_next: Vec<f32>,
@@ -132,16 +137,16 @@ impl Recurrent {
             mx: Vec::new(),
             mh: Vec::new(),
             xm: Vec::new(),
-            zx: Vec::new(),
-            gates: Vec::new(),
+            pre: Vec::new(),
+            gates_saved: false,
             hn: Vec::new(),
             h: Vec::new(),
             c: Vec::new(),
             hm: Vec::new(),
             zh: Vec::new(),
             h_dropped: Vec::new(),
+            grad_with_bias: Vec::new(),
             bias: Vec::new(),
-            dz: Vec::new(),
             dzh: Vec::new(),
             dh_next: Vec::new(),
             dc_next: Vec::new(),
@@ -227,24 +232,24 @@ impl Layer for Recurrent {
         }
         let b = x.rows();
         self.draw_masks(ctx, b);
-        // Dropped inputs, the same mask at every step.
-        self.xm.resize(b * t_n * f, 0.0);
-        for (s, (dst, src)) in self.xm.chunks_mut(t_n * f).zip(x.data().chunks(t_n * f)).enumerate() {
-            for (dst_t, src_t) in dst.chunks_mut(f).zip(src.chunks(f)) {
-                Self::masked(dst_t, src_t, self.mx.get(s * f..(s + 1) * f).unwrap_or(&[]));
+        // Dropped inputs, the same mask at every step, and the column of ones.
+        self.xm.resize(b * t_n * (f + 1), 0.0);
+        for (s, (dst, src)) in self.xm.chunks_mut(t_n * (f + 1)).zip(x.data().chunks(t_n * f)).enumerate() {
+            for (dst_t, src_t) in dst.chunks_mut(f + 1).zip(src.chunks(f)) {
+                Self::masked(&mut dst_t[..f], src_t, self.mx.get(s * f..(s + 1) * f).unwrap_or(&[]));
+                dst_t[f] = 1.0;
             }
         }
-        // All input projections in one product: zx (B*T, G*H), with the biases.
+        // All input projections in one product: (B*T, G*H), the biases added in the gate passes.
         self.bias.clear();
         self.bias.extend(self.b_ih.value.data().iter().zip(self.b_hh.value.data()).map(|(a, b)| a + b));
         if self.cell == Cell::Gru {
             self.bias[2 * h..].copy_from_slice(&self.b_ih.value.data()[2 * h..]);
         }
-        self.zx.resize(b * t_n * g * h, 0.0);
-        broadcast_rows(&mut self.zx, &self.bias);
+        self.pre.resize(b * t_n * g * h, 0.0);
         let w_ih = MatRef::new(self.w_ih.value.data(), g * h, f);
-        matmul(&mut self.zx, MatRef::new(&self.xm, b * t_n, f), w_ih.t(), true);
-        self.gates.resize(t_n * b * g * h, 0.0);
+        let xm = MatRef { data: &self.xm, rows: b * t_n, cols: f, rs: f + 1, cs: 1 };
+        matmul(&mut self.pre, xm, w_ih.t(), false);
         self.h.clear();
         self.h.resize((t_n + 1) * b * h, 0.0);
         if self.cell == Cell::Lstm {
@@ -255,30 +260,34 @@ impl Layer for Recurrent {
         }
         self.zh.resize(b * g * h, 0.0);
         // The state fed to step 0 is h_0 = 0; each step's gate pass feeds the next.
-        self.h_dropped.resize(b * t_n * h, 0.0);
-        self.h_dropped.chunks_exact_mut(t_n * h).for_each(|rows| rows[..h].fill(0.0));
+        self.h_dropped.resize(b * t_n * (h + 1), 0.0);
+        for rows in self.h_dropped.chunks_exact_mut(t_n * (h + 1)) {
+            rows[..h].fill(0.0);
+            rows.chunks_exact_mut(h + 1).for_each(|row| row[h] = 1.0);
+        }
         let w_hh = MatRef::new(self.w_hh.value.data(), g * h, h);
         for t in 0..t_n {
             let (h_prev, h_next) = self.h.split_at_mut((t + 1) * b * h);
             let h_prev = &h_prev[t * b * h..];
-            let fed = MatRef { data: &self.h_dropped[t * h..], rows: b, cols: h, rs: t_n * h, cs: 1 };
+            let fed = MatRef { data: &self.h_dropped[t * (h + 1)..], rows: b, cols: h, rs: t_n * (h + 1), cs: 1 };
             matmul(&mut self.zh, fed, w_hh.t(), false);
-            let gates = &mut self.gates[t * b * g * h..(t + 1) * b * g * h];
             let h_new = &mut h_next[..b * h];
-            let step = rnn_gates::Step { zx: &self.zx, zh: &self.zh, t, steps: t_n, hidden: h };
-            let feed = rnn_gates::Feed { out: &mut self.h_dropped, mask: &self.mh };
+            let step = rnn_gates::Step { zh: &self.zh, bias: &self.bias, t, steps: t_n, hidden: h };
+            let feed = rnn_gates::Feed { out: &mut self.h_dropped, mask: &self.mh, stride: h + 1 };
             match self.cell {
                 Cell::Lstm => {
                     let (c_prev, c_next) = self.c.split_at_mut((t + 1) * b * h);
-                    rnn_gates::lstm_forward(&step, &c_prev[t * b * h..], &mut c_next[..b * h], h_new, gates, feed);
+                    let c_next = &mut c_next[..b * h];
+                    rnn_gates::lstm_forward(&step, &mut self.pre, &c_prev[t * b * h..], (c_next, h_new), feed);
                 }
                 Cell::Gru => {
                     let hn = &mut self.hn[t * b * h..(t + 1) * b * h];
                     let b_hn = &self.b_hh.value.data()[2 * h..];
-                    rnn_gates::gru_forward(&step, b_hn, h_prev, (h_new, hn, gates), feed);
+                    rnn_gates::gru_forward(&step, b_hn, &mut self.pre, h_prev, (h_new, hn), feed);
                 }
             }
         }
+        self.gates_saved = true;
         // Output: the last h, or every h as (B, T, H).
         if self.sequences {
             self.y.resize(&[b, t_n, h]);
@@ -299,17 +308,18 @@ impl Layer for Recurrent {
     fn backward(&mut self, x: &Tensor, dy: &Tensor, ctx: &Ctx) -> Result<&Tensor> {
         let (t_n, f, h, g) = (self.steps, self.features, self.hidden, self.cell.gates());
         let b = x.rows();
-        if dy.len() != self.y.len() || self.gates.len() != t_n * b * g * h {
+        if dy.len() != self.y.len() || !self.gates_saved || self.pre.len() != t_n * b * g * h {
             return Err(Error::Shape {
                 context: format!("{} backward", self.spec()),
                 got: dy.shape().to_vec(),
-                expected: format!("{:?} after a forward pass", self.y.shape()),
+                expected: format!("{:?} after a forward pass (each forward pass serves one backward)", self.y.shape()),
             });
         }
-        // dz: input-side pre-activation gradients (B, T, G*H); dzh: the hidden side's, the
-        // same for the LSTM (dz serves), apart for the GRU (whose n gate has r h~ W_hn^T).
+        self.gates_saved = false;
+        // The input-side pre-activation gradients replace the gates in `pre`, (B, T, G*H);
+        // dzh, the hidden side's, is the same for the LSTM (`pre` serves), apart for the GRU
+        // (whose n gate has r h~ W_hn^T).
         let gh = g * h;
-        self.dz.resize(b * t_n * gh, 0.0);
         if self.cell == Cell::Gru {
             self.dzh.resize(b * t_n * gh, 0.0);
         }
@@ -331,45 +341,41 @@ impl Layer for Recurrent {
                 dy_stride: if self.sequences { t_n * h } else { h },
                 dy_offset: if self.sequences { t * h } else { 0 },
             };
-            let gates = &self.gates[t * b * gh..(t + 1) * b * gh];
             let h_prev = &self.h[t * b * h..(t + 1) * b * h];
-            let step = rnn_gates::Step { zx: &[], zh: &[], t, steps: t_n, hidden: h };
+            let step = rnn_gates::Step { zh: &[], bias: &[], t, steps: t_n, hidden: h };
             match self.cell {
                 Cell::Lstm => {
                     let c = (&self.c[t * b * h..(t + 1) * b * h], &self.c[(t + 1) * b * h..(t + 2) * b * h]);
-                    rnn_gates::lstm_backward(&step, gates, c, &dh_in, (&mut dh, &mut dc_next), &mut self.dz);
+                    rnn_gates::lstm_backward(&step, &mut self.pre, c, &dh_in, (&mut dh, &mut dc_next));
                 }
                 Cell::Gru => {
-                    let saved = (gates, &self.hn[t * b * h..(t + 1) * b * h], h_prev);
-                    let grads = (&mut self.dz[..], &mut self.dzh[..]);
-                    rnn_gates::gru_backward(&step, saved, &dh_in, (&mut dh, &mut dh_next), grads);
+                    let saved = (&self.hn[t * b * h..(t + 1) * b * h], h_prev);
+                    let grads = (&mut self.pre[..], &mut self.dzh[..]);
+                    rnn_gates::gru_backward(&step, grads, saved, &dh_in, (&mut dh, &mut dh_next));
                 }
             }
             // The next (earlier) step's recurrent part: dzh_t W_hh, with dzh_t the step's rows
             // of (B, T, G*H). h_0 is no parameter, so step 0 needs none.
             if t > 0 {
-                let hidden_side = if self.cell == Cell::Lstm { &self.dz } else { &self.dzh };
+                let hidden_side = if self.cell == Cell::Lstm { &self.pre } else { &self.dzh };
                 let dzh_t = MatRef { data: &hidden_side[t * gh..], rows: b, cols: gh, rs: t_n * gh, cs: 1 };
                 matmul(&mut self.hm, dzh_t, w_hh, false);
             }
         }
-        // The recurrent weights' gradient as one product over every step: dW_hh = dzh^T h~ with
-        // h~ (B*T, H) the dropped states the forward fed to W_hh, in dzh's (sample, step) order;
-        // db_hh = sum dzh.
-        let hidden_side = if self.cell == Cell::Lstm { &self.dz } else { &self.dzh };
-        let dzh_all = MatRef::new(hidden_side, b * t_n, gh);
-        matmul(self.w_hh.grad.data_mut(), dzh_all.t(), MatRef::new(&self.h_dropped, b * t_n, h), false);
-        // db_ih = sum dz, and db_hh the same where both biases add to the same pre-activations
-        // (every LSTM gate, the GRU's r and z); the GRU's n gate apart (r multiplies b_hn).
-        column_sums(&self.dz, b * t_n, gh, self.b_ih.grad.data_mut());
-        self.b_hh.grad.data_mut().copy_from_slice(self.b_ih.grad.data());
-        if self.cell == Cell::Gru {
-            column_sums_strided(&self.dzh[2 * h..], b * t_n, h, gh, &mut self.b_hh.grad.data_mut()[2 * h..]);
-        }
         (self.dh_next, self.dc_next, self.dh) = (dh_next, dc_next, dh);
-        // Input side: dW_ih = dz^T x~, dx = (dz W_ih) * m_x.
-        let dz_m = MatRef::new(&self.dz, b * t_n, g * h);
-        matmul(self.w_ih.grad.data_mut(), dz_m.t(), MatRef::new(&self.xm, b * t_n, f), false);
+        // The recurrent weights' gradient as one product over every step: [dW_hh | db_hh] =
+        // dzh^T [h~ | 1] with h~ (B*T, H) the dropped states the forward fed to W_hh, in dzh's
+        // (sample, step) order.
+        let hidden_side = if self.cell == Cell::Lstm { &self.pre } else { &self.dzh };
+        let dzh_all = MatRef::new(hidden_side, b * t_n, gh);
+        self.grad_with_bias.resize(gh * (h + 1), 0.0);
+        matmul(&mut self.grad_with_bias, dzh_all.t(), MatRef::new(&self.h_dropped, b * t_n, h + 1), false);
+        split_bias_column(&self.grad_with_bias, &mut self.w_hh, &mut self.b_hh);
+        // Input side: [dW_ih | db_ih] = dz^T [x~ | 1], dx = (dz W_ih) * m_x.
+        let dz_m = MatRef::new(&self.pre, b * t_n, g * h);
+        self.grad_with_bias.resize(gh * (f + 1), 0.0);
+        matmul(&mut self.grad_with_bias, dz_m.t(), MatRef::new(&self.xm, b * t_n, f + 1), false);
+        split_bias_column(&self.grad_with_bias, &mut self.w_ih, &mut self.b_ih);
         if ctx.input_grad {
             self.dx.resize(x.shape());
             matmul(self.dx.data_mut(), dz_m, MatRef::new(self.w_ih.value.data(), g * h, f), false);
@@ -394,6 +400,16 @@ impl Layer for Recurrent {
 
     fn is_stochastic(&self) -> bool {
         self.p_x > 0.0 || self.p_h > 0.0
+    }
+}
+
+/// A weight's gradient (rows, cols) and its bias's (rows) from their joint product (rows, cols + 1).
+fn split_bias_column(joint: &[f32], weight: &mut Param, bias: &mut Param) {
+    let (dw, db) = (weight.grad.data_mut(), bias.grad.data_mut());
+    let cols = dw.len() / db.len().max(1);
+    for ((w_row, b), joint_row) in dw.chunks_exact_mut(cols).zip(db.iter_mut()).zip(joint.chunks_exact(cols + 1)) {
+        w_row.copy_from_slice(&joint_row[..cols]);
+        *b = joint_row[cols];
     }
 }
 
