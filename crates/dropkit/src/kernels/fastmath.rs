@@ -9,7 +9,7 @@
 //!   (+-1 there); relative error below 1e-6, and exactly odd.
 //! - `exp`: Cody-Waite reduction `x = n ln 2 + r` and the degree-6 polynomial of Cephes'
 //!   `expf`; relative error below 2e-7; 0 below -87.3 (and for -inf), +inf above 88.7.
-//! - `sigmoid(x) = 1 / (1 + exp(-x))`.
+//! - `sigmoid(x) = 1 / (1 + exp(-x)) = 0.5 + 0.5 tanh(x / 2)`, computed as the latter.
 
 use super::isa::{best_isa, Isa};
 
@@ -62,10 +62,14 @@ pub fn exp(x: f32) -> f32 {
     }
 }
 
-/// `1 / (1 + exp(-x))`.
+/// `1 / (1 + exp(-x))`, computed as `0.5 + 0.5 tanh(x / 2)`: the rational tanh takes about
+/// half the operations of `exp` and a division, in a shorter chain of dependent ones (0.5-0.65
+/// against 0.9-1.3 ns a value with AVX2 on one thread). Within 1e-6 of the true value, whose
+/// scale is 1, and
+/// kept in [0, 1] (the fit of tanh may pass +-1 by its error).
 #[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + exp(-x))
+    0.5f32.mul_add(tanh(0.5 * x), 0.5).clamp(0.0, 1.0)
 }
 
 /// Runs `work` compiled for the widest vector unit of this CPU, so that the loops over the
@@ -129,7 +133,18 @@ mod tests {
         assert_eq!(exp(-1000.0), 0.0);
         assert_eq!(exp(0.0), 1.0);
         assert_eq!(exp(1000.0), f32::INFINITY);
-        assert!((sigmoid(0.0) - 0.5).abs() < 1e-7 && sigmoid(-200.0) == 0.0 && sigmoid(200.0) == 1.0);
+    }
+
+    #[test]
+    fn sigmoid_is_within_a_millionth_and_saturates() {
+        for x in grid().map(|x| x * 2.0) {
+            let (got, want) = (sigmoid(x) as f64, 1.0 / (1.0 + (-x as f64).exp()));
+            assert!((got - want).abs() <= 1e-6, "sigmoid({x}) = {got}, not {want}");
+            assert!((0.0..=1.0).contains(&got), "{x}");
+        }
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert_eq!((sigmoid(-200.0), sigmoid(200.0)), (0.0, 1.0));
+        assert_eq!((sigmoid(f32::NEG_INFINITY), sigmoid(f32::INFINITY)), (0.0, 1.0));
     }
 
     #[test]
