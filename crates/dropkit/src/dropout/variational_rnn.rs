@@ -16,6 +16,7 @@ use super::{drop_mask, inverted_scale, rnn_gates, validate_p};
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{matmul, MatRef};
 use crate::kernels::mask;
+use crate::kernels::transpose::transpose;
 use crate::kind::{downcast, one, Call, LayerConfig, LayerKind, Substitute};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
 use crate::rng::Stream;
@@ -99,6 +100,9 @@ pub struct Recurrent {
     h_dropped: Vec<f32>,
     /// A weight gradient with its bias gradient as its last column, (G*H, F + 1 or H + 1).
     grad_with_bias: Vec<f32>,
+    /// W_hh^T (H, G*H), copied once per forward pass: the product of each step reads it
+    /// row-major, which the GEMM need not repack at every step as it does W_hh's transposed view.
+    w_hh_t: Vec<f32>,
     /// The biases added to every step's pre-activations in its gate pass: b_ih + b_hh (the
     /// GRU's b_hn apart, which r multiplies).
     bias: Vec<f32>,
@@ -146,6 +150,7 @@ impl Recurrent {
             zh: Vec::new(),
             h_dropped: Vec::new(),
             grad_with_bias: Vec::new(),
+            w_hh_t: Vec::new(),
             bias: Vec::new(),
             dzh: Vec::new(),
             dh_next: Vec::new(),
@@ -250,11 +255,12 @@ impl Layer for Recurrent {
         let w_ih = MatRef::new(self.w_ih.value.data(), g * h, f);
         let xm = MatRef { data: &self.xm, rows: b * t_n, cols: f, rs: f + 1, cs: 1 };
         matmul(&mut self.pre, xm, w_ih.t(), false);
-        self.h.clear();
+        // The states at step 0 are zero; every later one is written by its step.
         self.h.resize((t_n + 1) * b * h, 0.0);
+        self.h[..b * h].fill(0.0);
         if self.cell == Cell::Lstm {
-            self.c.clear();
             self.c.resize((t_n + 1) * b * h, 0.0);
+            self.c[..b * h].fill(0.0);
         } else {
             self.hn.resize(t_n * b * h, 0.0);
         }
@@ -265,12 +271,14 @@ impl Layer for Recurrent {
             rows[..h].fill(0.0);
             rows.chunks_exact_mut(h + 1).for_each(|row| row[h] = 1.0);
         }
-        let w_hh = MatRef::new(self.w_hh.value.data(), g * h, h);
+        self.w_hh_t.resize(g * h * h, 0.0);
+        transpose(&mut self.w_hh_t, self.w_hh.value.data(), h, g * h, None);
+        let w_hh_t = MatRef::new(&self.w_hh_t, h, g * h);
         for t in 0..t_n {
             let (h_prev, h_next) = self.h.split_at_mut((t + 1) * b * h);
             let h_prev = &h_prev[t * b * h..];
             let fed = MatRef { data: &self.h_dropped[t * (h + 1)..], rows: b, cols: h, rs: t_n * (h + 1), cs: 1 };
-            matmul(&mut self.zh, fed, w_hh.t(), false);
+            matmul(&mut self.zh, fed, w_hh_t, false);
             let h_new = &mut h_next[..b * h];
             let step = rnn_gates::Step { zh: &self.zh, bias: &self.bias, t, steps: t_n, hidden: h };
             let feed = rnn_gates::Feed { out: &mut self.h_dropped, mask: &self.mh, stride: h + 1 };

@@ -63,13 +63,13 @@ fn conv(b: usize, filters: usize, patch: usize, area: usize, first: bool) -> Vec
 
 /// A recurrent layer's products over `steps` steps of `features` inputs, `gates` gates of
 /// `hidden` units: the input projection of every step at once and the recurrent product per
-/// step; backward `dh = dz W_hh` per step but the first (h_0 is no parameter), then `[dW_hh |
-/// db_hh] = dz^T [h | 1]` and `[dW_ih | db_ih] = dz^T [x | 1]` over every step at once (first
-/// layer: no dx).
+/// step (with W_hh^T as a row-major copy); backward `dh = dz W_hh` per step but the first (h_0
+/// is no parameter), then `[dW_hh | db_hh] = dz^T [h | 1]` and `[dW_ih | db_ih] = dz^T [x | 1]`
+/// over every step at once (first layer: no dx).
 fn recurrent(b: usize, steps: usize, features: usize, hidden: usize, gates: usize) -> Vec<Gemm> {
     let gh = gates * hidden;
     let mut g = vec![gemm(b * steps, features, gh, false, true)];
-    g.extend((0..steps).map(|_| gemm(b, hidden, gh, false, true)));
+    g.extend((0..steps).map(|_| gemm(b, hidden, gh, false, false)));
     g.extend((1..steps).map(|_| gemm(b, gh, hidden, false, false)));
     g.push(gemm(gh, b * steps, hidden + 1, true, false));
     g.push(gemm(gh, b * steps, features + 1, true, false));
