@@ -35,18 +35,12 @@ pub struct Step<'a> {
 }
 
 impl Step<'_> {
-    /// Step t's row of one sample's (T, G*H) rows.
-    fn row<'r>(&self, sample_rows: &'r mut [f32], gh: usize) -> &'r mut [f32] {
-        &mut sample_rows[self.t * gh..(self.t + 1) * gh]
-    }
-
-    /// Sample `j`'s (T, G*H) rows of a task's samples `rows`, once the load of sample j + 1's
-    /// row of this step has been started.
-    fn sample_rows<'r>(&self, rows: &'r mut [f32], j: usize, gh: usize) -> &'r mut [f32] {
-        let per_sample = self.steps * gh;
-        let next = (j + 1) * per_sample + self.t * gh;
-        prefetch(rows.get(next..next + gh));
-        &mut rows[j * per_sample..(j + 1) * per_sample]
+    /// Sample `j`'s row of this step (G*H values) in a task's samples `rows` (T, G*H each),
+    /// once the load of sample j + 1's has been started.
+    fn sample_row<'r>(&self, rows: &'r mut [f32], j: usize, gh: usize) -> &'r mut [f32] {
+        let at = |sample: usize| (sample * self.steps + self.t) * gh;
+        prefetch(rows.get(at(j + 1)..at(j + 1) + gh));
+        &mut rows[at(j)..at(j) + gh]
     }
 }
 
@@ -158,8 +152,7 @@ pub fn lstm_forward(
         for (j, ((hn, cn), out_s)) in samples.enumerate() {
             let s = task * TASK_SAMPLES + j;
             prefetch(step.zh.get((s + 1) * 4 * h..(s + 2) * 4 * h));
-            let pre_s = step.sample_rows(pre_task, j, 4 * h);
-            let [gi, gf, gg, go] = gates_of_mut::<4>(step.row(pre_s, 4 * h), h);
+            let [gi, gf, gg, go] = gates_of_mut::<4>(step.sample_row(pre_task, j, 4 * h), h);
             let [hi, hf, hg, ho] = gates_of::<4>(&step.zh[s * 4 * h..(s + 1) * 4 * h], h);
             let [bi, bf, bg, bo] = gates_of::<4>(step.bias, h);
             let cp = &c_prev[s * h..(s + 1) * h];
@@ -222,8 +215,7 @@ pub fn lstm_backward(
             dh_in.assemble(s, None, dhs);
             let dhs = &*dhs;
             let (cp, cn) = (&c_prev[s * h..(s + 1) * h], &c_next[s * h..(s + 1) * h]);
-            let pre_s = step.sample_rows(pre_task, j, 4 * h);
-            let [di, df, dg, d_o] = gates_of_mut::<4>(step.row(pre_s, 4 * h), h);
+            let [di, df, dg, d_o] = gates_of_mut::<4>(step.sample_row(pre_task, j, 4 * h), h);
             vectorized(
                 #[inline(always)]
                 || lstm_cell_grads([di, df, dg, d_o], (cp, cn), dhs, dcn),
@@ -276,8 +268,7 @@ pub fn gru_forward(
         for (j, ((h_out, hn), out_s)) in samples.enumerate() {
             let s = task * TASK_SAMPLES + j;
             prefetch(step.zh.get((s + 1) * 3 * h..(s + 2) * 3 * h));
-            let pre_s = step.sample_rows(pre_task, j, 3 * h);
-            let [gr, gz, gn] = gates_of_mut::<3>(step.row(pre_s, 3 * h), h);
+            let [gr, gz, gn] = gates_of_mut::<3>(step.sample_row(pre_task, j, 3 * h), h);
             let [hr, hz, hh] = gates_of::<3>(&step.zh[s * 3 * h..(s + 1) * 3 * h], h);
             let [br, bz, bn] = gates_of::<3>(step.bias, h);
             let hp = &h_prev[s * h..(s + 1) * h];
@@ -334,8 +325,8 @@ pub fn gru_backward(
             dh_in.assemble(s, Some(direct), dhs);
             let dhs = &*dhs;
             let (hn, hp) = (&hn[s * h..(s + 1) * h], &h_prev[s * h..(s + 1) * h]);
-            let [xr, xz, xn] = gates_of_mut::<3>(step.row(step.sample_rows(pre_task, j, 3 * h), 3 * h), h);
-            let [hr, hz, hh] = gates_of_mut::<3>(step.row(step.sample_rows(dzh_task, j, 3 * h), 3 * h), h);
+            let [xr, xz, xn] = gates_of_mut::<3>(step.sample_row(pre_task, j, 3 * h), h);
+            let [hr, hz, hh] = gates_of_mut::<3>(step.sample_row(dzh_task, j, 3 * h), h);
             vectorized(
                 #[inline(always)]
                 || gru_cell_grads([xr, xz, xn], [hr, hz, hh], (hn, hp), dhs, direct),
