@@ -7,7 +7,8 @@
 use super::bench::{AfterRound, Training, INTERLEAVE_BATCHES};
 use crate::data::text;
 use crate::error::Result;
-use crate::kernels::gemm::{faster_transposed, matmul, matmul_strided, matmul_transposed, MatRef};
+use crate::kernels::gemm::{faster_transposed, matmul, matmul_transposed, MatRef};
+use crate::kernels::small_matmul::small_matmul;
 use crate::nn::attention::{block, head, key_block, key_tiles, query_tiles};
 use crate::rng::Stream;
 use crate::train::presets::preset;
@@ -37,6 +38,8 @@ pub struct TransformerFloor {
     qkv: Vec<f32>,
     probs: Vec<f32>,
     heads: Vec<f32>,
+    /// One head's K or V transposed (hd, T) per sample, as the layer keeps it.
+    head_t: Vec<f32>,
 }
 
 impl Default for TransformerFloor {
@@ -62,6 +65,7 @@ impl TransformerFloor {
             qkv: rand(rows * 3 * D),
             probs: rand(BATCH * HEADS * T * T),
             heads: vec![0.0; BATCH * T * 3 * D],
+            head_t: rand(BATCH * (D / HEADS) * T),
         };
         (0..3).for_each(|_| floor.step());
         floor
@@ -96,7 +100,10 @@ impl TransformerFloor {
         let width = if backward { 3 * D } else { D };
         let per_sample = HEADS * T * T;
         let tasks = self.probs.par_chunks_mut(per_sample).zip(self.heads.par_chunks_mut(T * width));
-        tasks.enumerate().for_each(|(b, (p_all, o))| {
+        let tasks = tasks.zip(self.head_t.par_chunks(hd * T));
+        tasks.enumerate().for_each(|(b, ((p_all, o), head_t))| {
+            // K^T (forward) or V^T (backward), (hd, keys): the layer's transposed copy.
+            let transposed = |keys| MatRef { data: head_t, rows: hd, cols: keys, rs: T, cs: 1 };
             for h in 0..HEADS {
                 let p = &mut p_all[h * T * T..(h + 1) * T * T];
                 let part = |i, rows| head(qkv, dims, b, h, i, rows);
@@ -104,25 +111,25 @@ impl TransformerFloor {
                 if backward {
                     // dP' = dO V^T, dV = P'^T dO, dQ = dS K, dK = dS^T Q (dO, dS standing in place).
                     for (rows, keys) in query_tiles(T, true) {
-                        matmul_strided(&mut p[rows.start * T..], T, part(2, rows.clone()), part(2, 0..keys).t(), false);
+                        small_matmul(&mut p[rows.start * T..], T, part(2, rows.clone()), transposed(keys));
                     }
                     for (keys, first) in key_tiles(T, true) {
                         let p_t = key_block(p, T, &keys, first);
-                        matmul_strided(&mut o[at(2, keys.start)..], width, p_t, part(2, first..T), false);
+                        small_matmul(&mut o[at(2, keys.start)..], width, p_t, part(2, first..T));
                     }
                     for (rows, keys) in query_tiles(T, true) {
                         let s = block(p, T, &rows, keys);
-                        matmul_strided(&mut o[at(0, rows.start)..], width, s, part(1, 0..keys), false);
+                        small_matmul(&mut o[at(0, rows.start)..], width, s, part(1, 0..keys));
                     }
                     for (keys, first) in key_tiles(T, true) {
                         let s_t = key_block(p, T, &keys, first);
-                        matmul_strided(&mut o[at(1, keys.start)..], width, s_t, part(0, first..T), false);
+                        small_matmul(&mut o[at(1, keys.start)..], width, s_t, part(0, first..T));
                     }
                 } else {
                     for (rows, keys) in query_tiles(T, true) {
-                        matmul_strided(&mut p[rows.start * T..], T, part(0, rows.clone()), part(1, 0..keys).t(), false);
+                        small_matmul(&mut p[rows.start * T..], T, part(0, rows.clone()), transposed(keys));
                         let v = part(2, 0..keys);
-                        matmul_strided(&mut o[at(0, rows.start)..], width, block(p, T, &rows, keys), v, false);
+                        small_matmul(&mut o[at(0, rows.start)..], width, block(p, T, &rows, keys), v);
                     }
                 }
             }

@@ -41,6 +41,11 @@ pub fn matmul_in_task(dst: &mut [f32], a: MatRef, b: MatRef, accumulate: bool) {
     product(dst, b.cols, a, b, accumulate, false, true)
 }
 
+/// [`matmul_in_task`] into a block of a wider row-major matrix, as [`matmul_strided`].
+pub fn matmul_in_task_strided(dst: &mut [f32], dst_rs: usize, a: MatRef, b: MatRef, accumulate: bool) {
+    product(dst, dst_rs, a, b, accumulate, false, true)
+}
+
 /// [`matmul`] into a block of a wider row-major matrix: element (i, j) goes to
 /// `dst[i * dst_rs + j]`, and the rest of each row of `dst` is left as it is.
 pub fn matmul_strided(dst: &mut [f32], dst_rs: usize, a: MatRef, b: MatRef, accumulate: bool) {

@@ -12,6 +12,7 @@ pub mod gemm;
 pub mod isa;
 pub mod mask;
 pub mod reduce;
+pub mod small_matmul;
 pub mod transpose;
 
 pub use transpose::transpose;
