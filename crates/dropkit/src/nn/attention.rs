@@ -201,23 +201,25 @@ fn tile_span(t: usize, rows: &Range<usize>, keys: usize) -> Range<usize> {
 /// Softmax of each row of `s` (T, T) scaled by `scale`, the future masked when `causal`, and
 /// the keys that `keep` (T, T of 0 and 1, DropKey's mask) drops.
 fn softmax_rows(s: &mut [f32], t: usize, scale: f32, causal: bool, keep: Option<&[f32]>) {
-    for (i, row) in s.chunks_exact_mut(t).enumerate() {
-        let visible = if causal { i + 1 } else { t };
-        if let Some(k) = keep {
-            dropkey::mask_row(row, &k[i * t..(i + 1) * t], visible);
-        }
-        let (seen, future) = row.split_at_mut(visible);
-        let max = reduce::max(seen) * scale;
-        // exp(-inf) = 0 for a dropped key; the exps in vector code, the sum in lanes.
-        vectorized(
-            #[inline(always)]
-            || seen.iter_mut().for_each(|v| *v = exp(*v * scale - max)),
-        );
-        let sum = reduce::sum(seen);
-        let inv = 1.0 / sum;
-        seen.iter_mut().for_each(|v| *v *= inv);
-        future.fill(0.0);
-    }
+    // In vector code throughout: the exps, the scaling, the max and sum in lanes.
+    vectorized(
+        #[inline(always)]
+        || {
+            for (i, row) in s.chunks_exact_mut(t).enumerate() {
+                let visible = if causal { i + 1 } else { t };
+                if let Some(k) = keep {
+                    dropkey::mask_row(row, &k[i * t..(i + 1) * t], visible);
+                }
+                let (seen, future) = row.split_at_mut(visible);
+                let max = reduce::max(seen) * scale;
+                // exp(-inf) = 0 for a dropped key.
+                seen.iter_mut().for_each(|v| *v = exp(*v * scale - max));
+                let inv = 1.0 / reduce::sum(seen);
+                seen.iter_mut().for_each(|v| *v *= inv);
+                future.fill(0.0);
+            }
+        },
+    )
 }
 
 /// Sub-streams of an attention layer's id, apart from its probability dropout's.
@@ -410,8 +412,13 @@ impl Layer for Attention {
                 for (rows, keys) in query_tiles(t, causal) {
                     for i in rows.clone() {
                         let (drow, prow) = (&mut ds[i * t..i * t + keys], &p[i * t..i * t + keys]);
-                        let dot = reduce::dot(drow, prow);
-                        drow.iter_mut().zip(prow).for_each(|(g, &pv)| *g = pv * (*g - dot) * scale);
+                        vectorized(
+                            #[inline(always)]
+                            || {
+                                let dot = reduce::dot(drow, prow);
+                                drow.iter_mut().zip(prow).for_each(|(g, &pv)| *g = pv * (*g - dot) * scale);
+                            },
+                        )
                     }
                     let k = head(qkv, dims, bi, h, 1, 0..keys);
                     small_matmul(&mut dqkv[into(0, rows.start)..], 3 * d, block(ds, t, &rows, keys), k);

@@ -8,10 +8,11 @@
 //! `dbeta = sum dy` over every row. The same in train, eval and Monte Carlo modes.
 //!
 //! Only the row means and deviations are kept for backward; `xhat` is recomputed from `x`.
-//! Row sums run in the lanes of [`reduce`]. Rows are independent, and the parameter gradients sum rows in order, so results do not
+//! Row sums run in the lanes of [`reduce`], and every pass in vector code. Rows are independent, and the parameter gradients sum rows in order, so results do not
 //! depend on the thread count.
 
 use crate::error::{Error, Result};
+use crate::kernels::fastmath::vectorized;
 use crate::kernels::reduce;
 use crate::kind::{one, LayerConfig, LayerKind};
 use crate::layer::{Ctx, Layer, Param, ParamKind};
@@ -96,13 +97,18 @@ impl Layer for LayerNorm {
             .zip(x.data().par_chunks(d))
             .zip(self.mean.par_iter_mut().zip(self.rstd.par_iter_mut()))
             .for_each(|((y, x), (mean, rstd))| {
-                let m = reduce::sum(x) / d as f32;
-                let var = reduce::squared_deviations(x, m) / d as f32;
-                let r = 1.0 / (var + eps).sqrt();
-                for (((y, &x), &g), &b) in y.iter_mut().zip(x).zip(gamma).zip(beta) {
-                    *y = (x - m) * r * g + b;
-                }
-                (*mean, *rstd) = (m, r);
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        let m = reduce::sum(x) / d as f32;
+                        let var = reduce::squared_deviations(x, m) / d as f32;
+                        let r = 1.0 / (var + eps).sqrt();
+                        for (((y, &x), &g), &b) in y.iter_mut().zip(x).zip(gamma).zip(beta) {
+                            *y = (x - m) * r * g + b;
+                        }
+                        (*mean, *rstd) = (m, r);
+                    },
+                )
             });
         Ok(&self.y)
     }
@@ -131,14 +137,19 @@ impl Layer for LayerNorm {
                 dg.fill(0.0);
                 db.fill(0.0);
                 let cols = start..start + dg.len();
-                for (row, (xr, dr)) in xs.chunks_exact(d).zip(dys.chunks_exact(d)).enumerate() {
-                    let (m, r) = (mean[row], rstd[row]);
-                    let (xr, dr) = (&xr[cols.clone()], &dr[cols.clone()]);
-                    for (((g, b), &dy), &x) in dg.iter_mut().zip(db.iter_mut()).zip(dr).zip(xr) {
-                        *g += dy * (x - m) * r;
-                        *b += dy;
-                    }
-                }
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (row, (xr, dr)) in xs.chunks_exact(d).zip(dys.chunks_exact(d)).enumerate() {
+                            let (m, r) = (mean[row], rstd[row]);
+                            let (xr, dr) = (&xr[cols.clone()], &dr[cols.clone()]);
+                            for (((g, b), &dy), &x) in dg.iter_mut().zip(db.iter_mut()).zip(dr).zip(xr) {
+                                *g += dy * (x - m) * r;
+                                *b += dy;
+                            }
+                        }
+                    },
+                )
             });
         if !ctx.input_grad {
             return Ok(&self.dx);
@@ -147,12 +158,17 @@ impl Layer for LayerNorm {
         let gamma = self.gamma.value.data();
         self.dx.data_mut().par_chunks_mut(d).zip(xs.par_chunks(d)).zip(dys.par_chunks(d)).enumerate().for_each(
             |(row, ((dx, xr), dr))| {
-                let (m, r) = (mean[row], rstd[row]);
-                let mean_g = reduce::dot(dr, gamma) / d as f32;
-                let mean_g_xhat = reduce::sum3(xr, dr, gamma, |x, dy, g| dy * g * ((x - m) * r)) / d as f32;
-                for (((dx, &x), &dy), &g) in dx.iter_mut().zip(xr).zip(dr).zip(gamma) {
-                    *dx = r * (dy * g - mean_g - (x - m) * r * mean_g_xhat);
-                }
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        let (m, r) = (mean[row], rstd[row]);
+                        let mean_g = reduce::dot(dr, gamma) / d as f32;
+                        let mean_g_xhat = reduce::sum3(xr, dr, gamma, |x, dy, g| dy * g * ((x - m) * r)) / d as f32;
+                        for (((dx, &x), &dy), &g) in dx.iter_mut().zip(xr).zip(dr).zip(gamma) {
+                            *dx = r * (dy * g - mean_g - (x - m) * r * mean_g_xhat);
+                        }
+                    },
+                )
             },
         );
         Ok(&self.dx)
