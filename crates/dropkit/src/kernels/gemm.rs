@@ -178,10 +178,11 @@ impl Product<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn naive(a: MatRef, b: MatRef) -> Vec<f32> {
+    /// The product in f64, element by element: the reference of the kernels' tests.
+    pub(crate) fn naive(a: MatRef, b: MatRef) -> Vec<f32> {
         let mut out = vec![0.0; a.rows * b.cols];
         for i in 0..a.rows {
             for j in 0..b.cols {

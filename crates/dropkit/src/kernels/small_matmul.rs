@@ -198,17 +198,7 @@ impl Views {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn naive(a: MatRef, b: MatRef) -> Vec<f64> {
-        let mut out = vec![0.0; a.rows * b.cols];
-        for i in 0..a.rows {
-            for j in 0..b.cols {
-                out[i * b.cols + j] =
-                    (0..a.cols).map(|p| a.data[i * a.rs + p * a.cs] as f64 * b.data[p * b.rs + j * b.cs] as f64).sum();
-            }
-        }
-        out
-    }
+    use crate::kernels::gemm::tests::naive;
 
     #[test]
     fn small_products_match_the_naive_product_and_leave_the_rest_of_each_row() {
@@ -227,7 +217,7 @@ mod tests {
                     for j in 0..stride {
                         let got = dst[i * stride + j];
                         if j < n {
-                            assert!((got as f64 - want[i * n + j]).abs() < 1e-4, "({m},{k},{n}) at ({i},{j})");
+                            assert!((got - want[i * n + j]).abs() < 1e-4, "({m},{k},{n}) at ({i},{j})");
                         } else {
                             assert_eq!(got, 7.0, "({m},{k},{n}) wrote beyond its block at ({i},{j})");
                         }
