@@ -1,13 +1,15 @@
-//! Products of small matrices that fit in the L1 and L2 caches (an attention head's tiles, 32 to
+//! Products of small matrices that fit in the L1 and L2 caches (an attention head's tiles, 16 to
 //! 128 a side), computed in registers without packing.
 //!
-//! The gemm crate packs both operands into its own layout at every call and works through
-//! thread-local buffers: on a head's products (128 x 32 by 32 x 128) that overhead halves its
-//! speed (41 GFLOP/s on one AVX2 core). Here `dst = a b` runs as blocks of 6 rows by 16 columns
-//! held in 12 vector accumulators: each step of the inner dimension loads one 16-wide row of
-//! `b` and broadcasts 6 values of `a`, 12 fused multiply-adds. `b` needs unit column stride;
-//! `a` may have any strides (a transposed view reads its rows' values side by side), so
-//! `P^T dO` and `dS^T Q` need no copy either.
+//! The gemm crate packs both operands into its own layout at every call, which a head's many
+//! small tiles with strided operands (rows of Q, K and V 3D apart) pay again and again. Here
+//! `dst = a b` runs as blocks of 6 rows by 16 columns held in 12 vector accumulators: each step
+//! of the inner dimension loads one 16-wide row of `b` and broadcasts 6 values of `a`, 12 fused
+//! multiply-adds. `b` needs unit column stride; `a` may have any strides (a transposed view
+//! reads its rows' values side by side), so `P^T dO` and `dS^T Q` need no copy. Measured on
+//! the forward attention products of one char-transformer block (2 threads, AVX2, best of 40
+//! rounds): 1.91 ms against 2.36 ms through the gemm crate. On one contiguous shape alone the
+//! two are alike (60 to 85 GFLOP/s either way).
 //!
 //! Each element is one fused multiply-add chain over the inner dimension in order, so the bits
 //! do not depend on the instruction set (AVX2 or AVX-512) or on threads. Without FMA the

@@ -18,7 +18,9 @@
 //! One task per sample computes, head after head, S, the softmax, the dropout and P' V_h in
 //! cache (and in backward all of the head's gradients), reading and writing the heads' columns
 //! of the projections' rows in place: no split or merge copies. Causal products run in tiles
-//! of queries and skip the blocks above the diagonal. Shapes: x (B, T, D) -> y (B, T, D), H
+//! of queries and skip the blocks above the diagonal. A head's products run in registers
+//! ([`crate::kernels::small_matmul`]); K (forward) and V (backward) are transposed once per head
+//! for the products that take them as the right operand. Shapes: x (B, T, D) -> y (B, T, D), H
 //! heads of d = D / H. Kept for backward: the QKV projection (B, T, 3D), the probabilities
 //! before and after dropout (B, H, T, T), and the heads' outputs side by side (B, T, D). Every
 //! product has a fixed shape and every sample is its own task, so the bits do not depend on
